@@ -1,0 +1,38 @@
+# rrm: every target builds/refreshes the local virtual environment first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch lies in /opt/wheels on the project's machines.
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+PIP := $(BIN)/pip install --disable-pip-version-check -q $(FIND_LINKS)
+
+.PHONY: demo test check lint typecheck bench clean venv
+
+venv: $(VENV)/.stamp
+
+$(VENV)/.stamp: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "setting up $(VENV) (first run installs torch and friends; a few minutes)"
+	$(PIP) --upgrade pip setuptools wheel
+	$(PIP) -e '.[dev]'
+	@touch $@
+
+demo: venv
+	$(BIN)/rrm demo
+
+test: venv
+	$(BIN)/python -m pytest -n 2
+
+lint: venv
+	$(BIN)/ruff check sim models xapp tests bench
+
+typecheck: venv
+	$(BIN)/mypy sim models xapp
+
+check: lint typecheck test
+
+bench: venv
+	$(BIN)/python bench/bench_wmmse.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""Domain types shared by the simulator, the policies and the xApp.
+
+States are what a controller sees in one slot (or a batch of slots);
+allocations are what it decides. All arrays follow ARCHITECTURE.md's
+conventions, SI units, sample axis first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class InterferenceState:
+    """CSI of an interference network (d2d, ergodic), one or a batch of snapshots.
+
+    Attributes:
+        gains: ``[K, K]`` or ``[n, K, K]`` float, linear power gain, receiver k
+            from transmitter j (as reported: masked entries already filled).
+        noise_w: scalar or ``[..., K]``, noise power in watts.
+        pmax_w: scalar or ``[..., K]``, per-link power budget in watts.
+        csi_mask: optional bool like ``gains``, False where a cross link was
+            not reported.
+        weights: optional ``[..., K]`` per-link weights for ``wsr``.
+    """
+
+    gains: NDArray[np.float64]
+    noise_w: float | NDArray[np.float64]
+    pmax_w: float | NDArray[np.float64]
+    csi_mask: NDArray[np.bool_] | None = None
+    weights: NDArray[np.float64] | None = None
+
+    @property
+    def num_links(self) -> int:
+        """K, the number of transmitter-receiver pairs."""
+        return int(self.gains.shape[-1])
+
+    @property
+    def batched(self) -> bool:
+        """True when ``gains`` carries a sample axis."""
+        return self.gains.ndim == 3
+
+
+@dataclass(frozen=True)
+class PowerAllocation:
+    """Transmit powers decided for an interference network.
+
+    Attributes:
+        power_w: ``[..., K]`` float watts, within ``[0, pmax_w]``.
+        iterations: optional ``[...]`` int, iterations an iterative solver ran.
+    """
+
+    power_w: NDArray[np.float64]
+    iterations: NDArray[np.int64] | None = None
+
+
+@dataclass(frozen=True)
+class CellFreeState:
+    """CSI of a cell-free downlink: B APs with M antennas, K single-antenna UEs.
+
+    Attributes:
+        h: complex ``[..., B, K, M]``, channel from AP b to UE k.
+        noise_w: scalar, noise power at each UE in watts.
+        pmax_w: scalar or ``[B]``, per-AP power budget in watts.
+        fronthaul_bps: scalar or ``[B]``, fronthaul capacity of each AP, bit/s.
+        bandwidth_hz: system bandwidth in Hz.
+        weights: optional ``[..., K]`` per-UE weights for ``wsr``.
+    """
+
+    h: NDArray[np.complex128]
+    noise_w: float
+    pmax_w: float | NDArray[np.float64]
+    fronthaul_bps: float | NDArray[np.float64]
+    bandwidth_hz: float
+    weights: NDArray[np.float64] | None = None
+
+
+@dataclass(frozen=True)
+class BeamformingAllocation:
+    """Beamformers and AP-UE association for a cell-free downlink.
+
+    Attributes:
+        v: complex ``[..., B, K, M]``, beamformer of AP b for UE k (sqrt-watts).
+        x: ``[..., B, K]`` in {0, 1}, AP b serves UE k.
+    """
+
+    v: NDArray[np.complex128]
+    x: NDArray[np.int8]
+
+
+State = Union[InterferenceState, CellFreeState]
+Allocation = Union[PowerAllocation, BeamformingAllocation]
