@@ -19,3 +19,11 @@ class InvalidInput(RrmError):
 
 class UnknownName(RrmError):
     """A name (scenario, catalog entry, objective, policy) is not registered."""
+
+
+class InvalidMessage(InvalidInput):
+    """A wire message could not be decoded or fails validation (cause INVALID_MESSAGE)."""
+
+
+class ProtocolMismatch(RrmError):
+    """The two sides of the E2 interface speak different protocol versions."""
