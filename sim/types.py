@@ -8,7 +8,6 @@ conventions, SI units, sample axis first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,5 +91,5 @@ class BeamformingAllocation:
     x: NDArray[np.int8]
 
 
-State = Union[InterferenceState, CellFreeState]
-Allocation = Union[PowerAllocation, BeamformingAllocation]
+State = InterferenceState | CellFreeState
+Allocation = PowerAllocation | BeamformingAllocation

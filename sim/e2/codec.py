@@ -19,9 +19,13 @@ from sim.e2.messages import (
     ErgodicExtras,
     Header,
     IndicationMsg,
+    NodeInfo,
     Outcome,
     QosParams,
     Refusal,
+    SubscribedMsg,
+    SubscribeMsg,
+    SubscriptionFailed,
 )
 from sim.e2.tensor import from_tensor, to_tensor
 from sim.errors import InvalidInput, InvalidMessage
@@ -265,3 +269,61 @@ def decode_ack(m: pb.ControlAck) -> AckMsg:
     src = m.applied_source if m.applied_source in AppliedSource._value2member_map_ else 0
     return AckMsg(header_from_pb(m.header), outcome, cause, m.detail, AppliedSource(src),
                   m.applied_slot, rates, m.utility, m.realised)
+
+
+_SCENARIO_TO_PB = {"d2d": pb.SCENARIO_D2D, "cellfree": pb.SCENARIO_CELLFREE,
+                   "ergodic": pb.SCENARIO_ERGODIC}
+_SCENARIO_FROM_PB = {v: k for k, v in _SCENARIO_TO_PB.items()}
+_OBJECTIVE_TO_PB = {"sum": pb.OBJECTIVE_SUM, "pf": pb.OBJECTIVE_PF, "qos": pb.OBJECTIVE_QOS,
+                    "wsr": pb.OBJECTIVE_WSR}
+_OBJECTIVE_FROM_PB = {v: k for k, v in _OBJECTIVE_TO_PB.items()}
+
+
+def encode_subscribe(s: SubscribeMsg) -> pb.SubscriptionRequest:
+    """Wire form of a subscription request."""
+    return pb.SubscriptionRequest(
+        protocol_version=s.protocol_version, xapp_id=s.xapp_id, node_ids=list(s.node_ids),
+        reporting_period_ms=s.reporting_period_ms,
+        objective=_OBJECTIVE_TO_PB[s.objective],  # type: ignore[arg-type]
+        transaction_id=s.transaction_id)
+
+
+def decode_subscribe(m: pb.SubscriptionRequest) -> SubscribeMsg:
+    """Domain view of a subscription request (version checked by the node)."""
+    objective = _OBJECTIVE_FROM_PB.get(m.objective, "sum")
+    return SubscribeMsg(m.xapp_id, tuple(m.node_ids), objective, m.transaction_id,
+                        m.reporting_period_ms, m.protocol_version)
+
+
+def encode_subscription_event(
+    e: SubscribedMsg | SubscriptionFailed | pb.Indication,
+) -> pb.SubscriptionEvent:
+    """Wrap an ack, a failure or an (already encoded) indication as a stream event."""
+    if isinstance(e, pb.Indication):
+        return pb.SubscriptionEvent(indication=e)
+    if isinstance(e, SubscriptionFailed):
+        return pb.SubscriptionEvent(failure=pb.SubscriptionFailure(
+            cause=int(e.cause), detail=e.detail,  # type: ignore[arg-type]
+            supported_version=e.supported_version))
+    nodes = [pb.NodeInfo(node_id=n.node_id,
+                         scenario=_SCENARIO_TO_PB[n.scenario],  # type: ignore[arg-type]
+                         num_links=n.num_links, num_aps=n.num_aps, num_antennas=n.num_antennas,
+                         slot_period_ms=n.slot_period_ms) for n in e.nodes]
+    return pb.SubscriptionEvent(ack=pb.SubscriptionAck(
+        channel_id=e.channel_id, transaction_id=e.transaction_id,
+        protocol_version=e.protocol_version, nodes=nodes, resumed=e.resumed))
+
+
+def decode_subscription_reply(m: pb.SubscriptionEvent) -> SubscribedMsg | SubscriptionFailed:
+    """The first event of a stream: an ack or a failure; anything else is invalid."""
+    kind = m.WhichOneof("event")
+    if kind == "failure":
+        f = m.failure
+        cause = Cause(f.cause) if f.cause in Cause._value2member_map_ else Cause.UNSPECIFIED
+        return SubscriptionFailed(cause, f.detail, f.supported_version)
+    if kind != "ack":
+        raise InvalidMessage("subscription stream did not open with an acknowledgement")
+    a = m.ack
+    nodes = tuple(NodeInfo(n.node_id, _SCENARIO_FROM_PB.get(n.scenario, "d2d"), n.num_links,
+                           n.num_aps, n.num_antennas, n.slot_period_ms) for n in a.nodes)
+    return SubscribedMsg(a.channel_id, a.transaction_id, nodes, a.resumed, a.protocol_version)

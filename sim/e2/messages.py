@@ -121,3 +121,47 @@ class AckMsg:
     rates: NDArray[np.float64] | None = None
     utility: float = 0.0
     realised: bool = False
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What a node is: scenario and sizes (K links/UEs, B APs, M antennas)."""
+
+    node_id: str
+    scenario: str
+    num_links: int
+    num_aps: int = 0
+    num_antennas: int = 0
+    slot_period_ms: int = 10
+
+
+@dataclass(frozen=True)
+class SubscribeMsg:
+    """An xApp's subscription request."""
+
+    xapp_id: str
+    node_ids: tuple[str, ...] = ()
+    objective: str = "sum"
+    transaction_id: str = ""
+    reporting_period_ms: int = 0
+    protocol_version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class SubscribedMsg:
+    """The node's acknowledgement that opens every subscription stream."""
+
+    channel_id: str
+    transaction_id: str
+    nodes: tuple[NodeInfo, ...]
+    resumed: bool = False
+    protocol_version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class SubscriptionFailed:
+    """A refused subscription, with a typed cause."""
+
+    cause: Cause
+    detail: str
+    supported_version: int = PROTOCOL_VERSION

@@ -13,10 +13,10 @@ GAINS = np.eye(K) * 1.0 + 0.01 * RNG.exponential(size=(K, K))
 STATE = InterferenceState(GAINS, 0.01, 1.0)
 
 
-def verdict(power, latency=0.001, cfg=GuardConfig(), objective="sum"):
+def verdict(power, latency=0.001, cfg=None, objective="sum"):
     ctx = DecisionContext(STATE, PowerAllocation(np.asarray(power, float)),
                           get_objective(objective), latency, 0.008)
-    return check_decision(ctx, cfg)
+    return check_decision(ctx, cfg or GuardConfig())
 
 
 def test_a_sound_decision_passes():

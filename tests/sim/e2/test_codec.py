@@ -9,12 +9,25 @@ import pytest
 
 from sim.e2 import e2_pb2 as pb
 from sim.e2.codec import (
-    decode_ack, decode_control, decode_indication, encode_ack, encode_control,
-    encode_indication, parse,
+    decode_ack,
+    decode_control,
+    decode_indication,
+    encode_ack,
+    encode_control,
+    encode_indication,
+    parse,
 )
 from sim.e2.messages import (
-    AckMsg, AppliedSource, Cause, ControlMsg, ErgodicExtras, Header, IndicationMsg, Outcome,
-    QosParams, Refusal,
+    AckMsg,
+    AppliedSource,
+    Cause,
+    ControlMsg,
+    ErgodicExtras,
+    Header,
+    IndicationMsg,
+    Outcome,
+    QosParams,
+    Refusal,
 )
 from sim.e2.tensor import from_tensor, to_tensor
 from sim.errors import InvalidInput, InvalidMessage
