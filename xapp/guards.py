@@ -8,6 +8,7 @@ guard               trips when
 ==================  ======================================================
 ``input_support``   the indication is outside what the policy supports
                     (checked before deciding, e.g. K above the model's limit)
+``policy_error``    the policy raised instead of answering
 ``non_finite``      any output is NaN or Inf
 ``budget``          a power is negative or above its budget (per link, or
                     per AP for cell-free) beyond a relative tolerance
@@ -30,7 +31,8 @@ from sim import physics
 from sim.objectives import Objective
 from sim.types import Allocation, BeamformingAllocation, InterferenceState, PowerAllocation, State
 
-GUARD_NAMES = ("input_support", "non_finite", "budget", "fronthaul", "deadline", "utility", "qos")
+GUARD_NAMES = ("input_support", "policy_error", "non_finite", "budget", "fronthaul", "deadline",
+               "utility", "qos")
 
 
 @dataclass(frozen=True)
