@@ -8,7 +8,8 @@ with :func:`register_policy`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 from sim.errors import UnknownName
 from sim.objectives import Objective
@@ -57,4 +58,4 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
 def _load_builtin_policies() -> None:
     # Importing the modules runs their @register_policy decorators.
     import models.classical  # noqa: F401
-    import models.wmmse  # noqa: F401
+    import models.wmmse_policy  # noqa: F401
