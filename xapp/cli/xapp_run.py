@@ -1,0 +1,63 @@
+"""``rrm xapp run``: the xApp against an E2 node (simulator, replayer or RAN)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from typing import Any
+
+from xapp.app import XApp, summary
+from xapp.config import load_config
+from xapp.logs import configure_logging
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``rrm xapp run``."""
+    p = commands.add_parser("xapp", help="run the xApp",
+                            description="The xApp controller.")
+    sub = p.add_subparsers(dest="xapp_command", required=True, metavar="SUBCOMMAND")
+    run_p = sub.add_parser(
+        "run", help="subscribe to an E2 node and control it slot by slot",
+        description="Configuration: defaults < --config/CONFIG_FILE (JSON) < RRM_* "
+                    "environment variables < these flags.")
+    run_p.add_argument("--config", help="JSON config file (default: $CONFIG_FILE)")
+    run_p.add_argument("--transport", choices=["grpc", "zmq"])
+    run_p.add_argument("--e2-address", dest="e2_address",
+                       help="host:port (grpc) or host:pub_port:ctl_port (zmq)")
+    run_p.add_argument("--policy", help="policy name")
+    run_p.add_argument("--objective", choices=["sum", "pf", "qos", "wsr"])
+    run_p.add_argument("--health-port", dest="health_port", type=int,
+                       help="HTTP port for /ric/v1/health/* and /metrics")
+    run_p.add_argument("--record", dest="record_path", help="record a trace to this file")
+    run_p.add_argument("--log-level", dest="log_level",
+                       choices=["debug", "info", "warning", "error"])
+    run_p.add_argument("--slots", type=int, help="stop after this many slots")
+    run_p.add_argument("--json", action="store_true", help="print the summary as JSON last")
+    run_p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the config, run until SIGINT/SIGTERM or --slots, print the summary."""
+    keys = ("transport", "e2_address", "policy", "objective", "health_port", "record_path",
+            "log_level")
+    flags = {k: getattr(args, k) for k in keys}
+    cfg = load_config(args.config, flags=flags)
+    configure_logging(cfg.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    app = XApp(cfg, config_path=args.config or os.environ.get("CONFIG_FILE"))
+    app.run(stop, max_slots=args.slots)
+    result = summary(app)
+    print(json.dumps(result) if args.json else _human(result))
+    return 0
+
+
+def _human(s: dict[str, Any]) -> str:
+    lat = s["latency_ms"]
+    return (f"{s['slots']} slots: {s['controls']} controls, {s['refusals']} refusals, "
+            f"fallbacks {s['fallbacks'] or 'none'}, {s['deadline_misses']} deadline misses, "
+            f"latency p50 {lat['p50']} ms / p99 {lat['p99']} ms")

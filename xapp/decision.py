@@ -1,0 +1,134 @@
+"""One slot's decision: policy under a deadline, guards, and the WMMSE fallback.
+
+No transport here: :class:`Decider` maps a decoded indication to an
+allocation (or a refusal) and says which guard, if any, replaced the
+policy's output. The slot loop (:mod:`xapp.loop`) owns the wire.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import structlog
+
+from models.policy import Policy
+from sim.e2.messages import Cause, IndicationMsg, Refusal
+from sim.objectives import Objective, get_objective
+from sim.types import Allocation, InterferenceState, PowerAllocation
+from xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
+
+log = structlog.get_logger("rrm.xapp.decision")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the xApp answers for one indication.
+
+    Attributes:
+        answer: the allocation sent, or a refusal.
+        policy: name of the policy whose allocation is sent.
+        fallback_reason: guard that tripped ('' when the policy's output went out).
+        detail: the guard's one-line explanation.
+        policy_s / guards_s / fallback_s: time spent per stage, seconds.
+    """
+
+    answer: Allocation | Refusal
+    policy: str
+    fallback_reason: str = ""
+    detail: str = ""
+    policy_s: float = 0.0
+    guards_s: float = 0.0
+    fallback_s: float = 0.0
+
+
+class Decider:
+    """Runs a policy with a time budget, checks it, and falls back when a guard trips.
+
+    The policy runs on one worker thread so that a hung policy cannot block
+    the slot: the decider waits at most the slot's budget. While a previous
+    call is still running, the policy is skipped (``deadline`` fallback).
+
+    Args:
+        policy: the configured policy.
+        fallback: the WMMSE policy used when a guard trips (bounded iterations).
+        guards: guard thresholds.
+        objective_name: utility the xApp maximises.
+        policy_max_links: the largest K the policy supports (None: any).
+    """
+
+    def __init__(self, policy: Policy, fallback: Policy, guards: GuardConfig,
+                 objective_name: str, policy_max_links: int | None = None) -> None:
+        self.policy = policy
+        self.fallback = fallback
+        self.guards = guards
+        self.objective_name = objective_name
+        self.policy_max_links = policy_max_links
+        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")
+        self._busy: cf.Future[Allocation] | None = None
+        # Time kept back from the policy's budget so a fallback still meets the deadline:
+        # 1.5 x a running average of measured fallback durations.
+        self.fallback_s_avg = 0.002
+
+    def objective_for(self, ind: IndicationMsg) -> Objective:
+        """The objective with this indication's QoS parameters and weights."""
+        obj = get_objective(self.objective_name, r_min=ind.qos.r_min, alpha=ind.qos.alpha)
+        weights = getattr(ind.state, "weights", None)
+        return obj.with_weights(weights) if weights is not None else obj
+
+    def decide(self, ind: IndicationMsg, budget_s: float) -> Decision:
+        """Decide for one indication within ``budget_s`` seconds (fallback included)."""
+        budget_s = max(budget_s - 1.5 * self.fallback_s_avg, 0.0)
+        limit = check_input(ind.state, self.guards)
+        if not limit.passed:
+            return Decision(Refusal(Cause.UNSUPPORTED_INPUT, limit.detail), self.policy.name)
+        objective = self.objective_for(ind)
+        support = check_input(ind.state, self.guards, self.policy_max_links)
+        t0 = time.perf_counter()
+        if not support.passed:
+            alloc, verdict_guard, detail = None, support.guard, support.detail
+        else:
+            alloc, verdict_guard, detail = self._run_policy(ind, objective, budget_s)
+        t1 = time.perf_counter()
+        if alloc is not None and not verdict_guard:
+            ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s)
+            verdict = check_decision(ctx, self.guards)
+            verdict_guard, detail = verdict.guard, verdict.detail
+        t2 = time.perf_counter()
+        if not verdict_guard and alloc is not None:
+            return Decision(alloc, self.policy.name, policy_s=t1 - t0, guards_s=t2 - t1)
+        log.info("guard_tripped", guard=verdict_guard, detail=detail,
+                 node=ind.header.node_id, slot=ind.header.slot)
+        safe = self._fallback(ind, objective)
+        fallback_s = time.perf_counter() - t2
+        self.fallback_s_avg = 0.8 * self.fallback_s_avg + 0.2 * fallback_s
+        return Decision(safe, self.fallback.name, verdict_guard, detail,
+                        t1 - t0, t2 - t1, fallback_s)
+
+    def _run_policy(self, ind: IndicationMsg, objective: Objective,
+                    budget_s: float) -> tuple[Allocation | None, str, str]:
+        if self._busy is not None and not self._busy.done():
+            return None, "deadline", "policy still busy with an earlier slot"
+        self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
+        try:
+            return self._busy.result(timeout=max(budget_s, 0.0)), "", ""
+        except cf.TimeoutError:
+            return None, "deadline", f"policy gave no answer within {budget_s * 1e3:.2f} ms"
+        except Exception as err:  # a faulty policy must not take the slot down
+            return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
+
+    def _fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
+        try:
+            return self.fallback.decide(ind.state, objective)
+        except Exception as err:  # last resort: full power is always feasible
+            log.error("fallback_failed", error=str(err)[:200])
+            state = ind.state
+            assert isinstance(state, InterferenceState)
+            pmax = np.broadcast_to(np.asarray(state.pmax_w, float), (state.num_links,))
+            return PowerAllocation(pmax.copy())
+
+    def close(self) -> None:
+        """Release the policy worker thread (a hung policy call is abandoned)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,210 @@
+"""The xApp slot loop: receive -> decode -> decide -> guards/fallback -> control -> record.
+
+One :class:`SlotLoop` serves one subscription. Every indication gets exactly
+one answer (a control or a refusal) unless it is a duplicate or stale (same
+or older sequence number on its channel), which is dropped and counted:
+the loop never answers the same indication twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import structlog
+
+from sim import physics
+from sim.e2 import e2_pb2 as pb
+from sim.e2.codec import decode_indication, encode_ack, encode_control, header_from_pb
+from sim.e2.messages import (
+    AckMsg,
+    AppliedSource,
+    Cause,
+    ControlMsg,
+    IndicationMsg,
+    Outcome,
+    Refusal,
+)
+from sim.errors import InvalidInput
+from sim.trace import RecordKind
+from sim.types import InterferenceState, PowerAllocation
+from xapp.decision import Decider, Decision
+from xapp.health import HealthState
+from xapp.metrics import XAppMetrics
+from xapp.recorder import Recorder
+from xapp.transport.base import E2Client
+
+log = structlog.get_logger("rrm.xapp.loop")
+LATENCY_WINDOW = 100_000  # slots kept for percentiles
+
+
+@dataclass
+class LoopStats:
+    """Counters and samples behind the summary (``rrm demo --json``)."""
+
+    slots: int = 0
+    controls: int = 0
+    refusals: int = 0
+    fallbacks: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    deadline_misses: int = 0
+    ack_mismatches: int = 0
+    latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    utility: dict[str, list[float]] = field(default_factory=lambda: {
+        "policy": [], "wmmse": [], "full_reuse": [], "realised": []})
+
+    def summary(self, policy: str) -> dict[str, object]:
+        """The summary object of the ARCHITECTURE.md ``rrm demo --json`` contract."""
+        lat = np.asarray(self.latency_ms, dtype=np.float64)
+        pct = (lambda q: round(float(np.percentile(lat, q)), 3)) if lat.size else (lambda q: None)
+        mean = {k: (round(float(np.mean(v)), 4) if v else None) for k, v in self.utility.items()}
+        return {"policy": policy, "slots": self.slots, "controls": self.controls,
+                "refusals": self.refusals, "fallbacks": dict(self.fallbacks),
+                "deadline_misses": self.deadline_misses, "dropped": dict(self.dropped),
+                "ack_mismatches": self.ack_mismatches,
+                "latency_ms": {"p50": pct(50), "p99": pct(99)}, "utility": mean}
+
+
+class SlotLoop:
+    """Serves one subscription until stopped or the transport breaks.
+
+    Args:
+        client: a subscribed E2 client.
+        decider: policy + guards + fallback.
+        metrics / health: observability, updated every slot.
+        recorder: optional trace recorder.
+        deadline_fraction: share of the time left until the indication's
+            deadline given to the policy.
+        references: also compute WMMSE and full-reuse utilities on the same
+            CSI after each control is sent (off the critical path; for demos).
+        reference_policy: the WMMSE policy used for references.
+    """
+
+    def __init__(self, client: E2Client, decider: Decider, metrics: XAppMetrics,
+                 health: HealthState, recorder: Recorder | None = None,
+                 deadline_fraction: float = 0.8, references: bool = False,
+                 stats: LoopStats | None = None,
+                 last_seq: dict[tuple[str, str], int] | None = None) -> None:
+        self.client, self.decider, self.metrics, self.health = client, decider, metrics, health
+        self.recorder = recorder
+        self.deadline_fraction = deadline_fraction
+        self.references = references
+        self.stats = stats or LoopStats()
+        # kept across reconnects by the caller, so a resumed channel's repeats are caught
+        self._last_seq = {} if last_seq is None else last_seq
+
+    def run(self, stop: threading.Event, max_slots: int | None = None,
+            poll_s: float = 0.2) -> None:
+        """Process indications until ``stop`` is set or ``max_slots`` were answered."""
+        while not stop.is_set() and (max_slots is None or self.stats.slots < max_slots):
+            raw = self.client.next_indication(poll_s)
+            self.health.beat()
+            if raw is not None:
+                self.process(raw, time.time_ns())
+
+    def process(self, raw: pb.Indication, received_ns: int) -> ControlMsg | None:
+        """Answer one indication; returns the control sent (None when dropped)."""
+        t0 = time.perf_counter()
+        if not self._fresh(raw):
+            return None
+        self.stats.slots += 1
+        self.metrics.indications.labels(node=raw.header.node_id).inc()
+        try:
+            ind: IndicationMsg | None = decode_indication(raw)
+            decision = None
+        except InvalidInput as err:
+            ind = None
+            decision = Decision(Refusal(Cause.INVALID_MESSAGE, str(err)), self.decider.policy.name)
+        t1 = time.perf_counter()
+        if ind is not None:
+            remaining_s = (raw.header.deadline_ns - time.time_ns()) / 1e9
+            decision = self.decider.decide(ind, max(remaining_s, 0.0) * self.deadline_fraction)
+        assert decision is not None
+        control = self._control(raw, decision, received_ns)
+        t2 = time.perf_counter()
+        ack = self._send(control)
+        sent_ns = time.time_ns()
+        self._account(raw, decision, control, ack, sent_ns, received_ns,
+                      {"decode": t1 - t0, "encode": t2 - t1,
+                       "send": time.perf_counter() - t2, "total": time.perf_counter() - t0})
+        if ind is not None and self.references:
+            self._reference_utilities(ind, decision)
+        return control
+
+    def _fresh(self, raw: pb.Indication) -> bool:
+        key = (raw.header.channel_id, raw.header.node_id)
+        seq = raw.header.sequence_number
+        last = self._last_seq.get(key)
+        if last is not None and seq <= last:
+            reason = "duplicate" if seq == last else "stale"
+            self.stats.dropped[reason] += 1
+            self.metrics.dropped.labels(reason=reason).inc()
+            log.warning("indication_dropped", reason=reason, node=key[1], seq=seq, last=last)
+            return False
+        self._last_seq[key] = seq
+        return True
+
+    def _control(self, raw: pb.Indication, d: Decision, received_ns: int) -> ControlMsg:
+        h = header_from_pb(raw.header)
+        return ControlMsg(h, d.answer, d.policy, getattr(self.decider.policy, "version", ""),
+                          d.fallback_reason, time.time_ns() - received_ns)
+
+    def _send(self, control: ControlMsg) -> AckMsg:
+        return self.client.control(control, timeout_s=1.0)
+
+    def _account(self, raw: pb.Indication, d: Decision, control: ControlMsg, ack: AckMsg,
+                 sent_ns: int, received_ns: int, stages: dict[str, float]) -> None:
+        node = raw.header.node_id
+        m, s = self.metrics, self.stats
+        if isinstance(d.answer, Refusal):
+            s.refusals += 1
+            m.refusals.labels(node=node, cause=d.answer.cause.name.lower()).inc()
+        else:
+            s.controls += 1
+            m.controls.labels(node=node, policy=d.policy).inc()
+        if d.fallback_reason:
+            s.fallbacks[d.fallback_reason] += 1
+            m.fallbacks.labels(node=node, guard=d.fallback_reason).inc()
+        if sent_ns > raw.header.deadline_ns > 0:
+            s.deadline_misses += 1
+            m.deadline_misses.labels(node=node).inc()
+        s.latency_ms.append((sent_ns - received_ns) / 1e6)
+        for stage, sec in {**stages, "policy": d.policy_s, "guards": d.guards_s,
+                           "fallback": d.fallback_s}.items():
+            m.stage_seconds.labels(stage=stage).observe(sec)
+        self._check_ack(node, d, ack)
+        if self.recorder is not None:
+            self.recorder.record(RecordKind.INDICATION, raw.SerializeToString())
+            self.recorder.record(RecordKind.CONTROL, encode_control(control).SerializeToString())
+            self.recorder.record(RecordKind.ACK, encode_ack(ack).SerializeToString())
+
+    def _check_ack(self, node: str, d: Decision, ack: AckMsg) -> None:
+        applied = ack.applied_source.name.lower()
+        self.metrics.acks.labels(node=node, outcome=ack.outcome.name.lower(),
+                                 applied=applied).inc()
+        expect_applied = not isinstance(d.answer, Refusal)
+        if expect_applied and (ack.outcome != Outcome.ACCEPTED or
+                               ack.applied_source not in (AppliedSource.CONTROL,
+                                                          AppliedSource.UNSPECIFIED)):
+            self.stats.ack_mismatches += 1
+            log.warning("control_not_applied", node=node, outcome=ack.outcome.name,
+                        cause=ack.cause.name, applied=applied, detail=ack.detail)
+        if ack.realised:
+            self.stats.utility["realised"].append(ack.utility)
+            self.metrics.utility.labels(node=node).set(ack.utility)
+
+    def _reference_utilities(self, ind: IndicationMsg, d: Decision) -> None:
+        state = ind.state
+        if not isinstance(state, InterferenceState) or not isinstance(d.answer, PowerAllocation):
+            return
+        objective = self.decider.objective_for(ind)
+        full = np.broadcast_to(np.asarray(state.pmax_w, float), (state.num_links,))
+        wmmse = self.decider.fallback.decide(state, objective)
+        assert isinstance(wmmse, PowerAllocation)
+        for key, power in (("policy", d.answer.power_w), ("wmmse", wmmse.power_w),
+                           ("full_reuse", full)):
+            rates = physics.rates(state.gains, power, state.noise_w)
+            self.stats.utility[key].append(float(objective.utility(rates)))
