@@ -59,10 +59,7 @@ class WmmseStep:
 def weighted_sum_rate(g: FloatArray, amplitude: FloatArray, noise_w: FloatArray,
                       weights: FloatArray) -> FloatArray:
     """WSR ``[..., S]`` of amplitudes ``[..., S, K]`` on gains ``[..., K, K]``."""
-    p = amplitude**2
-    total = (g[..., None, :, :] @ p[..., None])[..., 0] + noise_w  # (..., S, K)
-    signal = np.diagonal(g, axis1=-2, axis2=-1)[..., None, :] * p
-    return (weights * np.log2(total / (total - signal))).sum(-1)
+    return _wsr(_Problem.of(g), amplitude, noise_w, weights)
 
 
 class WmmseIteration:
@@ -88,18 +85,22 @@ class WmmseIteration:
             weights: ``[..., S or 1, K]`` rate weights.
             prev: the previous state.
         """
+        return self._step(_Problem.of(g), noise_w, vmax, weights, prev)
+
+    def _step(self, pr: _Problem, noise_w: FloatArray, vmax: FloatArray, weights: FloatArray,
+              prev: WmmseStep) -> WmmseStep:
         v = prev.amplitude
-        h = np.sqrt(np.diagonal(g, axis1=-2, axis2=-1))[..., None, :]  # (..., 1, K)
-        total = (g[..., None, :, :] @ (v**2)[..., None])[..., 0] + noise_w  # (..., S, K)
-        u = h * v / total
-        w = 1.0 / (1.0 - u * h * v)
-        gt = np.swapaxes(g, -1, -2)[..., None, :, :]  # g_jk as [k, j]
-        denom = (gt @ (weights * w * u**2)[..., None])[..., 0]  # (..., S, K)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v_new = np.where(denom > 0, weights * w * u * h / denom, vmax)
-        v_new = np.clip(v_new, 0.0, vmax)
+        total = (pr.g @ (v * v)[..., None])[..., 0] + noise_w  # (..., S, K)
+        hv = pr.h * v
+        u = hv / total
+        w = 1.0 / (1.0 - u * hv)
+        awu = weights * w * u
+        denom = (pr.gt @ (awu * u)[..., None])[..., 0]  # sum_j a_j w_j u_j^2 g_jk
+        # denom > 0 whenever any receiver listens (u_j > 0); else transmit at full power
+        v_new = np.minimum(awu * pr.h / np.where(denom > 0, denom, np.inf), vmax)
+        v_new = np.where(denom > 0, np.maximum(v_new, 0.0), vmax)
         v_new = np.where(prev.active[..., None], v_new, v)
-        wsr = weighted_sum_rate(g, v_new, noise_w, weights)
+        wsr = _wsr(pr, v_new, noise_w, weights)
         converged = np.abs(wsr - prev.wsr) <= self.tol * np.abs(prev.wsr)
         return WmmseStep(v_new, wsr, prev.active & ~converged)
 
@@ -109,14 +110,38 @@ class WmmseIteration:
 
         Returns the final state and the iterations each start ran ``[..., S]``.
         """
+        pr = _Problem.of(g)
         vmax = np.sqrt(pmax_w)
         v0 = np.sqrt(np.clip(start_w, 0.0, pmax_w))
-        state = WmmseStep(v0, weighted_sum_rate(g, v0, noise_w, weights),
+        state = WmmseStep(v0, _wsr(pr, v0, noise_w, weights),
                           np.ones(v0.shape[:-1], dtype=bool))
         iterations = np.zeros(v0.shape[:-1], dtype=np.int64)
         for _ in range(self.max_iter):
             iterations += state.active
-            state = self.step(g, noise_w, vmax, weights, state)
+            state = self._step(pr, noise_w, vmax, weights, state)
             if not state.active.any():
                 break
         return state, iterations
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Per-solve constants: gains broadcast over starts, their transpose, sqrt diagonal."""
+
+    g: FloatArray  # (..., 1, K, K)
+    gt: FloatArray  # (..., 1, K, K), gt[k, j] = g[j, k]
+    h: FloatArray  # (..., 1, K)
+    diag: FloatArray  # (..., 1, K)
+
+    @staticmethod
+    def of(g: FloatArray) -> _Problem:
+        diag = np.diagonal(g, axis1=-2, axis2=-1)[..., None, :]
+        gb = g[..., None, :, :]
+        return _Problem(gb, np.ascontiguousarray(np.swapaxes(gb, -1, -2)), np.sqrt(diag), diag)
+
+
+def _wsr(pr: _Problem, amplitude: FloatArray, noise_w: FloatArray,
+         weights: FloatArray) -> FloatArray:
+    p = amplitude * amplitude
+    total = (pr.g @ p[..., None])[..., 0] + noise_w  # (..., S, K)
+    return (weights * np.log2(total / (total - pr.diag * p))).sum(-1)

@@ -71,6 +71,7 @@ class XApp:
             meta = {"writer": "rrm xapp", "config": config_as_dict(cfg)}
             self.recorder = Recorder(cfg.record_path, meta, self.metrics)
         self.http_port = 0
+        self.loop: SlotLoop | None = None
 
     def reload(self, path: Path) -> None:
         """Apply a changed config file: log level, guards and objective take effect now."""
@@ -130,14 +131,16 @@ class XApp:
                 self.metrics.reconnects.inc()
             log.info("subscribed", channel_id=ack.channel_id, resumed=ack.resumed,
                      nodes=[n.node_id for n in ack.nodes])
-            loop = SlotLoop(client, self.decider, self.metrics, self.health, self.recorder,
-                            self.cfg.deadline_fraction, self.references, self.stats,
-                            self.last_seq)
-            loop.run(stop, max_slots)
+            self.loop = SlotLoop(client, self.decider, self.metrics, self.health,
+                                 self.recorder, self.cfg.deadline_fraction, self.references,
+                                 self.stats, self.last_seq)
+            self.loop.run(stop, max_slots)
         finally:
             client.close()
 
 
 def summary(app: XApp) -> dict[str, Any]:
     """The run summary (``rrm demo --json`` / ``rrm xapp run --json``)."""
+    if app.loop is not None and app.references:
+        app.loop.finish_references()
     return app.stats.summary(app.policy.name)

@@ -21,6 +21,8 @@ from sim.types import Allocation, InterferenceState, PowerAllocation
 from xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
 
 log = structlog.get_logger("rrm.xapp.decision")
+MIN_POLICY_BUDGET_S = 2e-4  # below this the policy is not started at all
+WARM_START_FLOOR = 0.05  # share of Pmax: links off in the last slot may come back
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Decider:
         # Time kept back from the policy's budget so a fallback still meets the deadline:
         # 1.5 x a running average of measured fallback durations.
         self.fallback_s_avg = 0.002
+        self._last_power: dict[str, np.ndarray] = {}
 
     def objective_for(self, ind: IndicationMsg) -> Objective:
         """The objective with this indication's QoS parameters and weights."""
@@ -98,10 +101,12 @@ class Decider:
             verdict_guard, detail = verdict.guard, verdict.detail
         t2 = time.perf_counter()
         if not verdict_guard and alloc is not None:
+            self._remember(ind, alloc)
             return Decision(alloc, self.policy.name, policy_s=t1 - t0, guards_s=t2 - t1)
         log.info("guard_tripped", guard=verdict_guard, detail=detail,
                  node=ind.header.node_id, slot=ind.header.slot)
         safe = self._fallback(ind, objective)
+        self._remember(ind, safe)
         fallback_s = time.perf_counter() - t2
         self.fallback_s_avg = 0.8 * self.fallback_s_avg + 0.2 * fallback_s
         return Decision(safe, self.fallback.name, verdict_guard, detail,
@@ -111,6 +116,9 @@ class Decider:
                     budget_s: float) -> tuple[Allocation | None, str, str]:
         if self._busy is not None and not self._busy.done():
             return None, "deadline", "policy still busy with an earlier slot"
+        if budget_s < MIN_POLICY_BUDGET_S:
+            # Starting the policy now would only compete with the fallback for the CPU.
+            return None, "deadline", f"no time left for the policy ({budget_s * 1e3:.2f} ms)"
         self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
         try:
             return self._busy.result(timeout=max(budget_s, 0.0)), "", ""
@@ -120,7 +128,15 @@ class Decider:
             return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
 
     def _fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
+        node = ind.header.node_id
+        previous = self._last_power.get(node)
         try:
+            k = getattr(ind.state, "num_links", -1)
+            if previous is not None and previous.shape == (k,) and \
+                    getattr(self.fallback, "supports_warm_start", False):
+                # warm start from this node's previous decision (slow fading: close by)
+                warm = np.maximum(previous, WARM_START_FLOOR * np.asarray(ind.state.pmax_w))
+                return self.fallback.decide(ind.state, objective, warm_start=warm)  # type: ignore[call-arg]
             return self.fallback.decide(ind.state, objective)
         except Exception as err:  # last resort: full power is always feasible
             log.error("fallback_failed", error=str(err)[:200])
@@ -128,6 +144,10 @@ class Decider:
             assert isinstance(state, InterferenceState)
             pmax = np.broadcast_to(np.asarray(state.pmax_w, float), (state.num_links,))
             return PowerAllocation(pmax.copy())
+
+    def _remember(self, ind: IndicationMsg, alloc: Allocation) -> None:
+        if isinstance(alloc, PowerAllocation):
+            self._last_power[ind.header.node_id] = np.asarray(alloc.power_w, dtype=np.float64)
 
     def close(self) -> None:
         """Release the policy worker thread (a hung policy call is abandoned)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import structlog
 
+from models.policy import make_policy
 from sim import physics
 from sim.e2 import e2_pb2 as pb
 from sim.e2.codec import decode_indication, encode_ack, encode_control, header_from_pb
@@ -39,6 +40,7 @@ from xapp.transport.base import E2Client
 
 log = structlog.get_logger("rrm.xapp.loop")
 LATENCY_WINDOW = 100_000  # slots kept for percentiles
+REFERENCE_SLOTS = 5_000  # slots kept for the end-of-run WMMSE / full-reuse comparison
 
 
 @dataclass
@@ -78,9 +80,9 @@ class SlotLoop:
         recorder: optional trace recorder.
         deadline_fraction: share of the time left until the indication's
             deadline given to the policy.
-        references: also compute WMMSE and full-reuse utilities on the same
-            CSI after each control is sent (off the critical path; for demos).
-        reference_policy: the WMMSE policy used for references.
+        references: keep each slot's CSI and decision so that
+            :meth:`finish_references` can compare the policy with WMMSE and
+            full reuse on the same CSI after the run (demos).
     """
 
     def __init__(self, client: E2Client, decider: Decider, metrics: XAppMetrics,
@@ -95,6 +97,8 @@ class SlotLoop:
         self.stats = stats or LoopStats()
         # kept across reconnects by the caller, so a resumed channel's repeats are caught
         self._last_seq = {} if last_seq is None else last_seq
+        self.reference_slots: list[tuple[InterferenceState, object, np.ndarray]] = []
+        self.reference_policy = make_policy("wmmse")  # the standard single-start WMMSE
 
     def run(self, stop: threading.Event, max_slots: int | None = None,
             poll_s: float = 0.2) -> None:
@@ -121,14 +125,20 @@ class SlotLoop:
         t1 = time.perf_counter()
         if ind is not None:
             remaining_s = (raw.header.deadline_ns - time.time_ns()) / 1e9
-            decision = self.decider.decide(ind, max(remaining_s, 0.0) * self.deadline_fraction)
+            if raw.header.deadline_ns > 0 and remaining_s <= 0:
+                # Too late to matter: refuse at once so the loop catches up.
+                detail = f"indication dequeued {-remaining_s * 1e3:.2f} ms after its deadline"
+                decision = Decision(Refusal(Cause.TIMER_EXPIRED, detail), self.decider.policy.name)
+            else:
+                decision = self.decider.decide(ind, remaining_s * self.deadline_fraction)
         assert decision is not None
         control = self._control(raw, decision, received_ns)
         t2 = time.perf_counter()
         ack = self._send(control)
         sent_ns = time.time_ns()
+        decide_s = decision.policy_s + decision.guards_s + decision.fallback_s
         self._account(raw, decision, control, ack, sent_ns, received_ns,
-                      {"decode": t1 - t0, "encode": t2 - t1,
+                      {"decode": t1 - t0, "encode": max(t2 - t1 - decide_s, 0.0),
                        "send": time.perf_counter() - t2, "total": time.perf_counter() - t0})
         if ind is not None and self.references:
             self._reference_utilities(ind, decision)
@@ -197,14 +207,34 @@ class SlotLoop:
             self.metrics.utility.labels(node=node).set(ack.utility)
 
     def _reference_utilities(self, ind: IndicationMsg, d: Decision) -> None:
+        """Keep the slot for the end-of-run comparison (never computed on the slot's path)."""
         state = ind.state
         if not isinstance(state, InterferenceState) or not isinstance(d.answer, PowerAllocation):
             return
-        objective = self.decider.objective_for(ind)
-        full = np.broadcast_to(np.asarray(state.pmax_w, float), (state.num_links,))
-        wmmse = self.decider.fallback.decide(state, objective)
-        assert isinstance(wmmse, PowerAllocation)
-        for key, power in (("policy", d.answer.power_w), ("wmmse", wmmse.power_w),
-                           ("full_reuse", full)):
-            rates = physics.rates(state.gains, power, state.noise_w)
-            self.stats.utility[key].append(float(objective.utility(rates)))
+        if len(self.reference_slots) < REFERENCE_SLOTS:
+            self.reference_slots.append((state, self.decider.objective_for(ind), d.answer.power_w))
+
+    def finish_references(self) -> None:
+        """Utility of the policy, WMMSE and full reuse on the kept slots' CSI.
+
+        WMMSE runs batched over slots of equal size after the run, so the
+        comparison costs the slot loop nothing.
+        """
+        groups: dict[tuple[int, str], list[tuple[InterferenceState, object, np.ndarray]]] = {}
+        for state, objective, power in self.reference_slots:
+            groups.setdefault((state.num_links, repr(objective)), []).append(
+                (state, objective, power))
+        for items in groups.values():
+            objective = items[0][1]
+            gains = np.stack([s.gains for s, _, _ in items])
+            noise = np.stack([np.broadcast_to(np.asarray(s.noise_w, float), (s.num_links,))
+                              for s, _, _ in items])
+            pmax = np.stack([np.broadcast_to(np.asarray(s.pmax_w, float), (s.num_links,))
+                             for s, _, _ in items])
+            wmmse = self.reference_policy.decide(InterferenceState(gains, noise, pmax), objective)
+            assert isinstance(wmmse, PowerAllocation)
+            for key, power in (("policy", np.stack([p for _, _, p in items])),
+                               ("wmmse", wmmse.power_w), ("full_reuse", pmax)):
+                utility = objective.utility(physics.rates(gains, power, noise))  # type: ignore[attr-defined]
+                self.stats.utility[key].extend(float(u) for u in np.atleast_1d(utility))
+        self.reference_slots.clear()

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from sim.errors import RrmError
-from xapp.cli import data, demo, solve
+from xapp.cli import data, demo, sim_serve, solve, xapp_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(commands)
     solve.add_parser(commands)
     data.add_parser(commands)
+    sim_serve.add_parser(commands)
+    xapp_run.add_parser(commands)
     return parser
 
 
