@@ -62,10 +62,14 @@ def write_dataset(path: str | Path, scenario: str, n: int, seed: int, catalog: s
                             "catalog": catalog, "split": split, "seed": seed, "n": n}
     chunks = iter_chunks(scenario, n, seed, catalog, split, **overrides)
     tmp = out.with_name(out.name + ".partial")
-    if out.suffix == ".h5":
-        _write_h5(tmp, chunks, meta, progress)
-    else:
-        _write_npz(tmp, chunks, meta, progress)
+    try:
+        if out.suffix == ".h5":
+            _write_h5(tmp, chunks, meta, progress)
+        else:
+            _write_npz(tmp, chunks, meta, progress)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written set behind
+        raise
     tmp.replace(out)
     return meta
 

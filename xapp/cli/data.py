@@ -47,14 +47,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Generate with a progress bar, then report size and rate."""
     n = args.n
+    entry = catalog_entry(args.catalog) if args.catalog else None  # validates the name first
     if n is None:
-        if args.catalog is None:
+        if entry is None:
             raise InvalidInput("--n is required without --catalog")
-        n = catalog_entry(args.catalog).sizes[args.split]
+        n = entry.sizes[args.split]
+    if n < 1:
+        raise InvalidInput(f"--n must be at least 1, got {n}")
+    if not args.out.endswith((".npz", ".h5")):
+        raise InvalidInput(f"--out must end in .npz or .h5, got {args.out!r}")
+    overrides = _overrides(args)
     start = time.perf_counter()
     with tqdm(total=n, desc=f"{args.catalog or args.scenario} {args.split}", unit="snap") as bar:
         meta = write_dataset(args.out, args.scenario, n, args.seed, args.catalog, args.split,
-                             progress=bar.update, **_overrides(args))
+                             progress=bar.update, **overrides)
     elapsed = time.perf_counter() - start
     print(f"wrote {n} {args.scenario} snapshots to {args.out} in {elapsed:.1f} s "
           f"({n / elapsed:,.0f} per s)")
