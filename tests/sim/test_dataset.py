@@ -46,3 +46,10 @@ def test_bad_requests_and_foreign_files_are_refused(tmp_path):
         read_dataset(foreign)
     with pytest.raises(InvalidInput, match="does not exist"):
         read_dataset(tmp_path / "missing.h5")
+
+
+def test_cellfree_sets_hold_complex_channels(tmp_path):
+    write_dataset(tmp_path / "c.h5", "cellfree", 3, seed=0, num_ues=5)
+    arrays, meta = read_dataset(tmp_path / "c.h5")
+    assert arrays["h"].shape == (3, 8, 5, 2) and np.iscomplexobj(arrays["h"])
+    assert meta["params"]["fronthaul_mbps"] == 60.0
