@@ -1,0 +1,31 @@
+"""Machine description stamped on every benchmark result."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+
+import numpy as np
+
+
+def machine_info() -> dict[str, str]:
+    """CPU model, cores, Python and numpy versions, date."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
+            "numpy": np.__version__, "date": datetime.date.today().isoformat()}
+
+
+def machine_line() -> str:
+    """One markdown line describing the machine."""
+    m = machine_info()
+    return (f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
+            f"numpy {m['numpy']}, {m['date']}.")
