@@ -93,16 +93,23 @@ class Simulator:
         nodes: the simulated E2 nodes (distinct node ids).
         slot_period_s: time between slots, s.
         lockstep: open the next slot as soon as every node answered.
+        max_slots: stop after this many slots (None: run until stopped).
+        wait_for_subscriber: start the clock only once a subscription exists
+            (replays: no recorded slot is published to nobody).
     """
 
     def __init__(self, nodes: list[SimNode], slot_period_s: float = 0.010,
-                 lockstep: bool = False, max_slots: int | None = None) -> None:
+                 lockstep: bool = False, max_slots: int | None = None,
+                 wait_for_subscriber: bool = False) -> None:
         self.nodes = {n.cfg.node_id: n for n in nodes}
         if len(self.nodes) != len(nodes):
             raise ValueError("node ids must be distinct")
         self.slot_period_s = slot_period_s
         self.lockstep = lockstep
         self.max_slots = max_slots
+        self._subscribed = threading.Event()
+        if not wait_for_subscriber:
+            self._subscribed.set()
         self.finished = threading.Event()
         self.slots_run = 0
         self.malformed = 0
@@ -133,6 +140,7 @@ class Simulator:
             channel_id = old.channel_id if old else uuid.uuid4().hex[:16]
             chan = _Channel(channel_id, request.transaction_id, QueueFeed(wanted), wanted)
             self._channels[channel_id] = chan
+            self._subscribed.set()
         ack = SubscribedMsg(channel_id, request.transaction_id,
                             tuple(self.nodes[n].info for n in sorted(wanted)), old is not None)
         log.info("subscription_opened", channel_id=channel_id, xapp=request.xapp_id,
@@ -176,6 +184,10 @@ class Simulator:
                 c.feed.close()
 
     def _run(self) -> None:
+        while not self._subscribed.wait(0.1):  # a replay loses nothing before the xApp is there
+            if self._stop.is_set():
+                self.finished.set()
+                return
         next_t = time.monotonic()
         try:
             while not self._stop.is_set() and not self._done():

@@ -23,20 +23,25 @@ def add_parser(commands: Any) -> None:
         "run", help="subscribe to an E2 node and control it slot by slot",
         description="Configuration: defaults < --config/CONFIG_FILE (JSON) < RRM_* "
                     "environment variables < these flags.")
-    run_p.add_argument("--config", help="JSON config file (default: $CONFIG_FILE)")
-    run_p.add_argument("--transport", choices=["grpc", "zmq"])
-    run_p.add_argument("--e2-address", dest="e2_address",
-                       help="host:port (grpc) or host:pub_port:ctl_port (zmq)")
-    run_p.add_argument("--policy", help="policy name")
-    run_p.add_argument("--objective", choices=["sum", "pf", "qos", "wsr"])
-    run_p.add_argument("--health-port", dest="health_port", type=int,
-                       help="HTTP port for /ric/v1/health/* and /metrics")
-    run_p.add_argument("--record", dest="record_path", help="record a trace to this file")
-    run_p.add_argument("--log-level", dest="log_level",
-                       choices=["debug", "info", "warning", "error"])
-    run_p.add_argument("--slots", type=int, help="stop after this many slots")
-    run_p.add_argument("--json", action="store_true", help="print the summary as JSON last")
+    add_run_arguments(run_p)
     run_p.set_defaults(run=run)
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``rrm xapp run`` (shared with ``rrm trace record``)."""
+    p.add_argument("--config", help="JSON config file (default: $CONFIG_FILE)")
+    p.add_argument("--transport", choices=["grpc", "zmq"])
+    p.add_argument("--e2-address", dest="e2_address",
+                       help="host:port (grpc) or host:pub_port:ctl_port (zmq)")
+    p.add_argument("--policy", help="policy name")
+    p.add_argument("--objective", choices=["sum", "pf", "qos", "wsr"])
+    p.add_argument("--health-port", dest="health_port", type=int,
+                       help="HTTP port for /ric/v1/health/* and /metrics")
+    p.add_argument("--record", dest="record_path", help="record a trace to this file")
+    p.add_argument("--log-level", dest="log_level",
+                       choices=["debug", "info", "warning", "error"])
+    p.add_argument("--slots", type=int, help="stop after this many slots")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON last")
 
 
 def run(args: argparse.Namespace) -> int:
