@@ -48,8 +48,8 @@ def _per_link(x: object, n: int, k: int) -> FloatArray:
 
 def _round_weights(objective: Objective, rates: FloatArray) -> FloatArray:
     if objective.name == "pf":
-        return 1.0 / np.maximum(rates, 1e-3)
-    return 1.0 + objective.alpha * (rates < objective.r_min)
+        return np.asarray(1.0 / np.maximum(rates, 1e-3), dtype=np.float64)
+    return np.asarray(1.0 + objective.alpha * (rates < objective.r_min), dtype=np.float64)
 
 
 class WmmseSolver:

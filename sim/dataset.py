@@ -85,7 +85,7 @@ def _write_npz(path: Path, chunks: Any, meta: dict[str, Any],
             progress(len(next(iter(arrays.values()))))
     full = {k: np.concatenate(v) for k, v in parts.items()}
     with open(path, "wb") as fh:
-        np.savez(fh, meta_json=np.array(json.dumps(meta)), **full)
+        np.savez(fh, meta_json=np.array(json.dumps(meta)), **full)  # type: ignore[arg-type]
 
 
 def _write_h5(path: Path, chunks: Any, meta: dict[str, Any],

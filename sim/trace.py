@@ -139,7 +139,7 @@ class TraceWriter:
         self.records_written = 0
         if self.path.exists() and self.path.stat().st_size > 0:
             contents = read_trace(self.path)
-            self._fh = open(self.path, "r+b")  # noqa: SIM115 - closed in close()
+            self._fh: BinaryIO = open(self.path, "r+b")  # noqa: SIM115 - closed in close()
             self._fh.truncate(self.path.stat().st_size - contents.torn_tail_bytes)
             self._fh.seek(0, os.SEEK_END)
         else:

@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.e2 import e2_pb2 as pb
 from sim.e2.codec import decode_ack, decode_control, decode_indication
+from sim.e2.messages import ControlMsg
 from sim.errors import InvalidInput
 from sim.trace import RecordKind, iter_records, read_trace
 from sim.types import InterferenceState, PowerAllocation
@@ -20,7 +21,7 @@ from sim.types import InterferenceState, PowerAllocation
 def _node_rows(path: str | Path) -> dict[str, dict[str, list[Any]]]:
     rows: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
     acks: dict[tuple[str, int], tuple[float, bool]] = {}
-    controls: dict[tuple[str, int], Any] = {}
+    controls: dict[tuple[str, int], ControlMsg] = {}
     for rec in iter_records(path):
         if rec.kind == RecordKind.INDICATION:
             m = pb.Indication()
@@ -35,8 +36,8 @@ def _node_rows(path: str | Path) -> dict[str, dict[str, list[Any]]]:
         elif rec.kind == RecordKind.CONTROL:
             m2 = pb.ControlRequest()
             m2.ParseFromString(rec.payload)
-            c = decode_control(m2)
-            controls[(c.header.node_id, c.header.sequence_number)] = c
+            control = decode_control(m2)
+            controls[(control.header.node_id, control.header.sequence_number)] = control
         else:
             m3 = pb.ControlAck()
             m3.ParseFromString(rec.payload)
@@ -44,7 +45,7 @@ def _node_rows(path: str | Path) -> dict[str, dict[str, list[Any]]]:
             acks[(a.header.node_id, a.header.sequence_number)] = (a.utility, a.realised)
     for node, r in rows.items():
         for seq in r["sequence_number"]:
-            c = controls.get((node, seq))
+            c: ControlMsg | None = controls.get((node, seq))
             k = r["gains"][0].shape[-1]
             power = c.decision.power_w if c and isinstance(c.decision, PowerAllocation) else None
             r["power_w"].append(power if power is not None else np.full(k, np.nan))
@@ -73,7 +74,7 @@ def export_trace(trace_path: str | Path, out_path: str | Path) -> dict[str, int]
             arrays[f"{node}/{key}"] = arr.astype(str) if arr.dtype.kind == "U" else arr
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
-        np.savez_compressed(out, **arrays)
+        np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
     else:
         with h5py.File(out, "w") as f:
             for key, arr in arrays.items():

@@ -95,7 +95,7 @@ def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = N
 def _non_finite(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
     a = ctx.allocation
     arrays = [a.power_w] if isinstance(a, PowerAllocation) else [a.v, a.x]
-    if not all(np.all(np.isfinite(x)) for x in arrays):
+    if not all(np.all(np.isfinite(np.asarray(x))) for x in arrays):
         return Verdict("non_finite", "policy output contains NaN or Inf")
     return PASS
 

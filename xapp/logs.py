@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
@@ -12,7 +14,8 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 _current = {"level": logging.INFO}
 
 
-def _filter_by_level(_: object, method: str, event: dict[str, object]) -> dict[str, object]:
+def _filter_by_level(_: Any, method: str, event: MutableMapping[str, Any]
+                     ) -> MutableMapping[str, Any]:
     if _LEVELS.get(method, logging.INFO) < _current["level"]:
         raise structlog.DropEvent
     return event

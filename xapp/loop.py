@@ -30,6 +30,7 @@ from sim.e2.messages import (
     Refusal,
 )
 from sim.errors import InvalidInput
+from sim.objectives import Objective
 from sim.trace import RecordKind
 from sim.types import InterferenceState, PowerAllocation
 from xapp.decision import Decider, Decision
@@ -97,7 +98,7 @@ class SlotLoop:
         self.stats = stats or LoopStats()
         # kept across reconnects by the caller, so a resumed channel's repeats are caught
         self._last_seq = {} if last_seq is None else last_seq
-        self.reference_slots: list[tuple[InterferenceState, object, np.ndarray]] = []
+        self.reference_slots: list[tuple[InterferenceState, Objective, np.ndarray]] = []
         self.reference_policy = make_policy("wmmse")  # the standard single-start WMMSE
 
     def run(self, stop: threading.Event, max_slots: int | None = None,
@@ -220,7 +221,7 @@ class SlotLoop:
         WMMSE runs batched over slots of equal size after the run, so the
         comparison costs the slot loop nothing.
         """
-        groups: dict[tuple[int, str], list[tuple[InterferenceState, object, np.ndarray]]] = {}
+        groups: dict[tuple[int, str], list[tuple[InterferenceState, Objective, np.ndarray]]] = {}
         for state, objective, power in self.reference_slots:
             groups.setdefault((state.num_links, repr(objective)), []).append(
                 (state, objective, power))
@@ -235,6 +236,6 @@ class SlotLoop:
             assert isinstance(wmmse, PowerAllocation)
             for key, power in (("policy", np.stack([p for _, _, p in items])),
                                ("wmmse", wmmse.power_w), ("full_reuse", pmax)):
-                utility = objective.utility(physics.rates(gains, power, noise))  # type: ignore[attr-defined]
+                utility = objective.utility(physics.rates(gains, power, noise))
                 self.stats.utility[key].extend(float(u) for u in np.atleast_1d(utility))
         self.reference_slots.clear()

@@ -263,7 +263,8 @@ def encode_ack(a: AckMsg) -> pb.ControlAck:
 
 def decode_ack(m: pb.ControlAck) -> AckMsg:
     """Domain view of a control acknowledgement."""
-    rates = from_tensor(m.rates, "rates", ndim=1) if m.HasField("rates") else None
+    rates = (from_tensor(m.rates, "rates", ndim=1).astype(np.float64)
+             if m.HasField("rates") else None)
     outcome = Outcome(m.outcome) if m.outcome in Outcome._value2member_map_ else Outcome.REJECTED
     cause = Cause(m.cause) if m.cause in Cause._value2member_map_ else Cause.UNSPECIFIED
     src = m.applied_source if m.applied_source in AppliedSource._value2member_map_ else 0

@@ -46,7 +46,7 @@ class ZmqE2Server:
     def __init__(self, service: NodeService, host: str, pub_port: int, ctl_port: int,
                  max_message_bytes: int) -> None:
         self.service = service
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.pub = self.ctx.socket(zmq.PUB)
         self.router = self.ctx.socket(zmq.ROUTER)
         for sock in (self.pub, self.router):

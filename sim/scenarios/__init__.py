@@ -34,7 +34,8 @@ def _ergodic(n: int, rng: np.random.Generator, overrides: dict[str, Any]
 
     cfg = ErgodicConfig.from_overrides(**overrides)
     nets = [generate_ergodic_network(cfg, rng) for _ in range(n)]  # one network = 400 pairs
-    arrays = {"large_scale": np.stack([x.large_scale for x in nets]).astype(np.float32),
+    arrays: dict[str, np.ndarray] = {
+              "large_scale": np.stack([x.large_scale for x in nets]).astype(np.float32),
               "tx_xy": np.stack([x.tx_xy for x in nets]),
               "rx_xy": np.stack([x.rx_xy for x in nets])}
     return arrays, {**dataclasses.asdict(cfg), "noise_w": cfg.noise_w}

@@ -36,7 +36,7 @@ class ZmqE2Client:
 
     def __init__(self, host: str, pub_port: int, ctl_port: int,
                  max_message_bytes: int = 64 << 20) -> None:
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.endpoint_pub = f"tcp://{host}:{pub_port}"
         self.dealer = self.ctx.socket(zmq.DEALER)
         self.dealer.setsockopt(zmq.LINGER, 0)
