@@ -31,6 +31,10 @@ from sim.e2.tensor import from_tensor, to_tensor
 from sim.errors import InvalidInput, InvalidMessage
 from sim.types import BeamformingAllocation, CellFreeState, InterferenceState, PowerAllocation
 
+# Largest accepted gain x budget / noise: 200 dB keeps every rate computation finite in
+# float64 (log2(1 + 1e20) = 66 bit/s/Hz) and is far beyond any real link.
+MAX_SNR_DB = 200.0
+
 
 def parse(kind: type[pb.Indication] | type[pb.ControlRequest] | type[pb.ControlAck]
           | type[pb.SubscriptionRequest] | type[pb.SubscriptionEvent], data: bytes):  # noqa: ANN201
@@ -130,6 +134,11 @@ def _interference_state(gains_t: pb.Tensor, noise_w: float, pmax_t: pb.Tensor,
     if pmax.shape != (k,):
         raise InvalidMessage(f"{what}.pmax_w must be [{k}], got {pmax.shape}")
     _check_finite(pmax, f"{what}.pmax_w", positive=True)
+    with np.errstate(divide="ignore"):  # log domain: the product itself may overflow
+        snr_db = 10 * float(np.log10(gains.max()) + np.log10(pmax.max()) - np.log10(noise_w))
+    if snr_db > MAX_SNR_DB:
+        raise InvalidMessage(f"{what}: peak SNR {snr_db:.0f} dB is above {MAX_SNR_DB:.0f} dB: "
+                             f"not a physical channel")
     return InterferenceState(gains=gains, noise_w=float(noise_w), pmax_w=pmax)
 
 

@@ -121,4 +121,5 @@ def test_replay_reproduces_decisions_bit_for_bit(tmp_path):
     assert result["all_identical"], result
     a = [np.asarray(c.decision.power_w) for _, c, _ in triples(first)]
     b = [np.asarray(c.decision.power_w) for _, c, _ in triples(second)]
-    assert len(a) == len(b) == 80 and all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
+    assert len(a) == len(b) == 80
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
