@@ -42,8 +42,8 @@ def measure(policy_name: str, state: InterferenceState, **kw: object) -> dict[st
     rate = physics.rates(state.gains, alloc.power_w, state.noise_w).sum(-1)
     iters = np.asarray(alloc.iterations)
     return {"ms_per_instance": 1e3 * seconds / len(state.gains), "sum_rate": float(rate.mean()),
-            "iter_p50": float(np.percentile(iters, 50)), "iter_p95": float(np.percentile(iters, 95)),
-            "n": len(state.gains)}
+            "iter_p50": float(np.percentile(iters, 50)),
+            "iter_p95": float(np.percentile(iters, 95)), "n": len(state.gains)}
 
 
 def by_k() -> list[dict[str, object]]:

@@ -56,6 +56,7 @@ class LoopStats:
     deadline_misses: int = 0
     ack_mismatches: int = 0
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    stage_ms: dict[str, deque[float]] = field(default_factory=dict)
     utility: dict[str, list[float]] = field(default_factory=lambda: {
         "policy": [], "wmmse": [], "full_reuse": [], "realised": []})
 
@@ -183,9 +184,11 @@ class SlotLoop:
             s.deadline_misses += 1
             m.deadline_misses.labels(node=node).inc()
         s.latency_ms.append((sent_ns - received_ns) / 1e6)
+        one_way_s = max(received_ns - raw.header.timestamp_ns, 0) / 1e9  # same host clocks
         for stage, sec in {**stages, "policy": d.policy_s, "guards": d.guards_s,
-                           "fallback": d.fallback_s}.items():
+                           "fallback": d.fallback_s, "transport_in": one_way_s}.items():
             m.stage_seconds.labels(stage=stage).observe(sec)
+            s.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(sec * 1e3)
         self._check_ack(node, d, ack)
         if self.recorder is not None:
             self.recorder.record(RecordKind.INDICATION, raw.SerializeToString())

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 # Latency buckets in seconds: 50 us .. 1 s, dense around the 1-10 ms slot budgets.
 _LATENCY_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 1e-2, 2e-2,
                     5e-2, 0.1, 0.25, 1.0)
-STAGES = ("decode", "policy", "guards", "fallback", "encode", "send", "total")
+STAGES = ("transport_in", "decode", "policy", "guards", "fallback", "encode", "send", "total")
 
 
 @dataclass

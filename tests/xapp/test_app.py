@@ -60,3 +60,44 @@ def test_run_records_a_trace_that_exports_to_arrays(tmp_path):
     with np.load(tmp_path / "t.npz", allow_pickle=False) as z:
         assert z["n0/gains"].shape == (20, 8, 8) and z["n0/power_w"].shape == (20, 8)
         assert np.all(np.isfinite(z["n0/utility"]))
+
+
+def test_xapp_reconnects_with_backoff_when_the_node_returns():
+    sim, server, health, address = served()
+    port = int(address.rsplit(":", 1)[1])
+    cfg = load_config(environ={}, flags={"e2_address": address, "health_port": 0,
+                                         "policy": "full-reuse", "reconnect_initial_s": 0.05,
+                                         "reconnect_max_s": 0.2})
+    app = XApp(cfg)
+    stop = threading.Event()
+    runner = threading.Thread(target=app.run, args=(stop,), kwargs={"serve_http": False})
+    runner.start()
+    try:
+        _wait(lambda: app.stats.slots >= 10)
+        sim.stop()
+        stop_grpc_server(server, health, 0)  # the node goes away
+        _wait(lambda: not app.health.subscribed)
+        before = app.stats.slots
+        sim2 = Simulator([build_node(NodeSpec(num_links=8), "n0", 5, 0.02)], 0.02,
+                         lockstep=True)
+        server2, _, health2 = create_grpc_server(sim2, f"127.0.0.1:{port}")
+        sim2.start()
+        try:
+            _wait(lambda: app.stats.slots >= before + 10)  # and comes back
+            assert app.health.subscribed
+            assert app.metrics.registry.get_sample_value("rrm_xapp_reconnects_total") >= 1
+        finally:
+            stop.set()
+            runner.join(timeout=10)
+            sim2.stop()
+            stop_grpc_server(server2, health2, 0)
+    finally:
+        stop.set()
+
+
+def _wait(condition, timeout_s=15.0):
+    import time
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, "condition not reached in time"
+        time.sleep(0.02)
