@@ -10,7 +10,6 @@ answered (bounded by the period): same behaviour, faster tests and demos.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ import structlog
 
 from sim.e2 import e2_pb2 as pb
 from sim.e2.codec import encode_indication
+from sim.e2.freshness import DropOldestQueue
 from sim.e2.messages import (
     PROTOCOL_VERSION,
     AckMsg,
@@ -42,31 +42,21 @@ class QueueFeed:
 
     def __init__(self, node_ids: frozenset[str], capacity: int = FEED_CAPACITY) -> None:
         self.node_ids = node_ids
-        self._q: queue.Queue[pb.Indication] = queue.Queue(maxsize=capacity)
+        self._q: DropOldestQueue[pb.Indication] = DropOldestQueue(capacity)
         self._closed = threading.Event()
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Indications evicted because the reader lagged."""
+        return self._q.dropped
 
     def put(self, ind: pb.Indication) -> None:
         """Queue an indication (drop the oldest one if the reader lags)."""
-        while True:
-            try:
-                self._q.put_nowait(ind)
-                return
-            except queue.Full:
-                try:
-                    self._q.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
+        self._q.put(ind)
 
     def get(self, timeout_s: float) -> pb.Indication | None:
         """Next indication, or None after ``timeout_s`` or once closed."""
-        if self._closed.is_set():
-            return None
-        try:
-            return self._q.get(timeout=timeout_s) if timeout_s > 0 else self._q.get_nowait()
-        except queue.Empty:
-            return None
+        return None if self._closed.is_set() else self._q.get(timeout_s)
 
     @property
     def closed(self) -> bool:

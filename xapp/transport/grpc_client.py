@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 
 import grpc
@@ -15,6 +14,7 @@ from sim.e2.codec import (
     encode_control,
     encode_subscribe,
 )
+from sim.e2.freshness import DropOldestQueue
 from sim.e2.messages import AckMsg, Cause, ControlMsg, SubscribedMsg, SubscribeMsg
 from sim.errors import InvalidInput, ProtocolMismatch
 from xapp.transport.base import TransportError
@@ -32,8 +32,7 @@ class GrpcE2Client:
         self.address = address
         self.channel = grpc.insecure_channel(address, options=options)
         self.stub = e2_pb2_grpc.E2NodeStub(self.channel)
-        self.queue: queue.Queue[pb.Indication] = queue.Queue(maxsize=QUEUE_SLOTS)
-        self.dropped = 0
+        self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(QUEUE_SLOTS)
         self.broken = ""
         self._stream: grpc.Future | None = None
         self._reader: threading.Thread | None = None
@@ -64,31 +63,17 @@ class GrpcE2Client:
         try:
             for event in stream:
                 if event.WhichOneof("event") == "indication":
-                    self._put(event.indication)
+                    self.queue.put(event.indication)
             self.broken = "the node ended the subscription"
         except grpc.RpcError as err:
             self.broken = _describe(err)
 
-    def _put(self, ind: pb.Indication) -> None:
-        while True:
-            try:
-                self.queue.put_nowait(ind)
-                return
-            except queue.Full:
-                try:
-                    self.queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-
     def next_indication(self, timeout_s: float) -> pb.Indication | None:
         """Next queued indication; TransportError once the stream broke and is drained."""
-        try:
-            return self.queue.get(timeout=timeout_s)
-        except queue.Empty:
-            if self.broken:
-                raise TransportError(self.broken) from None
-            return None
+        ind = self.queue.get(timeout_s)
+        if ind is None and self.broken:
+            raise TransportError(self.broken)
+        return ind
 
     def control(self, request: ControlMsg, timeout_s: float) -> AckMsg:
         """Unary Control with a deadline."""

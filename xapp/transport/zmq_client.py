@@ -7,7 +7,6 @@ wedge the socket: replies are matched to requests by the echoed header
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
@@ -21,6 +20,7 @@ from sim.e2.codec import (
     encode_subscribe,
     parse,
 )
+from sim.e2.freshness import DropOldestQueue
 from sim.e2.messages import AckMsg, Cause, ControlMsg, SubscribedMsg, SubscribeMsg
 from sim.errors import InvalidInput, ProtocolMismatch
 from xapp.transport.base import TransportError
@@ -43,8 +43,7 @@ class ZmqE2Client:
         self.dealer.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
         self.dealer.connect(f"tcp://{host}:{ctl_port}")
         self.max_message_bytes = max_message_bytes
-        self.queue: queue.Queue[pb.Indication] = queue.Queue(maxsize=QUEUE_SLOTS)
-        self.dropped = 0
+        self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(QUEUE_SLOTS)
         self.broken = ""
         self.last_heard = time.monotonic()
         self._stop = threading.Event()
@@ -88,30 +87,16 @@ class ZmqE2Client:
                     continue
                 if event.WhichOneof("event") == "indication":
                     self.last_heard = time.monotonic()
-                    self._put(event.indication)
+                    self.queue.put(event.indication)
         finally:
             sub.close()
 
-    def _put(self, ind: pb.Indication) -> None:
-        while True:
-            try:
-                self.queue.put_nowait(ind)
-                return
-            except queue.Full:
-                try:
-                    self.queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-
     def next_indication(self, timeout_s: float) -> pb.Indication | None:
         """Next indication; TransportError after SILENCE_S without one (node gone)."""
-        try:
-            return self.queue.get(timeout=timeout_s)
-        except queue.Empty:
-            if time.monotonic() - self.last_heard > SILENCE_S:
-                raise TransportError(f"no indication for {SILENCE_S:.0f} s") from None
-            return None
+        ind = self.queue.get(timeout_s)
+        if ind is None and time.monotonic() - self.last_heard > SILENCE_S:
+            raise TransportError(f"no indication for {SILENCE_S:.0f} s")
+        return ind
 
     def control(self, request: ControlMsg, timeout_s: float) -> AckMsg:
         """Send a control and wait for the ack that echoes its header."""
