@@ -27,3 +27,7 @@ class InvalidMessage(InvalidInput):
 
 class ProtocolMismatch(RrmError):
     """The two sides of the E2 interface speak different protocol versions."""
+
+
+class CheckpointError(RrmError):
+    """A checkpoint is missing, truncated, tampered with or of an unknown kind."""

@@ -1,0 +1,1 @@
+"""GFM-RA: the interference-aware graph foundation model (seed 000)."""

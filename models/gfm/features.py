@@ -1,0 +1,69 @@
+"""Graph features of an interference network for GFM-RA (sec. III-A).
+
+Gains are turned into dimensionless, SNR-like quantities in dB so that one
+model serves any noise level and budget:
+
+* node feature ``s_k = 10 log10(G_kk Pmax_k / sigma^2) / 20``: the direct
+  link's SNR at full power (the "direct-link state" of the node encoder);
+* edge feature ``e_kj = [i_kj, i_jk]`` with ``i_kj = 10 log10(G_kj Pmax_j /
+  sigma^2) / 20``: the interference-to-noise ratio of the edge in both
+  directions (``[h_kj, h_jk]`` of the paper, normalised).
+
+dB values are clamped to [-40, 100] dB before scaling, so empty links do not
+produce -inf. Missing CSI (``csi_mask`` False) is flagged for the model,
+which replaces those edges with its learnable mask token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+DB_MIN, DB_MAX, DB_SCALE = -40.0, 100.0, 20.0
+
+
+@dataclass
+class GraphBatch:
+    """A batch of same-size interference graphs in dense form.
+
+    Attributes:
+        node: ``(B, K, 1)`` node features.
+        edge: ``(B, K, K, 2)`` edge features, entry [k, j] about transmitter j -> receiver k.
+        known: ``(B, K, K)`` bool, edge CSI available (diagonal True).
+        gains: ``(B, K, K)`` linear gains (for the utility), float64.
+        noise_w / pmax_w: ``(B, K)`` watts.
+    """
+
+    node: Tensor
+    edge: Tensor
+    known: Tensor
+    gains: Tensor
+    noise_w: Tensor
+    pmax_w: Tensor
+
+
+def per_link(x: Tensor | float, b: int, k: int) -> Tensor:
+    """Scalar, ``[K]`` or ``[B, K]`` -> ``(B, K)`` float64."""
+    t = torch.as_tensor(x, dtype=torch.float64)
+    return t.expand(b, k) if t.dim() < 2 else t
+
+
+def _db(x: Tensor) -> Tensor:
+    return (10.0 * torch.log10(x.clamp_min(1e-30))).clamp(DB_MIN, DB_MAX) / DB_SCALE
+
+
+def graph_batch(gains: Tensor, noise_w: Tensor | float, pmax_w: Tensor | float,
+                csi_mask: Tensor | None = None) -> GraphBatch:
+    """Features of ``gains (B, K, K)`` (linear, rx k from tx j) with budgets in watts."""
+    g = gains.to(torch.float64)
+    b, k, _ = g.shape
+    noise, pmax = per_link(noise_w, b, k), per_link(pmax_w, b, k)
+    inr = g * pmax[:, None, :] / noise[:, :, None]  # (B, K, K): G_kj Pmax_j / sigma_k^2
+    node = _db(torch.diagonal(inr, dim1=-2, dim2=-1)).unsqueeze(-1)  # (B, K, 1)
+    edge = torch.stack([_db(inr), _db(inr.transpose(-1, -2))], dim=-1)  # (B, K, K, 2)
+    eye = torch.eye(k, dtype=torch.bool).expand(b, k, k)
+    known = eye | (csi_mask.to(torch.bool) if csi_mask is not None else torch.ones_like(eye))
+    known = known & known.transpose(-1, -2)  # an edge feature needs both directions
+    return GraphBatch(node.float(), edge.float(), known | eye, g, noise, pmax)

@@ -1,0 +1,159 @@
+"""GFM-RA: equivariance, the bias projector, pre-training mechanics, fine-tuning, checkpoints."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models.gfm.backbone import BackboneConfig, GFMBackbone
+from models.gfm.data import GraphSet
+from models.gfm.features import graph_batch
+from models.gfm.head import GFMPowerModel, PowerHead
+from models.gfm.policy import GFMPolicy
+from models.gfm.pretrain import (
+    HybridPretrainer,
+    PretrainConfig,
+    masked_edge_loss,
+    sample_edge_mask,
+)
+from models.gfm.store import load_power_model, save_power_model
+from models.gfm.train import FinetuneConfig, finetune, utility_loss
+from sim.errors import CheckpointError
+from sim.objectives import get_objective
+from sim.types import InterferenceState
+
+TINY = BackboneConfig(layers=2, dim=16, heads=2, bias_hidden=8)
+NOISE, PMAX = 1e-13, 0.01
+
+
+def gains(b=3, k=7, seed=0):
+    rng = np.random.default_rng(seed)
+    g = rng.exponential(size=(b, k, k)) * 10 ** rng.uniform(-12, -8, size=(b, k, k))
+    g[:, np.arange(k), np.arange(k)] *= 100
+    return torch.from_numpy(g)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+
+
+def test_backbone_is_permutation_equivariant():
+    model = GFMBackbone(TINY).eval()
+    g = gains()
+    perm = torch.randperm(7)
+    z = model(graph_batch(g, NOISE, PMAX))
+    zp = model(graph_batch(g[:, perm][:, :, perm], NOISE, PMAX))
+    torch.testing.assert_close(zp, z[:, perm], rtol=1e-4, atol=1e-5)
+
+
+def test_bias_projector_makes_attention_depend_on_edges():
+    model = GFMBackbone(TINY).eval()
+    g = gains(b=1)
+    other = g.clone()
+    off = ~torch.eye(7, dtype=torch.bool)
+    other[0][off] = other[0][off] * 1e-3  # same direct links, weaker interference
+    a, b = model(graph_batch(g, NOISE, PMAX)), model(graph_batch(other, NOISE, PMAX))
+    assert not torch.allclose(a, b, atol=1e-4)
+    for proj in model.bias_proj:  # without the bias the edges are invisible
+        torch.nn.init.zeros_(proj[-1].weight)
+        torch.nn.init.zeros_(proj[-1].bias)
+    torch.testing.assert_close(model(graph_batch(g, NOISE, PMAX)),
+                               model(graph_batch(other, NOISE, PMAX)))
+
+
+def test_masked_edge_loss_ignores_unmasked_edges():
+    model = HybridPretrainer(TINY, PretrainConfig())
+    g = graph_batch(gains(), NOISE, PMAX)
+    masked = sample_edge_mask(g.known, 0.3, torch.Generator().manual_seed(1))
+    z = model.backbone(g, masked)
+    base = masked_edge_loss(model.decoder, z, g.edge, masked)
+    changed = g.edge.clone()
+    changed[~masked] += 5.0
+    torch.testing.assert_close(masked_edge_loss(model.decoder, z, changed, masked), base)
+    changed[masked] += 5.0
+    assert masked_edge_loss(model.decoder, z, changed, masked) > base
+
+
+def test_mask_never_hides_direct_links_or_unknown_edges():
+    known = torch.rand(4, 9, 9) > 0.3
+    masked = sample_edge_mask(known, 0.9)
+    assert not masked[:, torch.arange(9), torch.arange(9)].any()
+    assert not (masked & ~known).any()
+
+
+def test_ema_update_is_exact_and_the_teacher_gets_no_gradient():
+    cfg = PretrainConfig(ema_decay=0.9)
+    model = HybridPretrainer(TINY, cfg)
+    g = graph_batch(gains(), NOISE, PMAX)
+    loss = model(g, sample_edge_mask(g.known, 0.3))
+    loss.backward()
+    assert all(p.grad is None for p in model.teacher_backbone.parameters())
+    assert all(p.grad is None for p in model.teacher_projector.parameters())
+    with torch.no_grad():
+        for p in model.backbone.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in model.teacher_backbone.parameters()]
+    student = [p.clone() for p in model.backbone.parameters()]
+    model.update_teacher()
+    for t, t0, s in zip(model.teacher_backbone.parameters(), before, student, strict=True):
+        torch.testing.assert_close(t, 0.9 * t0 + 0.1 * s)
+
+
+def test_fine_tuning_reduces_the_loss_on_a_tiny_set():
+    model = GFMPowerModel(GFMBackbone(TINY), PowerHead(TINY.dim))
+    data = GraphSet("tiny", gains(b=32, k=6, seed=3), NOISE, PMAX)
+    before = utility_loss(model, data.gains, NOISE, PMAX, "sum").item()
+    finetune(model, [data], FinetuneConfig(warmup_epochs=2, epochs=8, batch_size=8), seed=0)
+    after = utility_loss(model, data.gains, NOISE, PMAX, "sum").item()
+    assert after < before - 0.02
+
+
+def test_switchable_head_answers_differently_per_objective():
+    model = GFMPowerModel(GFMBackbone(TINY), PowerHead(TINY.dim, switchable=True))
+    g = graph_batch(gains(), NOISE, PMAX)
+    assert not torch.allclose(model(g, "sum"), model(g, "qos"))
+
+
+def test_checkpoint_round_trip_is_exact_and_tampering_is_caught(tmp_path):
+    model = GFMPowerModel(GFMBackbone(TINY), PowerHead(TINY.dim))
+    save_power_model(tmp_path / "ck", model, {"note": "test"}, {"command": "pytest"})
+    loaded, meta = load_power_model(tmp_path / "ck")
+    for (k1, v1), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items(),
+                                  strict=True):
+        assert k1 == k2 and torch.equal(v1, v2)
+    assert meta["command"] == "pytest" and len(meta["sha256"]) == 64
+    weights = tmp_path / "ck" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256 mismatch"):
+        load_power_model(tmp_path / "ck")
+    weights.unlink()
+    with pytest.raises(CheckpointError, match="has no model.safetensors"):
+        load_power_model(tmp_path / "ck")
+
+
+def test_checkpoint_of_another_kind_is_refused(tmp_path):
+    model = GFMPowerModel(GFMBackbone(TINY), PowerHead(TINY.dim))
+    save_power_model(tmp_path / "ck", model, {}, {})
+    cfg = json.loads((tmp_path / "ck" / "config.json").read_text())
+    cfg["kind"] = "egat"
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="not a fine-tuned GFM"):
+        load_power_model(tmp_path / "ck")
+
+
+def test_policy_respects_budgets_and_accepts_missing_csi(tmp_path):
+    model = GFMPowerModel(GFMBackbone(TINY), PowerHead(TINY.dim))
+    save_power_model(tmp_path / "ck", model, {}, {})
+    policy = GFMPolicy(tmp_path / "ck")
+    g = gains(b=4).numpy()
+    mask = np.random.default_rng(0).random(g.shape) > 0.5
+    obj = get_objective("sum")
+    for state in (InterferenceState(g, NOISE, PMAX), InterferenceState(g[0], NOISE, PMAX),
+                  InterferenceState(g, NOISE, PMAX, csi_mask=mask)):
+        p = policy.decide(state, obj).power_w
+        assert p.shape == state.gains.shape[:-1] and np.all((p >= 0) & (p <= PMAX))

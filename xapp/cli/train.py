@@ -1,0 +1,176 @@
+"""``rrm pretrain``, ``rrm finetune``, ``rrm eval``: GFM-RA on the D1-D20 catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from models.gfm.backbone import PRESETS, BackboneConfig
+from models.gfm.data import load_entry, parse_entries
+from models.gfm.evaluate import evaluate
+from models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
+from models.gfm.policy import GFMPolicy
+from models.gfm.pretrain import HybridPretrainer, PretrainConfig
+from models.gfm.store import load_backbone, save_backbone, save_power_model
+from models.gfm.train import FinetuneConfig, finetune, pretrain
+from models.policy import make_policy
+from sim.errors import InvalidInput
+from sim.types import InterferenceState
+
+
+def add_parsers(commands: Any) -> None:
+    """Register ``pretrain``, ``finetune`` and ``eval``."""
+    p = commands.add_parser("pretrain", help="hybrid pre-training of the GFM-RA backbone")
+    p.add_argument("--entries", default="D1-D15", help="catalog entries (default D1-D15)")
+    p.add_argument("--n-per-entry", type=int, default=256, help="training snapshots per entry")
+    p.add_argument("--preset", default="small", choices=sorted(PRESETS))
+    p.add_argument("--layers", type=int)
+    p.add_argument("--dim", type=int)
+    p.add_argument("--heads", type=int)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=PretrainConfig.lr)
+    p.add_argument("--mask-ratio", type=float, default=PretrainConfig.mask_ratio)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.set_defaults(run=run_pretrain)
+    f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
+    f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
+    f.add_argument("--catalog", default="D18")
+    f.add_argument("--shots", type=int, default=2048, help="N-shot training set size")
+    f.add_argument("--objective", default="sum", choices=[*PROMPTS, "switch"])
+    f.add_argument("--warmup-epochs", type=int, default=FinetuneConfig.warmup_epochs)
+    f.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
+    f.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
+    f.add_argument("--out", required=True)
+    f.set_defaults(run=run_finetune)
+    e = commands.add_parser("eval", help="utility vs WMMSE-Best on a catalog test split")
+    e.add_argument("--catalog", default="D18")
+    e.add_argument("--objective", default="sum", choices=list(PROMPTS))
+    e.add_argument("--n", type=int, default=200, help="test snapshots (paper: 5000)")
+    e.add_argument("--checkpoint", help="GFM checkpoint (default: the shipped one)")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(run=run_eval)
+
+
+def _command() -> str:
+    return "rrm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _backbone_config(args: argparse.Namespace) -> BackboneConfig:
+    base = PRESETS[args.preset].as_dict()
+    for key in ("layers", "dim", "heads"):
+        if getattr(args, key) is not None:
+            base[key] = getattr(args, key)
+    try:
+        return BackboneConfig(**base)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise InvalidInput(str(err)) from None
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    """Pre-train on catalog entries and write the backbone checkpoint."""
+    torch.set_num_threads(args.threads)
+    names = parse_entries(args.entries)
+    sets = [load_entry(n, "train", args.n_per_entry, args.seed) for n in tqdm(
+        names, desc="generating", unit="entry", file=sys.stderr)]
+    cfg = PretrainConfig(mask_ratio=args.mask_ratio, lr=args.lr)
+    model = HybridPretrainer(_backbone_config(args), cfg)
+    start = time.perf_counter()
+    with tqdm(total=args.epochs, desc="pre-training", unit="epoch", file=sys.stderr) as bar:
+        def progress(row: dict[str, float]) -> None:
+            bar.update(1)
+            bar.set_postfix(edge=f"{row['loss_edge']:.4f}", cl=f"{row['loss_cl']:.4f}")
+        history = pretrain(model, sets, args.epochs, args.batch_size, args.lr, args.seed,
+                           progress)
+    wall = time.perf_counter() - start
+    training = {"pretrain": cfg.as_dict(), "entries": names, "n_per_entry": args.n_per_entry,
+                "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
+    meta = {"command": _command(), "wall_time_s": round(wall, 1), "history": history,
+            "data": {"split": "train", "seed": args.seed}, "threads": args.threads}
+    save_backbone(args.out, model.backbone, training, meta)
+    print(f"pre-trained {len(names)} entries x {args.n_per_entry} for {args.epochs} epochs in "
+          f"{wall:.0f} s; final L_edge {history[-1]['loss_edge']:.4f}, "
+          f"L_cl {history[-1]['loss_cl']:.4f} -> {args.out}")
+    return 0
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    """Fine-tune a head (and the backbone) on N shots; evaluate; write the checkpoint."""
+    torch.set_num_threads(args.threads)
+    if args.shots < 1:
+        raise InvalidInput("--shots must be at least 1")
+    if args.backbone:
+        backbone, _ = load_backbone(args.backbone)
+    else:
+        from models.gfm.backbone import GFMBackbone
+        torch.manual_seed(args.seed)
+        backbone = GFMBackbone(PRESETS["small"])
+    switch = args.objective == "switch"
+    model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switch))
+    train_set = load_entry(args.catalog, "train", args.shots, args.seed)
+    cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
+                         batch_size=args.batch_size)
+    start = time.perf_counter()
+    total = args.warmup_epochs + args.epochs
+    with tqdm(total=total, desc="fine-tuning", unit="epoch", file=sys.stderr) as bar:
+        def progress(row: dict[str, float]) -> None:
+            bar.update(1)
+            bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.4f}")
+        history = finetune(model, [train_set], cfg, args.seed, progress,
+                           PROMPTS if switch else None)
+    wall = time.perf_counter() - start
+    objectives = list(PROMPTS) if switch else [args.objective]
+    metrics = _quick_eval(model, args.catalog, objectives, args.eval_n, args.seed)
+    training = {"finetune": cfg.as_dict(), "catalog": args.catalog, "shots": args.shots,
+                "backbone": args.backbone, "seed": args.seed, "objectives": objectives}
+    meta = {"command": _command(), "wall_time_s": round(wall, 1), "history": history[-5:],
+            "data": {"train": f"{args.catalog}/train[:{args.shots}]", "seed": args.seed,
+                     "test": f"{args.catalog}/test[:{args.eval_n}]"}, "metrics": metrics}
+    save_power_model(args.out, model, training, meta)
+    print(f"fine-tuned in {wall:.0f} s -> {args.out}; {json.dumps(metrics)}")
+    return 0
+
+
+def _quick_eval(model: GFMPowerModel, catalog: str, objectives: list[str], n: int,
+                seed: int) -> dict[str, float]:
+    test = load_entry(catalog, "test", n, seed)
+    state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
+    out = {}
+    for objective in objectives:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            save_power_model(tmp, model, {}, {})
+            rows = evaluate({"gfm": GFMPolicy(tmp, threads=torch.get_num_threads()),
+                             "wmmse-best": make_policy("wmmse-best")}, state, objective)
+        out[f"{objective}_ratio_vs_wmmse_best"] = round(rows[0].ratio, 4)
+    return out
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Print (and optionally JSON) the utility table on a catalog test split."""
+    test = load_entry(args.catalog, "test", args.n, 0)
+    state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
+    policies = {"gfm": GFMPolicy(args.checkpoint), "wmmse": make_policy("wmmse"),
+                "full-reuse": make_policy("full-reuse"), "wmmse-best": make_policy("wmmse-best")}
+    rows = evaluate(policies, state, args.objective)
+    print(f"{args.catalog} test[:{args.n}], objective {args.objective}")
+    print(f"{'policy':<12} {'utility':>9} {'/ wmmse-best':>12} {'ms/snap batched':>16} "
+          f"{'ms single':>10}")
+    for r in rows:
+        print(f"{r.policy:<12} {r.utility:>9.3f} {r.ratio:>12.4f} {r.ms_per_snapshot:>16.3f} "
+              f"{r.ms_single:>10.3f}")
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows]))
+    return 0
