@@ -15,7 +15,7 @@ from sim.objectives import Objective
 from sim.types import InterferenceState, PowerAllocation, State
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
-DEFAULT_CHECKPOINTS = {"sum": "gfm-small-sum", "pf": "gfm-small-pf", "qos": "gfm-small-qos"}
+DEFAULT_CHECKPOINTS = {"sum": "gfm-small-sum", "pf": "gfm-small-switch", "qos": "gfm-small-switch"}
 
 
 @register_policy("gfm")

@@ -97,9 +97,9 @@ class HybridPretrainer(nn.Module):
         return loss_edge, loss_cl
 
     def forward(self, g: GraphBatch, masked: Tensor) -> Tensor:
-        """The total loss ``L_edge + lambda L_cl``."""
+        """``(2,)``: ``[L_edge, L_cl]`` (a module output so DDP can wrap the pre-trainer)."""
         loss_edge, loss_cl = self.losses(g, masked)
-        return loss_edge + self.cfg.cl_weight * loss_cl
+        return torch.stack([loss_edge, loss_cl])
 
     @torch.no_grad()
     def update_teacher(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from models.gfm.data import GraphSet, minibatches
 from models.gfm.features import graph_batch
@@ -23,11 +24,28 @@ from sim.objectives import get_objective
 Progress = Callable[[dict[str, float]], None]
 
 
+def distributed_rank() -> tuple[int, int]:
+    """(rank, world size); (0, 1) outside ``torchrun``."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_size: int,
              lr: float, seed: int, progress: Progress | None = None) -> list[dict[str, float]]:
-    """Algorithm 1: Adam with plateau decay; EMA teacher update after every step."""
+    """Algorithm 1: Adam with plateau decay; EMA teacher update after every step.
+
+    Under ``torchrun`` the student is wrapped in DistributedDataParallel (gloo on
+    CPU, nccl on GPU): every rank walks the same shuffled plan and takes every
+    world-th minibatch, gradients are averaged, so the students (and therefore
+    the EMA teachers) stay identical on every rank.
+    """
     torch.manual_seed(seed)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    rank, world = distributed_rank()
+    step_model: torch.nn.Module = model
+    if world > 1:
+        step_model = torch.nn.parallel.DistributedDataParallel(model)
     params = [p for n, p in model.named_parameters() if not n.startswith("teacher_")]
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -36,10 +54,12 @@ def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_s
     for epoch in range(epochs):
         sums = np.zeros(2)
         steps = 0
-        for s, gains in minibatches(sets, batch_size, rng):
+        for i, (s, gains) in enumerate(minibatches(sets, batch_size, rng)):
             g = graph_batch(gains, s.noise_w, s.pmax_w)
             masked = sample_edge_mask(g.known, model.cfg.mask_ratio, gen)
-            loss_edge, loss_cl = model.losses(g, masked)
+            if i % world != rank:
+                continue  # another rank's minibatch (the draws above keep streams aligned)
+            loss_edge, loss_cl = step_model(g, masked)
             opt.zero_grad()
             (loss_edge + model.cfg.cl_weight * loss_cl).backward()
             opt.step()

@@ -17,7 +17,13 @@ from xapp.app import XApp, summary
 from xapp.config import load_config
 from xapp.logs import configure_logging
 
-DEFAULT_POLICY = "wmmse"  # the best shipped policy until a learned checkpoint ships
+
+def default_policy() -> str:
+    """The best shipped policy: GFM-RA when its checkpoint ships, else WMMSE."""
+    from models.gfm.policy import CHECKPOINTS, DEFAULT_CHECKPOINTS
+
+    shipped = (CHECKPOINTS / DEFAULT_CHECKPOINTS["sum"] / "model.safetensors").is_file()
+    return "gfm" if shipped else "wmmse"
 
 
 def add_parser(commands: Any) -> None:
@@ -27,7 +33,8 @@ def add_parser(commands: Any) -> None:
         description="Starts the simulator (a D18 d2d node, 10 ms slots) in a child process "
                     "and the xApp here, runs a short closed loop with live progress, and "
                     "compares the policy with WMMSE and full reuse on the same CSI.")
-    p.add_argument("--policy", default=DEFAULT_POLICY, help="policy name")
+    p.add_argument("--policy", default=None,
+                   help="policy name (default: gfm when its checkpoint ships, else wmmse)")
     p.add_argument("--slots", type=int, default=500, help="slots to run")
     p.add_argument("--transport", default="grpc", choices=["grpc", "zmq"])
     p.add_argument("--catalog", default="D18")
@@ -71,6 +78,7 @@ def _progress(app: XApp, total: int, stop: threading.Event) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print the summary."""
     configure_logging("warning", json_output=False)
+    args.policy = args.policy or default_policy()
     proc, address = _start_simulator(args)
     try:
         cfg = load_config(environ={}, flags={

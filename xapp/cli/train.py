@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -79,16 +80,28 @@ def _backbone_config(args: argparse.Namespace) -> BackboneConfig:
         raise InvalidInput(str(err)) from None
 
 
+def _init_distributed() -> int:
+    """Join the ``torchrun`` process group when launched by it; returns the rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank()
+
+
 def run_pretrain(args: argparse.Namespace) -> int:
-    """Pre-train on catalog entries and write the backbone checkpoint."""
+    """Pre-train on catalog entries and write the backbone checkpoint (rank 0)."""
     torch.set_num_threads(args.threads)
+    rank = _init_distributed()
     names = parse_entries(args.entries)
     sets = [load_entry(n, "train", args.n_per_entry, args.seed) for n in tqdm(
         names, desc="generating", unit="entry", file=sys.stderr)]
     cfg = PretrainConfig(mask_ratio=args.mask_ratio, lr=args.lr)
     model = HybridPretrainer(_backbone_config(args), cfg)
     start = time.perf_counter()
-    with tqdm(total=args.epochs, desc="pre-training", unit="epoch", file=sys.stderr) as bar:
+    with tqdm(total=args.epochs, desc="pre-training", unit="epoch", file=sys.stderr,
+              disable=rank != 0) as bar:
         def progress(row: dict[str, float]) -> None:
             bar.update(1)
             bar.set_postfix(edge=f"{row['loss_edge']:.4f}", cl=f"{row['loss_cl']:.4f}")
@@ -98,7 +111,10 @@ def run_pretrain(args: argparse.Namespace) -> int:
     training = {"pretrain": cfg.as_dict(), "entries": names, "n_per_entry": args.n_per_entry,
                 "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
     meta = {"command": _command(), "wall_time_s": round(wall, 1), "history": history,
-            "data": {"split": "train", "seed": args.seed}, "threads": args.threads}
+            "data": {"split": "train", "seed": args.seed}, "threads": args.threads,
+            "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
+    if rank != 0:
+        return 0
     save_backbone(args.out, model.backbone, training, meta)
     print(f"pre-trained {len(names)} entries x {args.n_per_entry} for {args.epochs} epochs in "
           f"{wall:.0f} s; final L_edge {history[-1]['loss_edge']:.4f}, "
