@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 PIP := $(BIN)/pip install --disable-pip-version-check -q $(FIND_LINKS)
 
-.PHONY: demo test check lint typecheck bench clean venv
+.PHONY: demo test check lint typecheck bench clean venv checkpoints
 
 venv: $(VENV)/.stamp
 
@@ -36,3 +36,14 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The shipped GFM-RA checkpoints, exactly as produced (2-core CPU; wall times in
+# each checkpoint's metadata.json).
+CKPT := models/checkpoints
+checkpoints: venv
+	$(BIN)/rrm pretrain --entries D1-D15 --n-per-entry 512 --epochs 16 --lr 1e-3 --seed 0 \
+		--out $(CKPT)/gfm-small-pretrained
+	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D18 --shots 2048 \
+		--objective sum --warmup-epochs 10 --epochs 100 --seed 0 --out $(CKPT)/gfm-small-sum
+	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D18 --shots 2048 \
+		--objective switch --warmup-epochs 10 --epochs 100 --seed 0 --out $(CKPT)/gfm-small-switch

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from models.gfm.features import graph_batch
-from models.gfm.head import PROMPTS
+from models.gfm.head import PROMPTS, GFMPowerModel
 from models.gfm.store import load_power_model
 from models.policy import register_policy
 from sim.objectives import Objective
@@ -33,15 +33,25 @@ class GFMPolicy:
     def __init__(self, checkpoint: str | Path | None = None, threads: int = 1) -> None:
         torch.set_num_threads(threads)
         self._explicit = Path(checkpoint) if checkpoint else None
-        self._models: dict[Path, torch.nn.Module] = {}
+        self._models: dict[Path, GFMPowerModel] = {}
         self.version = ""
         self._model_for("sum")  # fail fast on a missing or bad checkpoint
 
-    def _model_for(self, objective: str) -> tuple[torch.nn.Module, str]:
+    @classmethod
+    def from_model(cls, model: GFMPowerModel, threads: int = 1) -> GFMPolicy:
+        """A policy around an in-memory model (evaluation during training)."""
+        policy = cls.__new__(cls)
+        torch.set_num_threads(threads)
+        policy._explicit = Path("<in-memory>")
+        policy._models = {policy._explicit: model.eval()}
+        policy.version = "in-memory"
+        return policy
+
+    def _model_for(self, objective: str) -> tuple[GFMPowerModel, str]:
         path = self._explicit or CHECKPOINTS / DEFAULT_CHECKPOINTS.get(objective, "gfm-small-sum")
         if path not in self._models:
-            model, meta = load_power_model(path)
-            self._models[path] = model.eval()
+            loaded, meta = load_power_model(path)
+            self._models[path] = loaded.eval()
             self.version = str(meta.get("sha256", ""))[:12]
         model = self._models[path]
         switchable = model.head.prompt is not None

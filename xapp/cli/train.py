@@ -164,13 +164,12 @@ def _quick_eval(model: GFMPowerModel, catalog: str, objectives: list[str], n: in
     test = load_entry(catalog, "test", n, seed)
     state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
     out = {}
+    policy = GFMPolicy.from_model(model, threads=torch.get_num_threads())
     for objective in objectives:
-        import tempfile
-        with tempfile.TemporaryDirectory() as tmp:
-            save_power_model(tmp, model, {}, {})
-            rows = evaluate({"gfm": GFMPolicy(tmp, threads=torch.get_num_threads()),
-                             "wmmse-best": make_policy("wmmse-best")}, state, objective)
+        rows = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")}, state,
+                        objective)
         out[f"{objective}_ratio_vs_wmmse_best"] = round(rows[0].ratio, 4)
+    model.train()
     return out
 
 
