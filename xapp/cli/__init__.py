@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rrm`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in checkpoint metadata as the command that made them
     try:
         return int(args.run(args) or 0)
     except RrmError as err:

@@ -65,8 +65,8 @@ def add_parsers(commands: Any) -> None:
     e.set_defaults(run=run_eval)
 
 
-def _command() -> str:
-    return "rrm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command(args: argparse.Namespace) -> str:
+    return "rrm " + " ".join(shlex.quote(a) for a in args.argv)
 
 
 def _backbone_config(args: argparse.Namespace) -> BackboneConfig:
@@ -110,7 +110,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     training = {"pretrain": cfg.as_dict(), "entries": names, "n_per_entry": args.n_per_entry,
                 "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
-    meta = {"command": _command(), "wall_time_s": round(wall, 1), "history": history,
+    meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history,
             "data": {"split": "train", "seed": args.seed}, "threads": args.threads,
             "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
     if rank != 0:
@@ -151,7 +151,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     metrics = _quick_eval(model, args.catalog, objectives, args.eval_n, args.seed)
     training = {"finetune": cfg.as_dict(), "catalog": args.catalog, "shots": args.shots,
                 "backbone": args.backbone, "seed": args.seed, "objectives": objectives}
-    meta = {"command": _command(), "wall_time_s": round(wall, 1), "history": history[-5:],
+    meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history[-5:],
             "data": {"train": f"{args.catalog}/train[:{args.shots}]", "seed": args.seed,
                      "test": f"{args.catalog}/test[:{args.eval_n}]"}, "metrics": metrics}
     save_power_model(args.out, model, training, meta)
