@@ -1,4 +1,9 @@
-"""Client transports to an E2 node: gRPC, ZeroMQ, or in-process."""
+"""Client transports to an E2 node: gRPC, ZeroMQ, or in-process (``inproc``).
+
+``connect(transport, address)`` is the one way slot-loop code obtains an
+:class:`E2Client`; the transport modules import lazily so that a gRPC-only
+deployment never loads ZeroMQ and vice versa.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,29 @@ from xapp.transport.base import E2Client, TransportError
 
 __all__ = ["E2Client", "TransportError", "connect"]
 
+DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB, as the nodes
+
 
 def _split(address: str, parts: int, example: str) -> list[str]:
+    """``address`` as [host, port, ...]; ConfigError unless every port is 1..65535."""
     fields = address.rsplit(":", parts - 1)
-    if len(fields) != parts or not all(fields) or not all(f.isdigit() for f in fields[1:]):
-        raise ConfigError(f"e2_address {address!r} must look like {example}")
+    ports = fields[1:]
+    if (len(fields) != parts or not fields[0]
+            or not all(p.isdigit() and 0 < int(p) < 65536 for p in ports)):
+        raise ConfigError(f"e2_address {address!r} must look like {example} "
+                          f"(ports 1-65535)")
     return fields
 
 
-def connect(transport: str, address: str, max_message_bytes: int = 64 << 20) -> E2Client:
-    """A client for ``transport`` ('grpc': host:port; 'zmq': host:pub_port:ctl_port)."""
+def connect(transport: str, address: str,
+            max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> E2Client:
+    """A client for ``transport``: 'grpc' (address host:port) or 'zmq' (host:pub_port:ctl_port).
+
+    ``max_message_bytes`` caps the messages the client sends and accepts.
+    Nothing is sent until :meth:`E2Client.subscribe`.
+    """
+    if max_message_bytes <= 0:
+        raise ConfigError(f"max_message_bytes must be positive, got {max_message_bytes}")
     if transport == "grpc":
         _split(address, 2, "127.0.0.1:50051")
         from xapp.transport.grpc_client import GrpcE2Client
