@@ -14,7 +14,7 @@ from xapp.config import load_config
 
 
 def served():
-    sim = Simulator([build_node(NodeSpec(num_links=8), "n0", 2, 0.02)], 0.02, lockstep=True)
+    sim = Simulator([build_node(NodeSpec(num_links=8), "n0", 2, 0.2)], 0.2, lockstep=True)
     server, port, health = create_grpc_server(sim)
     sim.start()
     return sim, server, health, f"127.0.0.1:{port}"

@@ -75,7 +75,7 @@ def test_hundreds_of_slots_one_answer_each_and_utility_matches_physics(tmp_path,
 
 
 def test_faulty_policy_falls_back_and_the_loop_continues(tmp_path):
-    sim, address = start_sim("grpc", "--slot-ms", "20")
+    sim, address = start_sim("grpc", "--slot-ms", "500", "--lockstep")
     summary = run_xapp("grpc", address, 60, tmp_path / "t.rrmtrace", "--policy", "oracle")
     stop(sim)
     # the oracle refuses K=10 (it only searches K <= 4): every slot is a policy_error
@@ -83,7 +83,7 @@ def test_faulty_policy_falls_back_and_the_loop_continues(tmp_path):
 
 
 def test_killing_the_xapp_mid_run_loses_no_recorded_decision(tmp_path):
-    sim, address = start_sim("grpc", "--slot-ms", "10")
+    sim, address = start_sim("grpc", "--slot-ms", "20")
     trace = tmp_path / "run.rrmtrace"
     cmd = [*RRM, "xapp", "run", "--e2-address", address, "--record", str(trace),
            "--health-port", "0", "--log-level", "error"]
@@ -92,7 +92,7 @@ def test_killing_the_xapp_mid_run_loses_no_recorded_decision(tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     before = read_trace(trace)
-    assert len(before.records) >= 30
+    assert len(before.records) >= 15
     summary = run_xapp("grpc", address, 50, trace)  # restart, appending to the same trace
     result = stop(sim)
     after = read_trace(trace)
@@ -105,12 +105,14 @@ def test_killing_the_xapp_mid_run_loses_no_recorded_decision(tmp_path):
 
 
 def test_replay_reproduces_decisions_bit_for_bit(tmp_path):
-    sim, address = start_sim("grpc", "--slot-ms", "40")
+    # lockstep with long deadlines: no decision depends on timing (no deadline fallback)
+    sim, address = start_sim("grpc", "--slot-ms", "500", "--lockstep")
     first = tmp_path / "first.rrmtrace"
     run_xapp("grpc", address, 80, first)
     stop(sim)
     replay = subprocess.Popen([*RRM, "trace", "replay", str(first), "--port", "0",
-                               "--slot-ms", "40", "--lockstep"], stdout=subprocess.PIPE, text=True)
+                               "--slot-ms", "500", "--lockstep"], stdout=subprocess.PIPE,
+                              text=True)
     address = json.loads(replay.stdout.readline())["address"]
     second = tmp_path / "second.rrmtrace"
     run_xapp("grpc", address, 80, second)
