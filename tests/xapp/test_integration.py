@@ -88,7 +88,11 @@ def test_killing_the_xapp_mid_run_loses_no_recorded_decision(tmp_path):
     cmd = [*RRM, "xapp", "run", "--e2-address", address, "--record", str(trace),
            "--health-port", "0", "--log-level", "error"]
     victim = subprocess.Popen(cmd)
-    time.sleep(4.0)
+    deadline = time.monotonic() + 60
+    while not (trace.exists() and trace.stat().st_size > 4096
+               and len(read_trace(trace).records) >= 30):
+        assert time.monotonic() < deadline, "the xApp recorded nothing within 60 s"
+        time.sleep(0.2)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     before = read_trace(trace)
