@@ -8,6 +8,7 @@ from typing import Any
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.gfm.backbone import BackboneConfig, GFMBackbone
 from models.gfm.head import GFMPowerModel, PowerHead
+from models.gfm.pcgnn import PCGNN, PCGNNConfig
 from sim.errors import CheckpointError
 
 BACKBONE_KIND, POWER_KIND = "gfm-backbone", "gfm-power"
@@ -23,7 +24,8 @@ def save_backbone(directory: str | Path, backbone: GFMBackbone, training: dict[s
 def save_power_model(directory: str | Path, model: GFMPowerModel, training: dict[str, Any],
                      metadata: dict[str, Any]) -> Path:
     """A fine-tuned backbone + head."""
-    config = {"kind": POWER_KIND, "backbone": model.backbone.cfg.as_dict(),
+    arch = "pcgnn" if isinstance(model.backbone, PCGNN) else "gfm"
+    config = {"kind": POWER_KIND, "arch": arch, "backbone": model.backbone.cfg.as_dict(),
               "switchable": model.head.prompt is not None, "training": training}
     return save_checkpoint(directory, model.state_dict(), config, metadata)
 
@@ -54,8 +56,13 @@ def load_power_model(directory: str | Path) -> tuple[GFMPowerModel, dict[str, An
     if config.get("kind") != POWER_KIND:
         raise CheckpointError(f"{str(directory)!r} is not a fine-tuned GFM checkpoint "
                               f"(kind {config.get('kind')!r})")
-    cfg = _backbone_config(config)
-    model = GFMPowerModel(GFMBackbone(cfg), PowerHead(cfg.dim, bool(config.get("switchable"))))
+    switchable = bool(config.get("switchable"))
+    if config.get("arch") == "pcgnn":
+        pcfg = PCGNNConfig(**config["backbone"])
+        model = GFMPowerModel(PCGNN(pcfg), PowerHead(pcfg.dim, switchable))  # type: ignore[arg-type]
+    else:
+        cfg = _backbone_config(config)
+        model = GFMPowerModel(GFMBackbone(cfg), PowerHead(cfg.dim, switchable))
     _load(model, state, directory)
     return model, metadata
 

@@ -45,6 +45,8 @@ def add_parsers(commands: Any) -> None:
     p.set_defaults(run=run_pretrain)
     f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
     f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
+    f.add_argument("--arch", default="gfm", choices=["gfm", "pcgnn"],
+                   help="pcgnn: the MPNN baseline of Shen et al. (always from scratch)")
     f.add_argument("--catalog", default="D18")
     f.add_argument("--shots", type=int, default=2048, help="N-shot training set size")
     f.add_argument("--objective", default="sum", choices=[*PROMPTS, "switch"])
@@ -127,14 +129,18 @@ def run_finetune(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.shots < 1:
         raise InvalidInput("--shots must be at least 1")
-    if args.backbone:
+    torch.manual_seed(args.seed)
+    backbone: Any
+    if args.arch == "pcgnn":
+        from models.gfm.pcgnn import PCGNN, PCGNNConfig
+        backbone = PCGNN(PCGNNConfig())
+    elif args.backbone:
         backbone, _ = load_backbone(args.backbone)
     else:
         from models.gfm.backbone import GFMBackbone
-        torch.manual_seed(args.seed)
         backbone = GFMBackbone(PRESETS["small"])
     switch = args.objective == "switch"
-    model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switch))
+    model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switch))  # type: ignore[arg-type]
     train_set = load_entry(args.catalog, "train", args.shots, args.seed)
     cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
                          batch_size=args.batch_size)
@@ -149,7 +155,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     objectives = list(PROMPTS) if switch else [args.objective]
     metrics = _quick_eval(model, args.catalog, objectives, args.eval_n, args.seed)
-    training = {"finetune": cfg.as_dict(), "catalog": args.catalog, "shots": args.shots,
+    training = {"finetune": cfg.as_dict(), "arch": args.arch, "catalog": args.catalog,
+                "shots": args.shots,
                 "backbone": args.backbone, "seed": args.seed, "objectives": objectives}
     meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history[-5:],
             "data": {"train": f"{args.catalog}/train[:{args.shots}]", "seed": args.seed,

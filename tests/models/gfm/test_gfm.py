@@ -157,3 +157,17 @@ def test_policy_respects_budgets_and_accepts_missing_csi(tmp_path):
                   InterferenceState(g, NOISE, PMAX, csi_mask=mask)):
         p = policy.decide(state, obj).power_w
         assert p.shape == state.gains.shape[:-1] and np.all((p >= 0) & (p <= PMAX))
+
+
+def test_pcgnn_baseline_is_equivariant_and_round_trips(tmp_path):
+    from models.gfm.pcgnn import PCGNN, PCGNNConfig
+
+    model = GFMPowerModel(PCGNN(PCGNNConfig(layers=2, dim=8)), PowerHead(8)).eval()
+    g = gains()
+    perm = torch.randperm(7)
+    p = model(graph_batch(g, NOISE, PMAX))
+    pp = model(graph_batch(g[:, perm][:, :, perm], NOISE, PMAX))
+    torch.testing.assert_close(pp, p[:, perm], rtol=1e-5, atol=1e-9)
+    save_power_model(tmp_path / "pc", model, {}, {})
+    loaded, _ = load_power_model(tmp_path / "pc")
+    torch.testing.assert_close(loaded.eval()(graph_batch(g, NOISE, PMAX)), p)
