@@ -48,8 +48,7 @@ def add_parser(commands: Any) -> None:
 def _start_simulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "xapp.cli", "sim", "serve", "--transport", args.transport,
            "--catalog", args.catalog, "--slot-ms", str(args.slot_ms), "--seed", str(args.seed),
-           "--objective", args.objective, "--slots", str(args.slots + 50),
-           "--port", "0", "--pub-port", "0", "--ctl-port", "0"]
+           "--objective", args.objective, "--port", "0", "--pub-port", "0", "--ctl-port", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -59,6 +58,12 @@ def _start_simulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], s
         proc.kill()
         raise RrmError("the simulator failed to start (see the error above)") from None
     return proc, str(info["address"])
+
+
+def _watch_child(proc: subprocess.Popen[str], stop: threading.Event) -> None:
+    """Stop the closed loop if the simulator process dies (never hang the demo)."""
+    proc.wait()
+    stop.set()
 
 
 def _progress(app: XApp, total: int, stop: threading.Event) -> None:
@@ -88,10 +93,14 @@ def run(args: argparse.Namespace) -> int:
         stop, done = threading.Event(), threading.Event()
         bar = threading.Thread(target=_progress, args=(app, args.slots, done), daemon=True)
         bar.start()
+        threading.Thread(target=_watch_child, args=(proc, stop), daemon=True).start()
         started = time.perf_counter()
         app.run(stop, max_slots=args.slots)
         done.set()
         bar.join()
+        if proc.poll() is not None:
+            raise RrmError(f"the simulator exited (code {proc.returncode}) after "
+                           f"{app.stats.slots} slots")
         result = summary(app)
         result["seconds"] = round(time.perf_counter() - started, 2)
     finally:
