@@ -42,7 +42,7 @@ class FaultyPolicy:
         if self.fault == "over_budget":
             return PowerAllocation(pmax * 3)
         if self.fault == "slow":
-            threading.Event().wait(0.05)
+            threading.Event().wait(0.3)  # several slots long
             return PowerAllocation(pmax.copy())
         if self.fault == "raises":
             raise RuntimeError("model exploded")
@@ -112,6 +112,6 @@ def test_faulty_policy_trips_the_named_guard_and_wmmse_answers(fault, guard):
 
 
 def test_slow_policy_trips_the_deadline_guard():
-    node, loop, _ = run_loop(FaultyPolicy("slow"), slots=10, period=0.02)
+    node, loop, _ = run_loop(FaultyPolicy("slow"), slots=10, period=0.1)
     assert loop.stats.fallbacks.get("deadline", 0) >= 8
     assert node.counters["accepted"] == 10
