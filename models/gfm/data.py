@@ -23,10 +23,17 @@ class GraphSet:
 
 
 def load_entry(name: str, split: str, n: int, seed: int) -> GraphSet:
-    """``n`` snapshots of a catalog split, generated from its seed (prefixes are stable)."""
+    """``n`` snapshots of a catalog split, generated from its seed.
+
+    N-shot training sets of the fine-tuning entries (D16-D20) are prefixes of
+    the split's full 2,048-snapshot pool, so a 64-shot set is a subset of the
+    2,048-shot one (the generator's stream depends on ``n``: drawing 64
+    directly would give other snapshots).
+    """
     entry = catalog_entry(name)
-    batch = generate_d2d(entry.config, n, split_rng(entry, split, seed))
-    return GraphSet(entry.name, torch.from_numpy(batch.gains), entry.config.noise_w,
+    pool = entry.sizes[split] if (split == "train" and not entry.pretraining) else n
+    batch = generate_d2d(entry.config, max(pool, n), split_rng(entry, split, seed))
+    return GraphSet(entry.name, torch.from_numpy(batch.gains[:n]), entry.config.noise_w,
                     entry.config.pmax_w)
 
 

@@ -171,3 +171,10 @@ def test_pcgnn_baseline_is_equivariant_and_round_trips(tmp_path):
     save_power_model(tmp_path / "pc", model, {}, {})
     loaded, _ = load_power_model(tmp_path / "pc")
     torch.testing.assert_close(loaded.eval()(graph_batch(g, NOISE, PMAX)), p)
+
+
+def test_n_shot_sets_are_prefixes_of_the_fine_tuning_pool():
+    from models.gfm.data import load_entry
+
+    small, pool = load_entry("D16", "train", 16, 0), load_entry("D16", "train", 2048, 0)
+    assert torch.equal(small.gains, pool.gains[:16]) and len(pool.gains) == 2048
