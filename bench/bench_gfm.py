@@ -46,17 +46,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--extra", nargs="*", default=[], help="NAME=CHECKPOINT_DIR (D18 only)")
+    parser.add_argument("--entries", default="D16,D17,D18,D19,D20")
+    parser.add_argument("--objectives", default="sum,pf,qos")
+    parser.add_argument("--out", default="gfm", help="results file stem in bench/results")
     args = parser.parse_args()
     torch.set_num_threads(1)
     extra = dict(e.split("=", 1) for e in args.extra)
     rows = []
-    for entry in ("D16", "D17", "D18", "D19", "D20"):
-        for objective in ("sum", "pf", "qos"):
+    for entry in args.entries.split(","):
+        for objective in args.objectives.split(","):
             rows += rows_for(entry, objective, args.n, extra if entry == "D18" else {})
-    write(rows, args.n)
+    write(rows, args.n, args.out)
 
 
-def write(rows: list[dict[str, object]], n: int) -> None:
+def write(rows: list[dict[str, object]], n: int, stem: str = "gfm") -> None:
     OUT.mkdir(exist_ok=True)
     lines = ["# GFM-RA (shipped small checkpoints) on D16-D20", "", machine_line(), "",
              f"Test split, first {n} snapshots per entry. Ratio = mean utility / WMMSE-Best's "
@@ -67,9 +70,9 @@ def write(rows: list[dict[str, object]], n: int) -> None:
     for r in rows:
         lines.append(f"| {r['entry']} | {r['K']} | {r['objective']} | {r['policy']} | "
                      f"{r['utility']:.3f} | {r['ratio']:.4f} | {r['ms_single']:.3f} |")
-    (OUT / "gfm.md").write_text("\n".join(lines) + "\n")
-    (OUT / "gfm.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
-                                             indent=1))
+    (OUT / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (OUT / f"{stem}.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
+                                                 indent=1))
     print("\n".join(lines))
 
 
