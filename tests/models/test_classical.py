@@ -9,21 +9,7 @@ from sim import physics
 from sim.errors import InvalidInput
 from sim.objectives import get_objective
 from sim.types import InterferenceState
-
-
-def rayleigh_gains(rng, n, k):
-    return rng.exponential(size=(n, k, k))
-
-
-def wide_range_gains(rng, n, k):
-    g = rayleigh_gains(rng, n, k) * 10 ** rng.uniform(-3, 0, size=(n, k, k))
-    idx = np.arange(k)
-    g[:, idx, idx] *= 10 ** rng.uniform(0, 2, size=(n, k))
-    return g
-
-
-def utility(objective, gains, power, noise):
-    return objective.utility(physics.rates(gains, power, noise))
+from tests.models.instances import rayleigh_gains, utility, wide_range_gains
 
 
 def test_full_reuse_transmits_every_budget_in_the_state_shape():

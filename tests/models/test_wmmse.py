@@ -11,26 +11,9 @@ from sim import physics
 from sim.errors import InvalidInput
 from sim.objectives import get_objective
 from sim.types import CellFreeState, InterferenceState
+from tests.models.instances import rayleigh_gains, utility, wide_range_gains
 
 SUM = get_objective("sum")
-
-
-def rayleigh_gains(rng, n, k):
-    """|h|^2 of CN(0,1) amplitudes: Exp(1) on every entry."""
-    h = (rng.normal(size=(n, k, k)) + 1j * rng.normal(size=(n, k, k))) / np.sqrt(2)
-    return np.abs(h) ** 2
-
-
-def wide_range_gains(rng, n, k):
-    """Path-loss-like dynamic range: cross links 0 to -30 dB, direct links 0 to +20 dB."""
-    g = rayleigh_gains(rng, n, k) * 10 ** rng.uniform(-3, 0, size=(n, k, k))
-    idx = np.arange(k)
-    g[:, idx, idx] *= 10 ** rng.uniform(0, 2, size=(n, k))
-    return g
-
-
-def utility(objective, gains, power, noise):
-    return objective.utility(physics.rates(gains, power, noise))
 
 
 def test_weighted_sum_rate_never_decreases_across_iterations():
