@@ -1,4 +1,4 @@
-"""``rrm pretrain``, ``rrm finetune``, ``rrm eval``: GFM-RA on the D1-D20 catalog."""
+"""``rrm pretrain`` and ``rrm finetune``: GFM-RA on the D1-D20 catalog."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from sim.types import InterferenceState
 
 
 def add_parsers(commands: Any) -> None:
-    """Register ``pretrain``, ``finetune`` and ``eval``."""
+    """Register ``pretrain`` and ``finetune``."""
     p = commands.add_parser("pretrain", help="hybrid pre-training of the GFM-RA backbone")
     p.add_argument("--entries", default="D1-D15", help="catalog entries (default D1-D15)")
     p.add_argument("--n-per-entry", type=int, default=256, help="training snapshots per entry")
@@ -58,13 +58,6 @@ def add_parsers(commands: Any) -> None:
     f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
     f.add_argument("--out", required=True)
     f.set_defaults(run=run_finetune)
-    e = commands.add_parser("eval", help="utility vs WMMSE-Best on a catalog test split")
-    e.add_argument("--catalog", default="D18")
-    e.add_argument("--objective", default="sum", choices=list(PROMPTS))
-    e.add_argument("--n", type=int, default=200, help="test snapshots (paper: 5000)")
-    e.add_argument("--checkpoint", help="GFM checkpoint (default: the shipped one)")
-    e.add_argument("--json", action="store_true")
-    e.set_defaults(run=run_eval)
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -178,21 +171,3 @@ def _quick_eval(model: GFMPowerModel, catalog: str, objectives: list[str], n: in
         out[f"{objective}_ratio_vs_wmmse_best"] = round(rows[0].ratio, 4)
     model.train()
     return out
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    """Print (and optionally JSON) the utility table on a catalog test split."""
-    test = load_entry(args.catalog, "test", args.n, 0)
-    state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
-    policies = {"gfm": GFMPolicy(args.checkpoint), "wmmse": make_policy("wmmse"),
-                "full-reuse": make_policy("full-reuse"), "wmmse-best": make_policy("wmmse-best")}
-    rows = evaluate(policies, state, args.objective)
-    print(f"{args.catalog} test[:{args.n}], objective {args.objective}")
-    print(f"{'policy':<12} {'utility':>9} {'/ wmmse-best':>12} {'ms/snap batched':>16} "
-          f"{'ms single':>10}")
-    for r in rows:
-        print(f"{r.policy:<12} {r.utility:>9.3f} {r.ratio:>12.4f} {r.ms_per_snapshot:>16.3f} "
-              f"{r.ms_single:>10.3f}")
-    if args.json:
-        print(json.dumps([r.__dict__ for r in rows]))
-    return 0

@@ -39,3 +39,26 @@ def test_bad_training_requests_get_one_line(capsys, args, message):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1]
+
+
+def test_eval_suite_writes_figures_and_tables(tmp_path):
+    out = tmp_path / "eval"
+    assert main(["eval", "--suite", "per-k,missing-csi", "--entries", "D16", "--objectives",
+                 "sum", "--n", "3", "--losses", "0,0.5", "--threads", "1",
+                 "--out", str(out)]) == 0
+    for stem in ("fig4_per_k", "fig5_missing_csi"):
+        assert (out / f"{stem}.png").exists()
+        rows = json.loads((out / f"{stem}.json").read_text())
+        assert {r["policy"] for r in rows} >= {"gfm", "wmmse"}
+    assert "rrm eval --suite" in (out / "fig4_per_k.md").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "--suite", "fig99"], "unknown suite 'fig99'"),
+    (["eval", "--suite", "missing-csi", "--losses", "0,2"], "--losses must lie in [0, 1]"),
+    (["eval", "--suite", "scaling", "--sizes", "3x64"], "--sizes wants LAYERSxDIMxHEADS"),
+    (["eval", "--suite", "per-k", "--objectives", "max"], "unknown objective 'max'"),
+])
+def test_bad_eval_requests_get_one_line(capsys, args, message):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]

@@ -1,0 +1,208 @@
+"""The GFM-RA evaluation protocol (sec. IV, Figs. 4-11) as functions returning table rows.
+
+Every experiment returns a list of flat dict rows (JSON-ready); plotting and
+markdown live in :mod:`models.gfm.report`. The metric throughout is the
+paper's normalised utility: mean utility of a policy over the test snapshots
+divided by WMMSE-Best's on the same snapshots (with full CSI).
+
+=================  ===========================================================
+experiment         paper
+=================  ===========================================================
+``per_k``          Fig. 4: normalised sum / PF / QoS utility per K (D16-D20)
+``missing_csi``    Fig. 5: a share of cross links unreported (mask token for
+                   GFM-RA, zero-filled gains for WMMSE)
+``few_shot``       Figs. 6-8: N-shot fine-tuning, pre-trained vs from scratch,
+                   with the QoS violation rate (share of links below r_min)
+``variants``       Figs. 9-11: pre-train a backbone variant (size, masking
+                   ratio, generative-only), fine-tune, evaluate
+=================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from models.gfm.backbone import BackboneConfig, GFMBackbone
+from models.gfm.data import GraphSet, load_entry
+from models.gfm.head import GFMPowerModel, PowerHead
+from models.gfm.policy import GFMPolicy
+from models.gfm.pretrain import HybridPretrainer, PretrainConfig
+from models.gfm.train import FinetuneConfig, finetune, pretrain
+from models.policy import Policy, make_policy
+from sim import physics
+from sim.objectives import get_objective
+from sim.types import InterferenceState, PowerAllocation
+
+Row = dict[str, object]
+Log = Callable[[str], None]
+REFERENCE = "wmmse-best"
+
+
+def test_state(entry: str, n: int, seed: int = 0) -> InterferenceState:
+    """The first ``n`` snapshots of ``entry``'s test split."""
+    test = load_entry(entry, "test", n, seed)
+    return InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
+
+
+def _powers(policy: Policy, state: InterferenceState, objective: str) -> np.ndarray:
+    alloc = policy.decide(state, get_objective(objective))
+    assert isinstance(alloc, PowerAllocation)
+    return np.asarray(alloc.power_w, dtype=np.float64)
+
+
+def utility_and_violation(gains: np.ndarray, power: np.ndarray, noise_w: float,
+                          objective: str) -> tuple[float, float]:
+    """Mean utility per snapshot and the share of links below r_min (QoS violation rate).
+
+    Args:
+        gains: ``[n, K, K]`` true linear gains; power: ``[n, K]`` watts.
+    """
+    obj = get_objective(objective)
+    rates = physics.rates(gains, power, noise_w)
+    return float(np.mean(obj.utility(rates))), float(np.mean(rates < obj.r_min))
+
+
+def reference_utility(state: InterferenceState, objective: str) -> float:
+    """WMMSE-Best's mean utility on ``state`` (full CSI): the denominator of every ratio."""
+    power = _powers(make_policy(REFERENCE), state, objective)
+    return utility_and_violation(state.gains, power, float(state.noise_w), objective)[0]
+
+
+def per_k(policies: dict[str, Policy], entries: Iterable[str], objectives: Iterable[str],
+          n: int, log: Log | None = None) -> list[Row]:
+    """Fig. 4: every policy's normalised utility and QoS violation rate per entry (K)."""
+    rows: list[Row] = []
+    for entry in entries:
+        state = test_state(entry, n)
+        for objective in objectives:
+            ref = reference_utility(state, objective)
+            for name, policy in policies.items():
+                t0 = time.perf_counter()
+                power = _powers(policy, state, objective)
+                ms = 1e3 * (time.perf_counter() - t0) / n
+                u, viol = utility_and_violation(state.gains, power, float(state.noise_w),
+                                                objective)
+                rows.append({"entry": entry, "K": state.num_links, "objective": objective,
+                             "policy": name, "utility": u, "ratio": u / ref,
+                             "violation": viol, "ms_per_snapshot": ms})
+                if log:
+                    log(f"{entry} {objective:<4} {name:<12} ratio {u / ref:.4f}")
+    return rows
+
+
+def missing_csi(policies: dict[str, Policy], entry: str, objective: str,
+                losses: Iterable[float], n: int, seed: int = 0,
+                log: Log | None = None) -> list[Row]:
+    """Fig. 5: decisions on partially reported CSI, utility on the true channel.
+
+    A share ``loss`` of the cross links of every snapshot is unreported
+    (:func:`sim.physics.random_csi_mask`); the policy sees zero-filled gains
+    plus the mask; the ratio is against WMMSE-Best with full CSI.
+    """
+    state = test_state(entry, n)
+    ref = reference_utility(state, objective)
+    rows: list[Row] = []
+    for loss in losses:
+        rng = np.random.default_rng([seed, int(round(1000 * loss))])
+        mask = physics.random_csi_mask(rng, state.gains.shape, loss)
+        seen = InterferenceState(physics.apply_csi_mask(state.gains, mask), state.noise_w,
+                                 state.pmax_w, csi_mask=mask)
+        for name, policy in policies.items():
+            power = _powers(policy, seen, objective)
+            u, viol = utility_and_violation(state.gains, power, float(state.noise_w), objective)
+            rows.append({"entry": entry, "objective": objective, "missing": loss,
+                         "policy": name, "utility": u, "ratio": u / ref, "violation": viol})
+            if log:
+                log(f"missing {loss:.0%} {name:<12} ratio {u / ref:.4f}")
+    return rows
+
+
+@dataclass(frozen=True)
+class FewShotConfig:
+    """How each N-shot model is fine-tuned and tested (sec. IV-A fine-tuning details)."""
+
+    entry: str = "D18"
+    objective: str = "sum"
+    finetune: FinetuneConfig = FinetuneConfig()
+    n_test: int = 200
+    seed: int = 0
+
+
+def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig,
+                       test: InterferenceState, ref: float) -> Row:
+    """Fine-tune ``backbone`` + a new head on ``shots`` snapshots; score on ``test``."""
+    torch.manual_seed(cfg.seed)
+    dim = backbone.cfg.dim  # type: ignore[union-attr]
+    model = GFMPowerModel(backbone, PowerHead(dim))  # type: ignore[arg-type]
+    train_set = load_entry(cfg.entry, "train", shots, cfg.seed)
+    t0 = time.perf_counter()
+    finetune(model, [train_set], replace(cfg.finetune, objective=cfg.objective), cfg.seed)
+    wall = time.perf_counter() - t0
+    power = _powers(GFMPolicy.from_model(model, threads=torch.get_num_threads()), test,
+                    cfg.objective)
+    u, viol = utility_and_violation(test.gains, power, float(test.noise_w), cfg.objective)
+    return {"shots": shots, "utility": u, "ratio": u / ref, "violation": viol,
+            "train_s": round(wall, 1)}
+
+
+def few_shot(make_backbones: Mapping[str, Callable[[], torch.nn.Module]], shots: Iterable[int],
+             cfg: FewShotConfig, log: Log | None = None) -> list[Row]:
+    """Figs. 6-8: N-shot curves, one per initialisation (e.g. pre-trained, scratch)."""
+    test = test_state(cfg.entry, cfg.n_test)
+    ref = reference_utility(test, cfg.objective)
+    rows: list[Row] = []
+    for n_shots in shots:
+        for init, make in make_backbones.items():
+            row = {"entry": cfg.entry, "objective": cfg.objective, "init": init,
+                   **finetune_and_score(make(), n_shots, cfg, test, ref)}
+            rows.append(row)
+            if log:
+                log(f"{n_shots:>5} shots {init:<11} ratio {row['ratio']:.4f} "
+                    f"({row['train_s']} s)")
+    return rows
+
+
+@dataclass(frozen=True)
+class PretrainRun:
+    """A pre-training run of the ablations (Figs. 9-11)."""
+
+    entries: tuple[str, ...] = tuple(f"D{i}" for i in range(1, 16))
+    n_per_entry: int = 256
+    epochs: int = 10
+    batch_size: int = 64
+    seed: int = 0
+
+
+def pretrained_backbone(backbone: BackboneConfig, pcfg: PretrainConfig,
+                        run: PretrainRun) -> GFMBackbone:
+    """Pre-train one backbone variant and return it."""
+    sets: list[GraphSet] = [load_entry(e, "train", run.n_per_entry, run.seed)
+                            for e in run.entries]
+    model = HybridPretrainer(backbone, pcfg)
+    pretrain(model, sets, run.epochs, run.batch_size, pcfg.lr, run.seed)
+    return model.backbone
+
+
+def variants(configs: dict[str, tuple[BackboneConfig, PretrainConfig]], run: PretrainRun,
+             shots: int, cfg: FewShotConfig, log: Log | None = None) -> list[Row]:
+    """Figs. 9-11: pre-train each named variant, fine-tune on ``shots``, score."""
+    test = test_state(cfg.entry, cfg.n_test)
+    ref = reference_utility(test, cfg.objective)
+    rows: list[Row] = []
+    for name, (bcfg, pcfg) in configs.items():
+        t0 = time.perf_counter()
+        backbone = pretrained_backbone(bcfg, pcfg, run)
+        pre_s = time.perf_counter() - t0
+        params = sum(p.numel() for p in backbone.parameters())
+        row = {"variant": name, "params": params, "mask_ratio": pcfg.mask_ratio,
+               "cl_weight": pcfg.cl_weight, "pretrain_s": round(pre_s, 1),
+               **finetune_and_score(backbone, shots, cfg, test, ref)}
+        rows.append(row)
+        if log:
+            log(f"{name:<16} {params / 1e6:.2f} M params ratio {row['ratio']:.4f}")
+    return rows
