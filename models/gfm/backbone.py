@@ -45,10 +45,17 @@ class BackboneConfig:
     dropout: float = 0.0
     # The bias projector runs on all K^2 edges: its width dominates the cost at K=80.
     bias_hidden: int = 16
+    # Our extension (not in the paper): each head also aggregates a small
+    # projection of the edge features, sum_j A_kj phi_V(e_kj), next to the node
+    # values, so interference strengths reach the embeddings as values, not only
+    # as attention weights. 0 = the paper's eq. (5) exactly.
+    edge_value_dim: int = 0
 
     def __post_init__(self) -> None:
         if self.dim % self.heads:
             raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
+        if self.edge_value_dim < 0:
+            raise ValueError(f"edge_value_dim must be >= 0, got {self.edge_value_dim}")
 
     def as_dict(self) -> dict[str, object]:
         """JSON-serialisable form."""
@@ -69,24 +76,31 @@ def mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
 class BiasAttention(nn.Module):
     """Multi-head self-attention over all nodes with an additive per-head edge bias."""
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, edge_value_dim: int = 0) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, dim // heads
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
+        self.edge_out = nn.Linear(heads * edge_value_dim, dim) if edge_value_dim else None
 
     def reset_parameters(self) -> None:
         """Re-initialise the projections."""
         self.qkv.reset_parameters()
         self.out.reset_parameters()
+        if self.edge_out is not None:
+            self.edge_out.reset_parameters()
 
-    def forward(self, z: Tensor, bias: Tensor) -> Tensor:
-        """``z (B, K, d)``, ``bias (B, H, K, K)`` -> ``(B, K, d)``."""
+    def forward(self, z: Tensor, bias: Tensor, edge_value: Tensor | None = None) -> Tensor:
+        """``z (B, K, d)``, ``bias (B, H, K, K)``, ``edge_value (B, H, K, K, e)`` -> (B, K, d)."""
         b, k, d = z.shape
         q, key, v = self.qkv(z).view(b, k, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         scores = q @ key.transpose(-1, -2) / self.head_dim**0.5 + bias  # (B, H, K, K)
         att = scores.softmax(dim=-1)
-        return self.out((att @ v).transpose(1, 2).reshape(b, k, d))
+        out = self.out((att @ v).transpose(1, 2).reshape(b, k, d))
+        if self.edge_out is None or edge_value is None:
+            return out
+        agg = (att.unsqueeze(-1) * edge_value).sum(dim=3)  # (B, H, K, e)
+        return out + self.edge_out(agg.transpose(1, 2).reshape(b, k, -1))
 
 
 class GraphTransformerLayer(nn.Module):
@@ -95,13 +109,13 @@ class GraphTransformerLayer(nn.Module):
     def __init__(self, cfg: BackboneConfig) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(cfg.dim), nn.LayerNorm(cfg.dim)
-        self.attention = BiasAttention(cfg.dim, cfg.heads)
+        self.attention = BiasAttention(cfg.dim, cfg.heads, cfg.edge_value_dim)
         self.ffn = mlp(cfg.dim, cfg.ffn_mult * cfg.dim, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, z: Tensor, bias: Tensor) -> Tensor:
+    def forward(self, z: Tensor, bias: Tensor, edge_value: Tensor | None = None) -> Tensor:
         """``(B, K, d)`` -> ``(B, K, d)``."""
-        z = z + self.drop(self.attention(self.norm1(z), bias))
+        z = z + self.drop(self.attention(self.norm1(z), bias, edge_value))
         return z + self.drop(self.ffn(self.norm2(z)))
 
 
@@ -112,8 +126,9 @@ class GFMBackbone(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.node_enc = mlp(1, cfg.dim, cfg.dim)
-        self.bias_proj = nn.ModuleList(mlp(2, cfg.bias_hidden, cfg.heads)
-                                       for _ in range(cfg.layers))
+        # one projector per layer: H attention biases (+ H x e edge values, our extension)
+        width = cfg.heads * (1 + cfg.edge_value_dim)
+        self.bias_proj = nn.ModuleList(mlp(2, cfg.bias_hidden, width) for _ in range(cfg.layers))
         self.mask_token = nn.Parameter(torch.zeros(2))
         self.layers = nn.ModuleList(GraphTransformerLayer(cfg) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.dim)
@@ -134,7 +149,12 @@ class GFMBackbone(nn.Module):
         """Node embeddings ``(B, K, d)``; ``masked (B, K, K)`` hides extra edges."""
         edge = self.edge_input(g, masked)  # (B, K, K, 2)
         z = self.node_enc(g.node)  # (B, K, d)
+        b, k, h = edge.shape[0], edge.shape[1], self.cfg.heads
         for layer, proj in zip(self.layers, self.bias_proj, strict=True):
-            bias = proj(edge).permute(0, 3, 1, 2)  # (B, H, K, K)
-            z = layer(z, bias)
+            out = proj(edge)  # (B, K, K, H (1 + e))
+            bias = out[..., :h].permute(0, 3, 1, 2)  # (B, H, K, K)
+            value = None
+            if self.cfg.edge_value_dim:
+                value = out[..., h:].reshape(b, k, k, h, -1).permute(0, 3, 1, 2, 4)  # (B,H,K,K,e)
+            z = layer(z, bias, value)
         return self.norm(z)

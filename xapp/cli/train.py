@@ -35,6 +35,8 @@ def add_parsers(commands: Any) -> None:
     p.add_argument("--layers", type=int)
     p.add_argument("--dim", type=int)
     p.add_argument("--heads", type=int)
+    p.add_argument("--edge-value-dim", type=int, default=0,
+                   help="edge values per head (our extension; 0 = the paper's attention)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=PretrainConfig.lr)
@@ -47,6 +49,8 @@ def add_parsers(commands: Any) -> None:
     f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
     f.add_argument("--arch", default="gfm", choices=["gfm", "pcgnn"],
                    help="pcgnn: the MPNN baseline of Shen et al. (always from scratch)")
+    f.add_argument("--edge-value-dim", type=int, default=0,
+                   help="from scratch: edge values per head (our extension; 0 = paper)")
     f.add_argument("--catalog", default="D18")
     f.add_argument("--shots", type=int, default=2048, help="N-shot training set size")
     f.add_argument("--objective", default="sum", choices=[*PROMPTS, "switch"])
@@ -66,8 +70,8 @@ def _command(args: argparse.Namespace) -> str:
 
 def _backbone_config(args: argparse.Namespace) -> BackboneConfig:
     base = PRESETS[args.preset].as_dict()
-    for key in ("layers", "dim", "heads"):
-        if getattr(args, key) is not None:
+    for key in ("layers", "dim", "heads", "edge_value_dim"):
+        if getattr(args, key, None) is not None:
             base[key] = getattr(args, key)
     try:
         return BackboneConfig(**base)  # type: ignore[arg-type]
@@ -131,7 +135,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         backbone, _ = load_backbone(args.backbone)
     else:
         from models.gfm.backbone import GFMBackbone
-        backbone = GFMBackbone(PRESETS["small"])
+        backbone = GFMBackbone(BackboneConfig(**{**PRESETS["small"].as_dict(),  # type: ignore[arg-type]
+                                                 "edge_value_dim": args.edge_value_dim}))
     switch = args.objective == "switch"
     model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switch))  # type: ignore[arg-type]
     train_set = load_entry(args.catalog, "train", args.shots, args.seed)

@@ -40,8 +40,10 @@ def _seed():
     torch.set_num_threads(1)
 
 
-def test_backbone_is_permutation_equivariant():
-    model = GFMBackbone(TINY).eval()
+@pytest.mark.parametrize("edge_value_dim", [0, 3])
+def test_backbone_is_permutation_equivariant(edge_value_dim):
+    model = GFMBackbone(BackboneConfig(**{**TINY.as_dict(), "edge_value_dim": edge_value_dim}))
+    model.eval()
     g = gains()
     perm = torch.randperm(7)
     z = model(graph_batch(g, NOISE, PMAX))
@@ -62,6 +64,20 @@ def test_bias_projector_makes_attention_depend_on_edges():
         torch.nn.init.zeros_(proj[-1].bias)
     torch.testing.assert_close(model(graph_batch(g, NOISE, PMAX)),
                                model(graph_batch(other, NOISE, PMAX)))
+
+
+def test_edge_values_carry_edges_without_any_attention_bias():
+    cfg = BackboneConfig(**{**TINY.as_dict(), "edge_value_dim": 2})
+    model = GFMBackbone(cfg).eval()
+    for proj in model.bias_proj:  # zero only the H bias outputs: attention ignores edges
+        torch.nn.init.zeros_(proj[-1].weight[:cfg.heads])
+        torch.nn.init.zeros_(proj[-1].bias[:cfg.heads])
+    g = gains(b=1)
+    other = g.clone()
+    off = ~torch.eye(7, dtype=torch.bool)
+    other[0][off] = other[0][off] * 1e-3
+    a, b = model(graph_batch(g, NOISE, PMAX)), model(graph_batch(other, NOISE, PMAX))
+    assert not torch.allclose(a, b, atol=1e-4)
 
 
 def test_masked_edge_loss_ignores_unmasked_edges():
