@@ -67,6 +67,21 @@ def utility_and_violation(gains: np.ndarray, power: np.ndarray, noise_w: float,
     return float(np.mean(obj.utility(rates))), float(np.mean(rates < obj.r_min))
 
 
+def normalised(utility: float, reference: float, objective: str, k: int) -> float:
+    """A policy's utility relative to the reference's, 1 = as good as WMMSE-Best.
+
+    ``sum`` and ``qos``: ``1 + (U - U_ref) / |U_ref|`` (the paper's ratio
+    ``U / U_ref`` when ``U_ref > 0``; it stays ordered when a QoS utility is
+    negative). ``pf``: ``exp((U - U_ref) / K)``, the ratio of the geometric-mean
+    rates, since ``U_pf = K log(geometric-mean rate)`` can have either sign.
+    """
+    if objective == "pf":
+        return float(np.exp((utility - reference) / k))
+    if reference == 0:
+        return float("nan")
+    return 1.0 + (utility - reference) / abs(reference)
+
+
 def reference_utility(state: InterferenceState, objective: str) -> float:
     """WMMSE-Best's mean utility on ``state`` (full CSI): the denominator of every ratio."""
     power = _powers(make_policy(REFERENCE), state, objective)
@@ -87,11 +102,12 @@ def per_k(policies: dict[str, Policy], entries: Iterable[str], objectives: Itera
                 ms = 1e3 * (time.perf_counter() - t0) / n
                 u, viol = utility_and_violation(state.gains, power, float(state.noise_w),
                                                 objective)
+                ratio = normalised(u, ref, objective, state.num_links)
                 rows.append({"entry": entry, "K": state.num_links, "objective": objective,
-                             "policy": name, "utility": u, "ratio": u / ref,
+                             "policy": name, "utility": u, "ratio": ratio,
                              "violation": viol, "ms_per_snapshot": ms})
                 if log:
-                    log(f"{entry} {objective:<4} {name:<12} ratio {u / ref:.4f}")
+                    log(f"{entry} {objective:<4} {name:<12} ratio {ratio:.4f}")
     return rows
 
 
@@ -115,10 +131,11 @@ def missing_csi(policies: dict[str, Policy], entry: str, objective: str,
         for name, policy in policies.items():
             power = _powers(policy, seen, objective)
             u, viol = utility_and_violation(state.gains, power, float(state.noise_w), objective)
+            ratio = normalised(u, ref, objective, state.num_links)
             rows.append({"entry": entry, "objective": objective, "missing": loss,
-                         "policy": name, "utility": u, "ratio": u / ref, "violation": viol})
+                         "policy": name, "utility": u, "ratio": ratio, "violation": viol})
             if log:
-                log(f"missing {loss:.0%} {name:<12} ratio {u / ref:.4f}")
+                log(f"{entry} missing {loss:.0%} {name:<12} ratio {ratio:.4f}")
     return rows
 
 
@@ -146,7 +163,9 @@ def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig
     power = _powers(GFMPolicy.from_model(model, threads=torch.get_num_threads()), test,
                     cfg.objective)
     u, viol = utility_and_violation(test.gains, power, float(test.noise_w), cfg.objective)
-    return {"shots": shots, "utility": u, "ratio": u / ref, "violation": viol,
+    k = test.num_links
+    return {"shots": shots, "utility": u, "ratio": normalised(u, ref, cfg.objective, k),
+            "violation": viol,
             "train_s": round(wall, 1)}
 
 

@@ -152,8 +152,9 @@ def _objectives(args: argparse.Namespace) -> list[str]:
 
 
 def _intro(args: argparse.Namespace, what: str) -> str:
-    return (f"{what} Test split, first {args.n} snapshots per entry; ratio = mean utility / "
-            "WMMSE-Best's (for pf and qos utilities can be negative: read with care); "
+    return (f"{what} Test split, first {args.n} snapshots per entry; ratio = mean utility "
+            "relative to WMMSE-Best's: 1 + (U - U_ref) / |U_ref| for sum and qos (= U / U_ref "
+            "when U_ref > 0), exp((U - U_ref) / K) for pf (ratio of geometric-mean rates); "
             "violation = share of links below r_min = 0.3 bit/s/Hz.\n\nCommand: `rrm "
             + " ".join(args.argv) + "`")
 

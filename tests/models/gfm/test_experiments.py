@@ -78,3 +78,10 @@ def test_report_writes_markdown_png_and_json(tmp_path):
     assert "| D16 | 20 | sum | a | 0.9000 |" in text
     assert (tmp_path / "fig4_per_k.png").stat().st_size > 1000
     assert json.loads((tmp_path / "fig4_per_k.json").read_text()) == rows
+
+
+def test_normalised_utility_is_ordered_for_every_sign():
+    assert ex.normalised(2.0, 4.0, "sum", 5) == pytest.approx(0.5)  # the paper's U / U_ref
+    assert ex.normalised(-8.7, -21.2, "qos", 80) > 1 > ex.normalised(-30.0, -21.2, "qos", 80)
+    # pf: geometric-mean rates 1 and 2 over K = 3 links
+    assert ex.normalised(0.0, 3 * np.log(2.0), "pf", 3) == pytest.approx(0.5)
