@@ -122,6 +122,7 @@ TLS and CURVE keys are present only when enabled.
 {{- $_ := set $c "e2_address" (include "rrm-xapp.e2Address" .root) }}
 {{- $_ = set $c "node_ids" .instance.node_ids }}
 {{- $_ = set $c "xapp_id" .instance.xapp_id }}
+{{- $_ = set $c "record_path" "" }}
 {{- if $v.traces.enabled }}
 {{- $_ = set $c "record_path" (printf "%s/%s.rrmtrace" $v.traces.mountPath .instance.xapp_id) }}
 {{- end }}
