@@ -59,7 +59,8 @@ def test_without_simulator_the_e2_address_is_required() -> None:
 
 
 def test_shards_get_disjoint_nodes_their_own_config_and_selectors() -> None:
-    shards = [{"name": "a", "node_ids": ["node-0", "node-1"]}, {"name": "b", "node_ids": ["node-2"]}]
+    shards = [{"name": "a", "node_ids": ["node-0", "node-1"]},
+              {"name": "b", "node_ids": ["node-2"]}]
     docs = manifests({"shards": shards, "simulator": {"nodes": 3}})
     deployments = {n: d for n, d in objects(docs, "Deployment").items() if n != SIM}
     assert sorted(deployments) == ["rrm-rrm-xapp-a", "rrm-rrm-xapp-b"]

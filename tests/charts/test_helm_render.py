@@ -22,7 +22,7 @@ from tests.charts.chart_tools import (
     template_output,
 )
 
-CASES = {"defaults": {}} | {p.name: read_yaml(p) for p in CI_VALUES}
+CASES: dict[str, dict[str, Any]] = {"defaults": {}} | {p.name: read_yaml(p) for p in CI_VALUES}
 KUBE_MIN = "1.25.0"  # Chart.yaml kubeVersion
 
 
