@@ -141,7 +141,7 @@ TLS and CURVE keys are present only when enabled.
 {{/* Prometheus scrape annotations for the health port, as YAML ({} when off). */}}
 {{- define "rrm-xapp.scrapeAnnotations" -}}
 {{- if .Values.metrics.scrapeAnnotations }}
-{{- dict "prometheus.io/scrape" "true" "prometheus.io/port" (toString .Values.config.health_port) "prometheus.io/path" "/metrics" | toYaml }}
+{{- dict "prometheus.io/scrape" "true" "prometheus.io/port" (toString (int .Values.config.health_port)) "prometheus.io/path" "/metrics" | toYaml }}
 {{- else }}
 {{- dict | toYaml }}
 {{- end }}
