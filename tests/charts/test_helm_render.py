@@ -8,14 +8,20 @@ bundled Kubernetes; ``yamllint`` checks the values files and the rendered text.
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.charts.chart_tools import (
     CHART,
     CI_VALUES,
+    NAMESPACE,
+    RELEASE,
     helm,
     manifests,
     read_yaml,
@@ -88,3 +94,29 @@ def test_every_container_is_locked_down(name: str) -> None:
             assert sc["allowPrivilegeEscalation"] is False
             assert sc["capabilities"]["drop"] == ["ALL"]
             assert c["resources"]["limits"]["memory"]
+
+
+def test_helm_lint_reports_a_broken_chart_input() -> None:
+    """The lint call is live: values that break the schema come back as errors."""
+    report = helm().lint(str(CHART), {"config": {"transport": "quic"}}, strict=True)
+    assert any(m["severity"] == 3 and "/config/transport" in m["error"]
+               for m in report["messages"])
+
+
+@pytest.mark.skipif(shutil.which("helm") is None, reason="no helm binary on this machine")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_helm_binary_lints_and_templates_the_same(name: str, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(json.dumps(CASES[name]))  # JSON is YAML
+    lint = subprocess.run(["helm", "lint", "--strict", str(CHART), "-f", str(values)],
+                          capture_output=True, text=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    out = subprocess.run(["helm", "template", RELEASE, str(CHART), "-n", NAMESPACE,
+                          "-f", str(values)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    def key(doc: dict[str, Any]) -> tuple[str, str]:
+        return doc["kind"], doc["metadata"]["name"]
+
+    binary = sorted((d for d in yaml.safe_load_all(out.stdout) if d), key=key)
+    assert binary == sorted((d for d in yaml.safe_load_all(template_output(CASES[name])) if d),
+                            key=key)
