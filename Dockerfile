@@ -40,6 +40,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     OMP_NUM_THREADS=1 \
+    HOME=/tmp \
     MPLCONFIGDIR=/tmp/matplotlib
 # Numeric ids so Kubernetes' runAsNonRoot can check them.
 USER 10001:10001
