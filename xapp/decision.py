@@ -127,6 +127,22 @@ class Decider:
         except Exception as err:  # a faulty policy must not take the slot down
             return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
 
+    def prefetch(self, inds: list[IndicationMsg]) -> None:
+        """Offer several indications to a policy that decides them better together.
+
+        A policy with ``prefetch(states, objectives)`` (e.g. ``gfm``: one batched
+        forward pass for all nodes of a slot) caches its answers; the per-slot
+        :meth:`decide` calls then find them. A failing prefetch only costs the
+        cache: each indication is still decided (and guarded) on its own.
+        """
+        prefetch = getattr(self.policy, "prefetch", None)
+        if not callable(prefetch) or not inds:
+            return
+        try:
+            prefetch([i.state for i in inds], [self.objective_for(i) for i in inds])
+        except Exception as err:  # noqa: BLE001 - the slots are decided one by one instead
+            log.warning("prefetch_failed", error=f"{type(err).__name__}: {err}"[:200])
+
     def _fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
         node = ind.header.node_id
         previous = self._last_power.get(node)

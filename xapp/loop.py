@@ -37,10 +37,11 @@ from xapp.decision import Decider, Decision
 from xapp.health import HealthState
 from xapp.metrics import XAppMetrics
 from xapp.recorder import Recorder
-from xapp.transport.base import E2Client
+from xapp.transport.base import E2Client, TransportError
 
 log = structlog.get_logger("rrm.xapp.loop")
 LATENCY_WINDOW = 100_000  # slots kept for percentiles
+MAX_BATCH = 32  # queued indications decided together (one batched forward pass per size)
 REFERENCE_SLOTS = 5_000  # slots kept for the end-of-run WMMSE / full-reuse comparison
 
 
@@ -85,14 +86,20 @@ class SlotLoop:
         references: keep each slot's CSI and decision so that
             :meth:`finish_references` can compare the policy with WMMSE and
             full reuse on the same CSI after the run (demos).
+        max_batch: indications already queued when one arrives (several nodes
+            in the same slot) are taken together, up to this many, and the
+            policy is asked to decide them in one batched pass first
+            (:meth:`xapp.decision.Decider.prefetch`); 1 disables batching.
     """
 
     def __init__(self, client: E2Client, decider: Decider, metrics: XAppMetrics,
                  health: HealthState, recorder: Recorder | None = None,
                  deadline_fraction: float = 0.8, references: bool = False,
                  stats: LoopStats | None = None,
-                 last_seq: dict[tuple[str, str], int] | None = None) -> None:
+                 last_seq: dict[tuple[str, str], int] | None = None,
+                 max_batch: int = MAX_BATCH) -> None:
         self.client, self.decider, self.metrics, self.health = client, decider, metrics, health
+        self.max_batch = max(1, max_batch)
         self.recorder = recorder
         self.deadline_fraction = deadline_fraction
         self.references = references
@@ -108,8 +115,38 @@ class SlotLoop:
         while not stop.is_set() and (max_slots is None or self.stats.slots < max_slots):
             raw = self.client.next_indication(poll_s)
             self.health.beat()
-            if raw is not None:
-                self.process(raw, time.time_ns())
+            if raw is None:
+                continue
+            room = self.max_batch if max_slots is None else max_slots - self.stats.slots
+            batch = [(raw, time.time_ns()), *self._queued(min(self.max_batch, room) - 1)]
+            if len(batch) > 1:
+                self._prefetch([r for r, _ in batch])
+            for item, received_ns in batch:
+                self.process(item, received_ns)
+
+    def _queued(self, limit: int) -> list[tuple[pb.Indication, int]]:
+        """Up to ``limit`` indications already waiting (none if the stream just broke:
+        the next receive reports that, after this batch is answered)."""
+        out: list[tuple[pb.Indication, int]] = []
+        while len(out) < limit:
+            try:
+                raw = self.client.next_indication(0.0)
+            except TransportError:
+                break
+            if raw is None:
+                break
+            out.append((raw, time.time_ns()))
+        return out
+
+    def _prefetch(self, raws: list[pb.Indication]) -> None:
+        """Let the policy decide the batch's valid indications in one pass (cached)."""
+        inds = []
+        for raw in raws:
+            try:
+                inds.append(decode_indication(raw))
+            except InvalidInput:
+                continue  # answered with a refusal by process()
+        self.decider.prefetch(inds)
 
     def process(self, raw: pb.Indication, received_ns: int) -> ControlMsg | None:
         """Answer one indication; returns the control sent (None when dropped)."""
