@@ -41,6 +41,9 @@ class XAppMetrics:
                              "the node", ["node"], registry=r)
         self.policy_loaded = Gauge("rrm_xapp_policy_loaded", "1 when the configured policy is "
                                    "loaded, 0 when running fallback-only", ["policy"], registry=r)
+        self.fallback_only = Gauge("rrm_xapp_fallback_only", "1 while the configured policy "
+                                   "could not be loaded and the fallback (WMMSE) decides "
+                                   "alone", ["reason"], registry=r)
         self.subscribed = Gauge("rrm_xapp_subscribed", "1 while a subscription is open",
                                 registry=r)
         self.reconnects = Counter("rrm_xapp_reconnects", "Subscriptions re-established",
