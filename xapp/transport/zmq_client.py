@@ -73,6 +73,7 @@ class ZmqE2Client:
         self.dealer.connect(self.endpoint_ctl)
         self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
         self.broken = ""  # why the stream broke; empty while it is open
+        self.unreadable = 0  # indication frames that were not a SubscriptionEvent (dropped)
         self.silence_s = SILENCE_S
         self.last_heard = time.monotonic()
         self._stop = threading.Event()
@@ -163,7 +164,9 @@ class ZmqE2Client:
         try:
             event = parse(pb.SubscriptionEvent, frames[1])
         except InvalidInput:
-            log.warning("indication_unreadable", endpoint=self.endpoint_pub)
+            self.unreadable += 1
+            log.warning("indication_unreadable", endpoint=self.endpoint_pub,
+                        dropped=self.unreadable)
             return
         if event.WhichOneof("event") == "indication":
             self.last_heard = time.monotonic()
