@@ -83,7 +83,7 @@ class XApp:
         self.recorder: Recorder | None = None
         if cfg.record_path:
             meta = {"writer": "rrm xapp", "config": config_as_dict(cfg)}
-            self.recorder = Recorder(cfg.record_path, meta, self.metrics)
+            self.recorder = Recorder(cfg.record_path, meta, self.metrics, health=self.health)
         self.http_port = 0
         self.loop: SlotLoop | None = None
         # said once at start (and printed by the CLI); files are read at each connection
