@@ -186,12 +186,18 @@ def write(result: dict[str, object]) -> str:
     assert isinstance(totals, dict)
     rss = result["rss_mib"]
     assert isinstance(rss, list)
-    lines = ["# Wire fuzzing: hostile indications through the xApp", "", machine_line(), "",
+    lines = ["# Wire fuzzing: hostile indications through the xApp", "",
+             machine_line() + " Shared with other jobs while it ran (`nice`).", "",
              f"{result['cases']} cases (seed {result['seed']}) in {result['seconds']:.1f} s: "
              f"answered {totals.get('answered', 0)}, refused {totals.get('refused', 0)}, "
              f"dropped {totals.get('dropped', 0)}, **crashed {totals.get('crashed', 0)}**. "
              f"RSS {rss[0][1]:.0f} MiB after warm-up -> {rss[-1][1]:.0f} MiB at the end "
              f"(peak {result['peak_rss_mib']:.0f} MiB).", "",
+             "RSS (MiB) by cases processed: " + ", ".join(f"{n}: {r:.0f}" for n, r in rss) + ".",
+             "The slot loop keeps latency and per-stage samples of the last 100,000 slots "
+             "(`xapp/loop.py` LATENCY_WINDOW); RSS grows while those windows fill and is flat "
+             "after them. Sequence-number and metric-label tables are capped (4,096 streams, "
+             "256 node labels).", "",
              "| family | outcomes |", "|---|---|"]
     by_family = result["by_family"]
     assert isinstance(by_family, dict)

@@ -30,6 +30,7 @@ from xapp.transport.base import QUEUE_SLOTS, TransportError
 log = structlog.get_logger("rrm.xapp.grpc")
 CONNECT_TIMEOUT_S = 5.0  # how long subscribe waits for the node to accept a connection
 SERVICE_NAME = "rrm.e2.v1.E2Node"  # as registered with the node's health service
+RECONNECT_BACKOFF_MS = (100, 1000)  # gRPC channel's connection retry backoff: first, most
 
 
 class GrpcE2Client:
@@ -39,7 +40,12 @@ class GrpcE2Client:
                  queue_slots: int = QUEUE_SLOTS,
                  credentials: grpc.ChannelCredentials | None = None) -> None:
         options = [("grpc.max_send_message_length", max_message_bytes),
-                   ("grpc.max_receive_message_length", max_message_bytes)]
+                   ("grpc.max_receive_message_length", max_message_bytes),
+                   # gRPC's own reconnect backoff (1 s growing to 120 s) would hide a node
+                   # that came back; the xApp's backoff (reconnect_*_s) paces retries instead
+                   ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+                   ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+                   ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[1])]
         self.address = address
         self.secure = credentials is not None
         self.channel = (grpc.secure_channel(address, credentials, options=options)
