@@ -4,8 +4,10 @@ loud warnings for plaintext beyond loopback."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import structlog
@@ -191,3 +193,18 @@ def test_sim_serve_and_xapp_run_close_the_loop_over_mutual_tls_and_curve(pki, cu
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["slots"] == 20 and summary["controls"] + summary["refusals"] == 20
     assert "warning" not in done.stderr
+
+
+def test_no_pickle_on_any_input_path():
+    root = Path(__file__).resolve().parents[2]
+    banned = re.compile(r"^\s*(import|from)\s+(pickle|cPickle|dill|joblib)\b|torch\.load\(|"
+                        r"allow_pickle\s*=\s*True|read_pickle\(|marshal\.loads\(")
+    offenders, scanned = [], 0
+    for package in ("sim", "models", "xapp"):
+        for path in (root / package).rglob("*.py"):
+            scanned += 1
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                unsafe_numpy = "np.load(" in line and "allow_pickle=False" not in line
+                if banned.search(line) or unsafe_numpy:
+                    offenders.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert scanned > 50 and offenders == []
