@@ -75,33 +75,37 @@ def read_credential(path: str, setting: str) -> bytes:
     return data
 
 
-def load_tls(files: TlsFiles, role: str) -> PemCredentials:
+def load_tls(files: TlsFiles, role: str,
+             settings: tuple[str, str, str] = ("certificate", "key", "CA")) -> PemCredentials:
     """Read and check ``files``: the key matches the certificate, the CA bundle parses.
 
-    ``role`` ("server" or "client") only words the errors. The check uses the
-    standard library's TLS implementation, so a file gRPC would refuse later
-    (in a background thread, with a vague status) is refused here instead.
+    ``role`` ("server" or "client") and ``settings`` (the names of the cert,
+    key and CA settings, e.g. the config keys) only word the errors. The
+    check uses the standard library's TLS implementation, so a file gRPC
+    would refuse later (in a background thread, with a vague status) is
+    refused here instead. Encrypted private keys are not supported (no
+    passphrase is ever asked for).
     """
+    cert_name, key_name, ca_name = (f"TLS {role} {name}" for name in settings)
     if bool(files.cert_file) != bool(files.key_file):
         raise ConfigError(f"TLS {role}: give both a certificate and a key file, or neither")
     creds = PemCredentials(
-        cert=read_credential(files.cert_file, f"TLS {role} certificate") if files.cert_file
-        else b"",
-        key=read_credential(files.key_file, f"TLS {role} key") if files.key_file else b"",
-        ca=read_credential(files.ca_file, f"TLS {role} CA") if files.ca_file else b"")
+        cert=read_credential(files.cert_file, cert_name) if files.cert_file else b"",
+        key=read_credential(files.key_file, key_name) if files.key_file else b"",
+        ca=read_credential(files.ca_file, ca_name) if files.ca_file else b"")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if files.cert_file:
-        try:
-            context.load_cert_chain(files.cert_file, files.key_file)
+        try:  # the password callback keeps OpenSSL from prompting on a terminal
+            context.load_cert_chain(files.cert_file, files.key_file, password=lambda: b"")
         except ssl.SSLError as err:
-            raise ConfigError(f"TLS {role}: {files.cert_file!r} / {files.key_file!r} are not a "
-                              f"matching PEM certificate and private key ({err.reason})") from None
+            raise ConfigError(f"{cert_name}/{key_name}: {files.cert_file!r} and "
+                              f"{files.key_file!r} are not a matching PEM certificate and "
+                              f"unencrypted private key ({err.reason})") from None
     if files.ca_file:
         try:
             context.load_verify_locations(cadata=creds.ca.decode("ascii"))
         except (ssl.SSLError, UnicodeDecodeError, ValueError):
-            raise ConfigError(f"TLS {role}: CA file {files.ca_file!r} holds no PEM "
-                              f"certificate") from None
+            raise ConfigError(f"{ca_name}: {files.ca_file!r} holds no PEM certificate") from None
     log.info("tls_credentials_loaded", role=role, cert_file=files.cert_file,
              key_file=files.key_file, ca_file=files.ca_file)
     return creds

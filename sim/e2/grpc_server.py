@@ -145,7 +145,8 @@ def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
 def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
     if not tls.cert_file:
         raise ConfigError("TLS server: a certificate and a key file are required")
-    pem = load_tls(tls, "server")
+    pem = load_tls(tls, "server", ("certificate (--tls-cert)", "key (--tls-key)",
+                                   "client CA (--tls-client-ca)"))
     return grpc.ssl_server_credentials([(pem.key, pem.cert)], root_certificates=pem.ca or None,
                                        require_client_auth=bool(pem.ca))
 

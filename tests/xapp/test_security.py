@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from cryptography.hazmat.primitives import serialization
 from structlog.testing import capture_logs
 
 from sim.e2.credentials import (
@@ -44,7 +45,13 @@ def bad_files(tmp_path, pki):  # noqa: ANN001, ANN201
     empty.write_text("")
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate\n")
+    encrypted = tmp_path / "encrypted.key"
+    key = serialization.load_pem_private_key(pki.server_key.read_bytes(), password=None)
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"pass")))
     return {
+        "unencrypted private key": TlsFiles(str(pki.server_cert), str(encrypted)),
         "does not exist": TlsFiles(str(tmp_path / "nope.pem"), str(pki.server_key)),
         "is empty": TlsFiles(str(empty), str(pki.server_key)),
         "not a matching PEM": TlsFiles(str(pki.server_cert), str(pki.client_key)),

@@ -89,7 +89,8 @@ def grpc_channel_credentials(sec: ClientSecurity) -> grpc.ChannelCredentials | N
         return None
     import grpc
 
-    pem = load_tls(TlsFiles(sec.tls_cert_file, sec.tls_key_file, sec.tls_ca_file), "client")
+    pem = load_tls(TlsFiles(sec.tls_cert_file, sec.tls_key_file, sec.tls_ca_file), "client",
+                   ("tls_cert_file", "tls_key_file", "tls_ca_file"))
     return grpc.ssl_channel_credentials(root_certificates=pem.ca,
                                         private_key=pem.key or None,
                                         certificate_chain=pem.cert or None)
