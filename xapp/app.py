@@ -29,6 +29,7 @@ from xapp.metrics import XAppMetrics
 from xapp.recorder import Recorder
 from xapp.transport import connect
 from xapp.transport.base import TransportError
+from xapp.transport.security import check_credentials, warn_if_insecure
 from xapp.watch import ConfigWatcher
 
 log = structlog.get_logger("rrm.xapp")
@@ -36,19 +37,32 @@ log = structlog.get_logger("rrm.xapp")
 
 def load_policies(cfg: XAppConfig, health: HealthState,
                   metrics: XAppMetrics) -> tuple[Policy, Policy]:
-    """The configured policy and the fallback; WMMSE-only when the policy fails to load."""
+    """The configured policy and the fallback; WMMSE-only when the policy fails to load.
+
+    A missing, truncated or tampered checkpoint (sha256 mismatch) is a
+    :class:`sim.errors.CheckpointError`: the xApp then serves with the
+    fallback alone and says why in ``/ric/v1/health/ready``
+    (``fallback_only_reason``) and in ``rrm_xapp_fallback_only{reason}``.
+    """
     fallback = make_policy(cfg.fallback_policy, max_iter=cfg.fallback_max_iter)
+    kwargs = {"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}
     try:
-        policy = make_policy(cfg.policy)
+        policy = make_policy(cfg.policy, **kwargs)
         metrics.policy_loaded.labels(policy=cfg.policy).set(1)
-    except RrmError as err:
+    except (RrmError, TypeError) as err:
+        # TypeError: a policy without a checkpoint was given one
         health.fallback_only_reason = f"policy {cfg.policy!r} unavailable: {err}"
         metrics.policy_loaded.labels(policy=cfg.policy).set(0)
+        metrics.fallback_only.labels(reason=_snake(type(err).__name__)).set(1)
         log.error("policy_load_failed", policy=cfg.policy, error=str(err),
                   mode="fallback_only")
         policy = fallback
     health.policy_loaded = True
     return policy, fallback
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 class XApp:
@@ -69,9 +83,12 @@ class XApp:
         self.recorder: Recorder | None = None
         if cfg.record_path:
             meta = {"writer": "rrm xapp", "config": config_as_dict(cfg)}
-            self.recorder = Recorder(cfg.record_path, meta, self.metrics)
+            self.recorder = Recorder(cfg.record_path, meta, self.metrics, health=self.health)
         self.http_port = 0
         self.loop: SlotLoop | None = None
+        # said once at start (and printed by the CLI); files are read at each connection
+        self.insecure = warn_if_insecure(cfg.transport, cfg.e2_address, cfg.security())
+        check_credentials(cfg.transport, cfg.security())  # bad key files: ConfigError now
 
     def reload(self, path: Path) -> None:
         """Apply a changed config file: log level, guards and objective take effect now."""
@@ -121,7 +138,8 @@ class XApp:
             first = False
 
     def _session(self, stop: threading.Event, max_slots: int | None, resumed: bool) -> None:
-        client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes)
+        client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes,
+                         self.cfg.security())
         try:
             ack = client.subscribe(SubscribeMsg(self.cfg.xapp_id, self.cfg.node_ids,
                                                 self.cfg.objective, self.transaction_id))

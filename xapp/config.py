@@ -19,6 +19,7 @@ from typing import Any
 from sim.errors import ConfigError
 from sim.objectives import OBJECTIVE_NAMES
 from xapp.guards import GuardConfig
+from xapp.transport.security import ClientSecurity
 
 TRANSPORTS = ("grpc", "zmq")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -44,6 +45,11 @@ class XAppConfig:
         max_message_bytes: largest wire message accepted or sent.
         reconnect_initial_s / reconnect_max_s: exponential backoff bounds.
         xapp_id: identity sent in subscriptions.
+        checkpoint: checkpoint directory of a learned policy ('' = its shipped one).
+        tls_ca_file: gRPC: CA bundle verifying the E2 node's certificate (set: TLS).
+        tls_cert_file / tls_key_file: gRPC: the xApp's certificate and key (mutual TLS).
+        curve_server_public_key_file: ZeroMQ: the node's public key (set: CURVE).
+        curve_client_key_file: ZeroMQ: the xApp's key pair, a zmq ``.key_secret`` file.
     """
 
     transport: str = "grpc"
@@ -65,6 +71,17 @@ class XAppConfig:
     reconnect_initial_s: float = 0.1
     reconnect_max_s: float = 5.0
     xapp_id: str = "rrm-xapp"
+    checkpoint: str = ""
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    curve_server_public_key_file: str = ""
+    curve_client_key_file: str = ""
+
+    def security(self) -> ClientSecurity:
+        """The transport credentials' settings (files are read at connection time)."""
+        return ClientSecurity(self.tls_ca_file, self.tls_cert_file, self.tls_key_file,
+                              self.curve_server_public_key_file, self.curve_client_key_file)
 
     def __post_init__(self) -> None:
         _check_choice("transport", self.transport, TRANSPORTS)
@@ -79,6 +96,7 @@ class XAppConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.reconnect_initial_s <= self.reconnect_max_s:
             raise ConfigError("need 0 < reconnect_initial_s <= reconnect_max_s")
+        self.security().check(self.transport)
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

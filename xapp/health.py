@@ -28,6 +28,7 @@ class HealthState:
     subscribed: bool = False
     policy_loaded: bool = False
     fallback_only_reason: str = ""
+    recording_error: str = ""  # why trace recording stopped ('' while fine or off)
     last_turn: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -44,7 +45,8 @@ class HealthState:
     def ready(self) -> tuple[bool, dict[str, object]]:
         """Readiness verdict and its facts."""
         facts = {"subscribed": self.subscribed, "policy_loaded": self.policy_loaded,
-                 "fallback_only_reason": self.fallback_only_reason}
+                 "fallback_only_reason": self.fallback_only_reason,
+                 "recording_error": self.recording_error}
         return self.subscribed and self.policy_loaded, facts
 
 

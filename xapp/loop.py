@@ -21,6 +21,7 @@ from sim import physics
 from sim.e2 import e2_pb2 as pb
 from sim.e2.codec import decode_indication, encode_ack, encode_control, header_from_pb
 from sim.e2.messages import (
+    PROTOCOL_VERSION,
     AckMsg,
     AppliedSource,
     Cause,
@@ -43,6 +44,9 @@ log = structlog.get_logger("rrm.xapp.loop")
 LATENCY_WINDOW = 100_000  # slots kept for percentiles
 MAX_BATCH = 32  # queued indications decided together (one batched forward pass per size)
 REFERENCE_SLOTS = 5_000  # slots kept for the end-of-run WMMSE / full-reuse comparison
+# (channel, node) streams whose last sequence number is kept; the least recently seen
+# is forgotten beyond this (a real subscription has a handful)
+MAX_TRACKED_STREAMS = 4096
 
 
 @dataclass
@@ -154,22 +158,17 @@ class SlotLoop:
         if not self._fresh(raw):
             return None
         self.stats.slots += 1
-        self.metrics.indications.labels(node=raw.header.node_id).inc()
-        try:
-            ind: IndicationMsg | None = decode_indication(raw)
-            decision = None
-        except InvalidInput as err:
-            ind = None
-            decision = Decision(Refusal(Cause.INVALID_MESSAGE, str(err)), self.decider.policy.name)
+        self.metrics.indications.labels(node=self.metrics.node_label(raw.header.node_id)).inc()
+        ind, decision = self._decode(raw)
         t1 = time.perf_counter()
         if ind is not None:
             remaining_s = (raw.header.deadline_ns - time.time_ns()) / 1e9
             if raw.header.deadline_ns > 0 and remaining_s <= 0:
                 # Too late to matter: refuse at once so the loop catches up.
                 detail = f"indication dequeued {-remaining_s * 1e3:.2f} ms after its deadline"
-                decision = Decision(Refusal(Cause.TIMER_EXPIRED, detail), self.decider.policy.name)
+                decision = self._refusal(Cause.TIMER_EXPIRED, detail)
             else:
-                decision = self.decider.decide(ind, remaining_s * self.deadline_fraction)
+                decision = self._decide(ind, remaining_s * self.deadline_fraction)
         assert decision is not None
         control = self._control(raw, decision, received_ns)
         t2 = time.perf_counter()
@@ -183,6 +182,34 @@ class SlotLoop:
             self._reference_utilities(ind, decision)
         return control
 
+    def _refusal(self, cause: Cause, detail: str) -> Decision:
+        return Decision(Refusal(cause, detail[:200]), self.decider.policy.name)
+
+    def _decode(self, raw: pb.Indication) -> tuple[IndicationMsg | None, Decision | None]:
+        """The validated indication, or the refusal that answers it instead."""
+        version = raw.header.protocol_version
+        if version != PROTOCOL_VERSION:
+            return None, self._refusal(Cause.UNSUPPORTED_VERSION,
+                                       f"xApp speaks protocol v{PROTOCOL_VERSION}, "
+                                       f"indication is v{version}")
+        try:
+            return decode_indication(raw), None
+        except InvalidInput as err:
+            return None, self._refusal(Cause.INVALID_MESSAGE, str(err))
+        except Exception as err:  # noqa: BLE001 - a decoder bug must not end the loop
+            log.exception("indication_decode_failed", node=raw.header.node_id)
+            return None, self._refusal(Cause.INVALID_MESSAGE,
+                                       f"undecodable ({type(err).__name__}: {err})")
+
+    def _decide(self, ind: IndicationMsg, budget_s: float) -> Decision:
+        """The decider's answer; FAILED_TO_EXECUTE when even its fallback raised."""
+        try:
+            return self.decider.decide(ind, budget_s)
+        except Exception as err:  # noqa: BLE001 - the loop outlives any decision failure
+            log.exception("decision_failed", node=ind.header.node_id, slot=ind.header.slot)
+            return self._refusal(Cause.FAILED_TO_EXECUTE,
+                                 f"no allocation could be computed ({type(err).__name__}: {err})")
+
     def _fresh(self, raw: pb.Indication) -> bool:
         key = (raw.header.channel_id, raw.header.node_id)
         seq = raw.header.sequence_number
@@ -193,7 +220,10 @@ class SlotLoop:
             self.metrics.dropped.labels(reason=reason).inc()
             log.warning("indication_dropped", reason=reason, node=key[1], seq=seq, last=last)
             return False
-        self._last_seq[key] = seq
+        self._last_seq.pop(key, None)
+        self._last_seq[key] = seq  # re-inserted: the dict's order is least recently seen first
+        if len(self._last_seq) > MAX_TRACKED_STREAMS:  # hostile channel ids cannot grow memory
+            del self._last_seq[next(iter(self._last_seq))]
         return True
 
     def _control(self, raw: pb.Indication, d: Decision, received_ns: int) -> ControlMsg:
@@ -206,7 +236,7 @@ class SlotLoop:
 
     def _account(self, raw: pb.Indication, d: Decision, control: ControlMsg, ack: AckMsg,
                  sent_ns: int, received_ns: int, stages: dict[str, float]) -> None:
-        node = raw.header.node_id
+        node = self.metrics.node_label(raw.header.node_id)
         m, s = self.metrics, self.stats
         if isinstance(d.answer, Refusal):
             s.refusals += 1

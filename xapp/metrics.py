@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -9,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 # Latency buckets in seconds: 50 us .. 1 s, dense around the 1-10 ms slot budgets.
 _LATENCY_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 1e-2, 2e-2,
                     5e-2, 0.1, 0.25, 1.0)
+MAX_NODE_LABELS = 256  # distinct node label values; the rest are counted as "other"
+MAX_LABEL_CHARS = 64
 STAGES = ("transport_in", "decode", "policy", "guards", "fallback", "encode", "send", "total")
 
 
@@ -18,7 +21,26 @@ class XAppMetrics:
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
+    def node_label(self, node_id: str) -> str:
+        """``node_id`` as a label value, with bounded cardinality.
+
+        Node ids come off the wire: a hostile node sending a fresh id per
+        message must not grow the registry without bound. The first
+        ``MAX_NODE_LABELS`` distinct ids (cut to ``MAX_LABEL_CHARS``) keep
+        their own series; later ones share ``other``.
+        """
+        label = node_id[:MAX_LABEL_CHARS]
+        with self._label_lock:
+            if label in self._node_labels:
+                return label
+            if len(self._node_labels) < MAX_NODE_LABELS:
+                self._node_labels.add(label)
+                return label
+        return "other"
+
     def __post_init__(self) -> None:
+        self._node_labels: set[str] = set()
+        self._label_lock = threading.Lock()
         r = self.registry
         self.indications = Counter("rrm_xapp_indications", "Indications received",
                                    ["node"], registry=r)
@@ -41,6 +63,9 @@ class XAppMetrics:
                              "the node", ["node"], registry=r)
         self.policy_loaded = Gauge("rrm_xapp_policy_loaded", "1 when the configured policy is "
                                    "loaded, 0 when running fallback-only", ["policy"], registry=r)
+        self.fallback_only = Gauge("rrm_xapp_fallback_only", "1 while the configured policy "
+                                   "could not be loaded and the fallback (WMMSE) decides "
+                                   "alone", ["reason"], registry=r)
         self.subscribed = Gauge("rrm_xapp_subscribed", "1 while a subscription is open",
                                 registry=r)
         self.reconnects = Counter("rrm_xapp_reconnects", "Subscriptions re-established",

@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 
 from sim.trace import RecordKind, TraceWriter
+from xapp.health import HealthState
 from xapp.metrics import XAppMetrics
 
 log = structlog.get_logger("rrm.xapp.recorder")
@@ -17,14 +18,17 @@ class Recorder:
     """Appends indications, controls and acks to a trace.
 
     A failed write (disk full, I/O error) stops recording: the error is
-    logged once at error level, counted in ``rrm_xapp_recording_errors`` and
-    the loop carries on. Records written before the failure stay intact.
+    logged once at error level (``recording_stopped``), counted in
+    ``rrm_xapp_recording_errors``, shown in ``/ric/v1/health/ready`` as
+    ``recording_error`` (readiness is kept: decisions still flow), and the
+    loop carries on. Records written before the failure stay intact.
     """
 
     def __init__(self, path: str | Path, meta: dict[str, Any], metrics: XAppMetrics,
-                 fsync: bool = False) -> None:
+                 fsync: bool = False, health: HealthState | None = None) -> None:
         self.path = Path(path)
         self.metrics = metrics
+        self.health = health
         self.writer: TraceWriter | None = TraceWriter(self.path, meta, fsync=fsync)
         self.failed = ""
 
@@ -37,6 +41,8 @@ class Recorder:
         except OSError as err:
             self.failed = f"{type(err).__name__}: {err}"
             self.metrics.recording_errors.inc()
+            if self.health is not None:
+                self.health.recording_error = f"recording to {self.path} stopped: {self.failed}"
             log.error("recording_stopped", path=str(self.path), error=self.failed,
                       records_written=self.writer.records_written)
             self._close_quietly()

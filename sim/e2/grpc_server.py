@@ -16,6 +16,11 @@ deserializer and are answered with status INTERNAL before any servicer code
 runs (the server keeps serving); a request that parses but fails validation
 is counted through ``malformed_control`` and acknowledged REJECTED with cause
 INVALID_MESSAGE.
+
+Transport security: with ``tls`` (:class:`sim.e2.credentials.TlsFiles`,
+certificate + key) the port is TLS-only; a ``ca_file`` there makes it mutual
+TLS (clients must present a certificate that CA signed). Without ``tls`` on
+a non-loopback address the node logs ``insecure_bind``.
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ from sim.e2.codec import (
     encode_subscription_event,
     header_from_pb,
 )
+from sim.e2.credentials import TlsFiles, insecure_warning, load_tls
 from sim.e2.messages import PROTOCOL_VERSION, AckMsg, Cause, Outcome, SubscriptionFailed
 from sim.e2.service import NodeService
-from sim.errors import InvalidInput
+from sim.errors import ConfigError, InvalidInput
 
 log = structlog.get_logger("rrm.sim.grpc")
 SERVICE_NAME = "rrm.e2.v1.E2Node"
@@ -101,15 +107,18 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
 
 def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
                        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                       max_workers: int = DEFAULT_WORKERS,
+                       max_workers: int = DEFAULT_WORKERS, tls: TlsFiles | None = None,
                        ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Start a gRPC E2 node on ``address`` ("host:port", port 0 = any free port).
 
     Returns (started server, bound port, health servicer); pass the last two
     to :func:`stop_grpc_server`. ``max_message_bytes`` caps both directions;
     a larger request is refused with RESOURCE_EXHAUSTED. ``max_workers``
-    bounds concurrent subscriptions plus in-flight controls.
+    bounds concurrent subscriptions plus in-flight controls. ``tls``: serve
+    TLS (mutual TLS when it names a client CA); bad files raise ConfigError.
     """
+    credentials = _server_credentials(tls) if tls is not None else None
+    insecure_warning(address.rsplit(":", 1)[0], credentials is not None, "bind", "grpc")
     options = [("grpc.max_send_message_length", max_message_bytes),
                ("grpc.max_receive_message_length", max_message_bytes)]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
@@ -119,7 +128,8 @@ def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     try:
-        port = server.add_insecure_port(address)
+        port = (server.add_secure_port(address, credentials) if credentials is not None
+                else server.add_insecure_port(address))
     except RuntimeError:
         port = 0
     if port == 0:
@@ -127,8 +137,24 @@ def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
     server.start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("grpc_server_started", address=address, port=port)
+    log.info("grpc_server_started", address=address, port=port,
+             security=_security_name(tls))
     return server, port, health_servicer
+
+
+def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    if not tls.cert_file:
+        raise ConfigError("TLS server: a certificate and a key file are required")
+    pem = load_tls(tls, "server", ("certificate (--tls-cert)", "key (--tls-key)",
+                                   "client CA (--tls-client-ca)"))
+    return grpc.ssl_server_credentials([(pem.key, pem.cert)], root_certificates=pem.ca or None,
+                                       require_client_auth=bool(pem.ca))
+
+
+def _security_name(tls: TlsFiles | None) -> str:
+    if tls is None:
+        return "none"
+    return "mutual-tls" if tls.ca_file else "tls"
 
 
 def stop_grpc_server(server: grpc.Server, health_servicer: health.HealthServicer,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -47,7 +49,7 @@ def from_tensor(t: pb.Tensor, what: str, ndim: int | None = None) -> NDArray[np.
     shape = tuple(int(s) for s in t.shape)
     if ndim is not None and len(shape) != ndim:
         raise InvalidInput(f"{what}: expected {ndim} dimensions, got shape {shape}")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)  # Python ints: a hostile shape cannot overflow to a small count
     if count > MAX_ELEMENTS:
         raise InvalidInput(f"{what}: {count} elements exceed the limit of {MAX_ELEMENTS}")
     if len(t.data) != count * dtype.itemsize:

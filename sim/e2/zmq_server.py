@@ -25,18 +25,28 @@ client that holds its ack never misses the first indications, whatever the
 order in which its SUB filter and its subscribe request arrive. A feed whose
 topic nobody listens to for ``ORPHAN_S`` is closed (the client went away).
 
+Transport security: with ``curve`` (:class:`sim.e2.credentials.CurveFiles`)
+both sockets are CURVE servers (encrypted; a client must know the node's
+public key). With an authorised-clients directory a ZAP handler
+(``zmq.auth.ThreadAuthenticator`` on the node's own context) admits only the
+public keys found there; others fail the handshake and never reach the
+node's code. Without ``curve`` on a non-loopback host the node logs
+``insecure_bind``.
+
 ZeroMQ sockets are not thread-safe: one server thread owns both, polling
 them with a short timeout and draining every open feed in between.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import structlog
 import zmq
 from google.protobuf.message import Message
+from zmq.auth.thread import ThreadAuthenticator
 
 from sim.e2 import e2_pb2 as pb
 from sim.e2.codec import (
@@ -46,6 +56,12 @@ from sim.e2.codec import (
     encode_subscription_event,
     header_from_pb,
     parse,
+)
+from sim.e2.credentials import (
+    CurveFiles,
+    check_authorized_dir,
+    insecure_warning,
+    load_curve_keypair,
 )
 from sim.e2.messages import PROTOCOL_VERSION, AckMsg, Cause, Outcome, SubscriptionFailed
 from sim.e2.service import IndicationFeed, NodeService
@@ -61,20 +77,37 @@ class ZmqE2Server:
     """A NodeService served on an XPUB and a ROUTER socket by one thread."""
 
     def __init__(self, service: NodeService, host: str, pub_port: int, ctl_port: int,
-                 max_message_bytes: int) -> None:
+                 max_message_bytes: int, curve: CurveFiles | None = None) -> None:
         self.service = service
-        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-        self.pub = ctx.socket(zmq.XPUB)
-        self.router = ctx.socket(zmq.ROUTER)
+        keys = None
+        if curve is not None:
+            keys = load_curve_keypair(curve.secret_key_file, "CURVE server secret key")
+            if curve.authorized_dir:
+                check_authorized_dir(curve.authorized_dir)
+        insecure_warning(host, curve is not None, "bind", "zmq")
+        # A CURVE node gets a context of its own: its ZAP handler then judges its sockets only.
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = (
+            zmq.Context() if curve is not None else zmq.Context.instance())
+        self.auth: ThreadAuthenticator | None = None
+        if curve is not None and curve.authorized_dir:
+            self.auth = ThreadAuthenticator(self.ctx, log=_quiet_auth_log())
+            self.auth.start()
+            self.auth.configure_curve(domain="*", location=curve.authorized_dir)
+        self.pub = self.ctx.socket(zmq.XPUB)
+        self.router = self.ctx.socket(zmq.ROUTER)
         for sock in (self.pub, self.router):
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+            if keys is not None:
+                sock.curve_publickey, sock.curve_secretkey = keys
+                sock.curve_server = True
         try:
             self.pub_port = _bind(self.pub, host, pub_port)
             self.ctl_port = _bind(self.router, host, ctl_port)
         except zmq.ZMQError as err:
             self.pub.close()
             self.router.close()
+            self._release_context()
             raise InvalidInput(f"cannot bind the ZeroMQ E2 node on {host}: {err}") from None
         self.feeds: dict[bytes, IndicationFeed] = {}
         self._listened: set[bytes] = set()  # topic prefixes some SUB socket subscribed to
@@ -92,6 +125,16 @@ class ZmqE2Server:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=timeout_s)
+        if not self._thread.is_alive():
+            self._release_context()
+
+    def _release_context(self) -> None:
+        """Stop the ZAP handler and end a private context (the shared one stays)."""
+        if self.auth is not None:
+            self.auth.stop()
+            self.auth = None
+        if self.ctx is not zmq.Context.instance() and not self.ctx.closed:
+            self.ctx.term()
 
     def _run(self) -> None:
         poller = zmq.Poller()
@@ -223,6 +266,13 @@ def _rejection(request: pb.ControlRequest, detail: str,
                              detail[:200]))
 
 
+def _quiet_auth_log() -> logging.Logger:
+    """zmq.auth logs every admitted connection at debug and every refusal at info."""
+    logger = logging.getLogger("rrm.sim.zmq.auth")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 def _bind(sock: zmq.Socket[bytes], host: str, port: int) -> int:
     if port == 0:
         return int(sock.bind_to_random_port(f"tcp://{host}"))
@@ -232,13 +282,17 @@ def _bind(sock: zmq.Socket[bytes], host: str, port: int) -> int:
 
 def create_zmq_server(service: NodeService, host: str = "127.0.0.1", pub_port: int = 0,
                       ctl_port: int = 0, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                      ) -> tuple[ZmqE2Server, int, int]:
+                      curve: CurveFiles | None = None) -> tuple[ZmqE2Server, int, int]:
     """Start a ZeroMQ E2 node; returns (server, indication port, control port).
 
     Port 0 binds any free port. ``max_message_bytes`` caps what the node
-    accepts on either socket. Stop it with :meth:`ZmqE2Server.stop`.
+    accepts on either socket. ``curve``: encrypt with CURVE (and admit only
+    authorised client keys when it names a directory); bad key files raise
+    ConfigError. Stop it with :meth:`ZmqE2Server.stop`.
     """
-    server = ZmqE2Server(service, host, pub_port, ctl_port, max_message_bytes).start()
+    server = ZmqE2Server(service, host, pub_port, ctl_port, max_message_bytes, curve).start()
+    security = "none" if curve is None else (
+        "curve+authorized-clients" if curve.authorized_dir else "curve")
     log.info("zmq_server_started", host=host, pub_port=server.pub_port,
-             ctl_port=server.ctl_port)
+             ctl_port=server.ctl_port, security=security)
     return server, server.pub_port, server.ctl_port

@@ -9,7 +9,8 @@ import sys
 import threading
 from typing import Any
 
-from sim.errors import InvalidInput
+from sim.e2.credentials import CurveFiles, TlsFiles, insecure_text
+from sim.errors import ConfigError, InvalidInput
 from sim.node import SimNode
 from sim.nodes import NodeSpec, build_node
 from sim.simulator import Simulator
@@ -49,6 +50,29 @@ def add_serving_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pub-port", type=int, default=5556, help="ZeroMQ indication port")
     p.add_argument("--ctl-port", type=int, default=5557, help="ZeroMQ control port")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--tls-cert", help="gRPC: the node's certificate, PEM (enables TLS)")
+    p.add_argument("--tls-key", help="gRPC: the node's private key, PEM")
+    p.add_argument("--tls-client-ca", help="gRPC: CA of xApp certificates (mutual TLS)")
+    p.add_argument("--curve-secret-key",
+                   help="ZeroMQ: the node's .key_secret certificate file (enables CURVE)")
+    p.add_argument("--curve-authorized-dir",
+                   help="ZeroMQ: directory of the public keys of admitted xApps")
+
+
+def _security(args: argparse.Namespace) -> tuple[TlsFiles | None, CurveFiles | None, str]:
+    """Credentials from the flags, and the insecure-bind warning ('' when none)."""
+    tls = curve = None
+    if args.tls_cert or args.tls_key or args.tls_client_ca:
+        if args.transport != "grpc":
+            raise ConfigError("--tls-* flags apply to --transport grpc")
+        tls = TlsFiles(args.tls_cert or "", args.tls_key or "", args.tls_client_ca or "")
+    if args.curve_secret_key or args.curve_authorized_dir:
+        if args.transport != "zmq" or not args.curve_secret_key:
+            raise ConfigError("--curve-* flags apply to --transport zmq and need "
+                              "--curve-secret-key")
+        curve = CurveFiles(args.curve_secret_key, args.curve_authorized_dir or "")
+    secured = tls is not None or curve is not None
+    return tls, curve, insecure_text(args.host, secured, "bind", args.transport)
 
 
 def serve(sim: Simulator, args: argparse.Namespace) -> int:
@@ -60,20 +84,25 @@ def serve(sim: Simulator, args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    tls, curve, insecure = _security(args)
+    if insecure:
+        print(f"warning: {insecure}", file=sys.stderr, flush=True)
     if args.transport == "grpc":
         from sim.e2.grpc_server import create_grpc_server, stop_grpc_server
 
-        server, port, health = create_grpc_server(sim, f"{args.host}:{args.port}")
+        server, port, health = create_grpc_server(sim, f"{args.host}:{args.port}", tls=tls)
         address = f"{args.host}:{port}"
         closer = lambda: stop_grpc_server(server, health)  # noqa: E731
     else:
         from sim.e2.zmq_server import create_zmq_server
 
-        zserver, pub, ctl = create_zmq_server(sim, args.host, args.pub_port, args.ctl_port)
+        zserver, pub, ctl = create_zmq_server(sim, args.host, args.pub_port, args.ctl_port,
+                                              curve=curve)
         address = f"{args.host}:{pub}:{ctl}"
         closer = zserver.stop
+    security = "none" if not (tls or curve) else ("tls" if tls else "curve")
     print(json.dumps({"event": "serving", "transport": args.transport, "address": address,
-                      "nodes": sorted(sim.nodes)}), flush=True)
+                      "nodes": sorted(sim.nodes), "security": security}), flush=True)
     sim.start()
     try:
         while not stop.is_set() and not sim.finished.is_set():

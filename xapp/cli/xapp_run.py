@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -40,6 +41,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--record", dest="record_path", help="record a trace to this file")
     p.add_argument("--log-level", dest="log_level",
                        choices=["debug", "info", "warning", "error"])
+    p.add_argument("--checkpoint", help="checkpoint directory of a learned policy")
+    p.add_argument("--tls-ca", dest="tls_ca_file",
+                   help="gRPC: CA bundle verifying the E2 node (enables TLS)")
+    p.add_argument("--tls-cert", dest="tls_cert_file",
+                   help="gRPC: the xApp's certificate for mutual TLS")
+    p.add_argument("--tls-key", dest="tls_key_file",
+                   help="gRPC: the xApp's private key for mutual TLS")
+    p.add_argument("--curve-server-key", dest="curve_server_public_key_file",
+                   help="ZeroMQ: the node's public key file (enables CURVE)")
+    p.add_argument("--curve-client-key", dest="curve_client_key_file",
+                   help="ZeroMQ: the xApp's key pair (.key_secret file)")
     p.add_argument("--slots", type=int, help="stop after this many slots")
     p.add_argument("--json", action="store_true", help="print the summary as JSON last")
 
@@ -47,7 +59,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, run until SIGINT/SIGTERM or --slots, print the summary."""
     keys = ("transport", "e2_address", "policy", "objective", "health_port", "record_path",
-            "log_level")
+            "log_level", "checkpoint", "tls_ca_file", "tls_cert_file", "tls_key_file",
+            "curve_server_public_key_file", "curve_client_key_file")
     flags = {k: getattr(args, k) for k in keys}
     cfg = load_config(args.config, flags=flags)
     configure_logging(cfg.log_level)
@@ -55,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     app = XApp(cfg, config_path=args.config or os.environ.get("CONFIG_FILE"))
+    for warning in (app.insecure, app.health.fallback_only_reason):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     app.run(stop, max_slots=args.slots)
     result = summary(app)
     print(json.dumps(result) if args.json else _human(result))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sim.errors import ConfigError
 from xapp.transport.base import E2Client, TransportError
+from xapp.transport.security import ClientSecurity
 
-__all__ = ["E2Client", "TransportError", "connect"]
+__all__ = ["ClientSecurity", "E2Client", "TransportError", "connect"]
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB, as the nodes
 
@@ -27,22 +28,32 @@ def _split(address: str, parts: int, example: str) -> list[str]:
 
 
 def connect(transport: str, address: str,
-            max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> E2Client:
+            max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+            security: ClientSecurity | None = None) -> E2Client:
     """A client for ``transport``: 'grpc' (address host:port) or 'zmq' (host:pub_port:ctl_port).
 
     ``max_message_bytes`` caps the messages the client sends and accepts.
-    Nothing is sent until :meth:`E2Client.subscribe`.
+    ``security``: TLS (gRPC) or CURVE (ZeroMQ) credentials; plaintext to a
+    non-loopback node logs ``insecure_connect``. Bad credential files raise
+    ConfigError here. Nothing is sent until :meth:`E2Client.subscribe`.
     """
     if max_message_bytes <= 0:
         raise ConfigError(f"max_message_bytes must be positive, got {max_message_bytes}")
+    sec = security or ClientSecurity()
     if transport == "grpc":
         _split(address, 2, "127.0.0.1:50051")
+        sec.check(transport)
         from xapp.transport.grpc_client import GrpcE2Client
+        from xapp.transport.security import grpc_channel_credentials
 
-        return GrpcE2Client(address, max_message_bytes)
+        return GrpcE2Client(address, max_message_bytes,
+                            credentials=grpc_channel_credentials(sec))
     if transport == "zmq":
         host, pub, ctl = _split(address, 3, "127.0.0.1:5556:5557")
+        sec.check(transport)
+        from xapp.transport.security import curve_client_keys
         from xapp.transport.zmq_client import ZmqE2Client
 
-        return ZmqE2Client(host, int(pub), int(ctl), max_message_bytes)
+        return ZmqE2Client(host, int(pub), int(ctl), max_message_bytes,
+                           curve=curve_client_keys(sec))
     raise ConfigError(f"transport must be grpc or zmq, got {transport!r}")

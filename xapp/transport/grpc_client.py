@@ -4,7 +4,10 @@
 server-streaming Subscribe and reads its first event (the ack or the
 failure) itself; a receive thread then moves every indication into a
 drop-oldest queue that ``next_indication`` reads. ``control`` is a unary
-call with the caller's deadline.
+call with the caller's deadline. With channel ``credentials`` the channel is
+TLS (mutual TLS when they hold a client certificate); a node whose
+certificate the CA does not verify, or that refuses ours, never becomes
+ready and ``subscribe`` raises :class:`TransportError`.
 """
 
 from __future__ import annotations
@@ -27,17 +30,27 @@ from xapp.transport.base import QUEUE_SLOTS, TransportError
 log = structlog.get_logger("rrm.xapp.grpc")
 CONNECT_TIMEOUT_S = 5.0  # how long subscribe waits for the node to accept a connection
 SERVICE_NAME = "rrm.e2.v1.E2Node"  # as registered with the node's health service
+RECONNECT_BACKOFF_MS = (100, 1000)  # gRPC channel's connection retry backoff: first, most
 
 
 class GrpcE2Client:
     """:class:`xapp.transport.base.E2Client` over gRPC (address "host:port")."""
 
     def __init__(self, address: str, max_message_bytes: int = 64 << 20,
-                 queue_slots: int = QUEUE_SLOTS) -> None:
+                 queue_slots: int = QUEUE_SLOTS,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         options = [("grpc.max_send_message_length", max_message_bytes),
-                   ("grpc.max_receive_message_length", max_message_bytes)]
+                   ("grpc.max_receive_message_length", max_message_bytes),
+                   # gRPC's own reconnect backoff (1 s growing to 120 s) would hide a node
+                   # that came back; the xApp's backoff (reconnect_*_s) paces retries instead
+                   ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+                   ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+                   ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[1])]
         self.address = address
-        self.channel = grpc.insecure_channel(address, options=options)
+        self.secure = credentials is not None
+        self.channel = (grpc.secure_channel(address, credentials, options=options)
+                        if credentials is not None
+                        else grpc.insecure_channel(address, options=options))
         self.stub = e2_pb2_grpc.E2NodeStub(self.channel)
         self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
         self.broken = ""  # why the stream ended; empty while it is open
@@ -55,8 +68,9 @@ class GrpcE2Client:
         try:
             grpc.channel_ready_future(self.channel).result(timeout=CONNECT_TIMEOUT_S)
         except grpc.FutureTimeoutError:
+            hint = " (or the TLS handshake failed: check tls_* files)" if self.secure else ""
             raise TransportError(f"E2 node at {self.address} unreachable "
-                                 f"within {CONNECT_TIMEOUT_S:.0f} s") from None
+                                 f"within {CONNECT_TIMEOUT_S:.1f} s{hint}") from None
         self.broken = ""
         stream = self.stub.Subscribe(encode_subscribe(request))
         self._stream = stream
@@ -117,15 +131,19 @@ class GrpcE2Client:
             self.channel.close()
 
 
-def wait_for_health(address: str, timeout_s: float, service: str = SERVICE_NAME) -> None:
+def wait_for_health(address: str, timeout_s: float, service: str = SERVICE_NAME,
+                    credentials: grpc.ChannelCredentials | None = None) -> None:
     """Block until the node at ``address`` reports SERVING for ``service``.
 
-    Polls the standard ``grpc.health.v1.Health/Check``; raises
-    :class:`TransportError` naming the last status seen after ``timeout_s`` s.
+    Polls the standard ``grpc.health.v1.Health/Check`` (over TLS with
+    ``credentials``); raises :class:`TransportError` naming the last status
+    seen after ``timeout_s`` s.
     """
     deadline = time.monotonic() + timeout_s
     last = "no answer"
-    with grpc.insecure_channel(address) as channel:
+    channel = (grpc.secure_channel(address, credentials) if credentials is not None
+               else grpc.insecure_channel(address))
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while (left := deadline - time.monotonic()) > 0:
             try:

@@ -16,6 +16,11 @@ timeout instead of being queued and delivered to a later node.
 The stream counts as broken (``next_indication`` raises) when the SUB
 connection drops (socket monitor: the node closed it) or when no indication
 arrived for ``max(SILENCE_S, SILENCE_SLOTS x slot period)``.
+
+With ``curve`` keys both sockets are CURVE clients of the node's public key.
+A node with another key, or one that does not admit our key, fails the
+handshake: nothing is ever delivered and ``subscribe`` raises
+:class:`TransportError` after its timeout.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from sim.e2.freshness import DropOldestQueue
 from sim.e2.messages import AckMsg, Cause, ControlMsg, SubscribedMsg, SubscribeMsg
 from sim.errors import InvalidInput, ProtocolMismatch
 from xapp.transport.base import QUEUE_SLOTS, TransportError
+from xapp.transport.security import CurveClientKeys
 
 log = structlog.get_logger("rrm.xapp.zmq")
 SUBSCRIBE_TIMEOUT_S = 5.0  # connect + subscribe reply, s
@@ -52,22 +58,33 @@ class ZmqE2Client:
     """:class:`xapp.transport.base.E2Client` over ZeroMQ (node's pub and control ports)."""
 
     def __init__(self, host: str, pub_port: int, ctl_port: int,
-                 max_message_bytes: int = 64 << 20, queue_slots: int = QUEUE_SLOTS) -> None:
+                 max_message_bytes: int = 64 << 20, queue_slots: int = QUEUE_SLOTS,
+                 curve: CurveClientKeys | None = None) -> None:
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.endpoint_pub = f"tcp://{host}:{pub_port}"
         self.endpoint_ctl = f"tcp://{host}:{ctl_port}"
         self.max_message_bytes = max_message_bytes
+        self.curve = curve
         self.dealer = self.ctx.socket(zmq.DEALER)
+        self._secure(self.dealer)
         self.dealer.setsockopt(zmq.LINGER, 0)
         self.dealer.setsockopt(zmq.IMMEDIATE, 1)
         self.dealer.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
         self.dealer.connect(self.endpoint_ctl)
         self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
         self.broken = ""  # why the stream broke; empty while it is open
+        self.unreadable = 0  # indication frames that were not a SubscriptionEvent (dropped)
         self.silence_s = SILENCE_S
         self.last_heard = time.monotonic()
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
+
+    def _secure(self, sock: zmq.Socket[bytes]) -> None:
+        """Make ``sock`` a CURVE client of the node (no-op without keys)."""
+        if self.curve is not None:
+            sock.curve_serverkey = self.curve.server_public
+            sock.curve_publickey = self.curve.public
+            sock.curve_secretkey = self.curve.secret
 
     @property
     def dropped(self) -> int:
@@ -118,6 +135,7 @@ class ZmqE2Client:
     def _read(self, topic: bytes, stop: threading.Event) -> None:
         """Receive loop: SUB frames -> queue; the socket monitor reports a dropped node."""
         sub = self.ctx.socket(zmq.SUB)
+        self._secure(sub)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
         sub.setsockopt(zmq.SUBSCRIBE, topic)
@@ -146,7 +164,9 @@ class ZmqE2Client:
         try:
             event = parse(pb.SubscriptionEvent, frames[1])
         except InvalidInput:
-            log.warning("indication_unreadable", endpoint=self.endpoint_pub)
+            self.unreadable += 1
+            log.warning("indication_unreadable", endpoint=self.endpoint_pub,
+                        dropped=self.unreadable)
             return
         if event.WhichOneof("event") == "indication":
             self.last_heard = time.monotonic()
@@ -191,8 +211,9 @@ class ZmqE2Client:
                 raise zmq.Again()
             self.dealer.send_multipart([b"", kind, payload], zmq.NOBLOCK)
         except zmq.Again:
+            hint = " (or the CURVE handshake failed: check curve_* keys)" if self.curve else ""
             raise TransportError(f"E2 node at {self.endpoint_ctl} unreachable "
-                                 f"within {timeout_s:.1f} s") from None
+                                 f"within {timeout_s:.1f} s{hint}") from None
         while (left := deadline - time.monotonic()) > 0:
             if not self.dealer.poll(_ms(left)):
                 break
