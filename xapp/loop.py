@@ -146,10 +146,12 @@ class SlotLoop:
         """Let the policy decide the batch's valid indications in one pass (cached)."""
         inds = []
         for raw in raws:
+            if raw.header.protocol_version != PROTOCOL_VERSION:
+                continue  # refused by process()
             try:
                 inds.append(decode_indication(raw))
-            except InvalidInput:
-                continue  # answered with a refusal by process()
+            except Exception:  # noqa: BLE001 - process() refuses it and says why
+                continue
         self.decider.prefetch(inds)
 
     def process(self, raw: pb.Indication, received_ns: int) -> ControlMsg | None:
