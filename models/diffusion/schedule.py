@@ -95,7 +95,7 @@ class NoiseSchedule:
         return self.cfg.num_steps
 
     def add_noise(self, x0: Tensor, noise: Tensor, k: Tensor) -> Tensor:
-        """Eq. (3): ``x_k = sqrt(ab_k) x_0 + sqrt(1 - ab_k) eps``; ``x0, noise [B, ...]``, ``k [B]``."""
+        """Eq. (3): ``x_k = sqrt(ab_k) x_0 + sqrt(1 - ab_k) eps``; ``x0 [B, ..]``, ``k [B]``."""
         ab = _per_sample(self.alpha_bar, k, x0)
         return ab.sqrt() * x0 + (1.0 - ab).sqrt() * noise
 
