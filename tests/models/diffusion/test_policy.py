@@ -1,4 +1,4 @@
-"""Time-sharing policies: sample buffers, the diffusion policy on a tiny instance and in the loop."""
+"""Time-sharing policies: sample buffers, diffusion on a tiny instance and in the loop."""
 
 import threading
 
