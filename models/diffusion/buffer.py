@@ -74,12 +74,16 @@ class SampleBuffers:
         capacity: allocations kept per network.
         refill_below: queue a refill when fewer remain.
         batch: allocations drawn per refill.
+        first_batch: allocations drawn when the buffer is empty (after a change
+            of the large-scale state): a small draw ends the fallback sooner,
+            since a sampling pass costs a fixed part plus a part per sample.
     """
 
     def __init__(self, sampler: Sampler, capacity: int = 64, refill_below: int = 16,
-                 batch: int = 32) -> None:
+                 batch: int = 32, first_batch: int = 4) -> None:
         self.sampler, self.capacity = sampler, capacity
         self.refill_below, self.batch = refill_below, batch
+        self.first_batch = min(first_batch, batch)
         self.counters: Counter[str] = Counter()
         self.sampling_s = 0.0
         self._buffers: dict[str, NetworkBuffer] = {}
@@ -142,9 +146,10 @@ class SampleBuffers:
                 if buf is None or len(buf.shares) >= self.capacity:
                     continue
                 key, args = buf.key, (buf.large_scale, buf.noise_w, buf.pmax_w, buf.f_min)
+                count = self.batch if buf.shares else self.first_batch
             t0 = time.perf_counter()
             try:
-                drawn = self.sampler(args[0], args[1], args[2], args[3], self.batch)
+                drawn = self.sampler(args[0], args[1], args[2], args[3], count)
             except Exception as err:  # a failed draw leaves the buffer empty: the xApp falls back
                 log.error("sampling_failed", node=node, error=str(err)[:200])
                 continue

@@ -33,7 +33,7 @@ def tagged_sampler(calls):
     """Fake sampler: every share row is large_scale[0, 0], so a row names its network."""
 
     def draw(large, noise, pmax, fmin, count):
-        calls.append(float(large[0, 0]))
+        calls.append((float(large[0, 0]), count))
         return np.full((count, large.shape[0]), float(large[0, 0]))
 
     return draw
@@ -41,11 +41,13 @@ def tagged_sampler(calls):
 
 def test_buffer_serves_only_allocations_drawn_for_the_current_large_scale_state():
     calls = []
-    buf = SampleBuffers(tagged_sampler(calls), capacity=8, refill_below=2, batch=4)
+    buf = SampleBuffers(tagged_sampler(calls), capacity=8, refill_below=2, batch=4,
+                        first_batch=1)
     g1, g2, fmin = np.full((3, 3), 0.25), np.full((3, 3), 0.5), np.zeros(3)
     with pytest.raises(PolicyUnavailable, match="cold"):
         buf.take("n", 1, g1, fmin, 1.0, 1.0)
-    assert buf.wait_filled("n", 4, 5.0)
+    assert buf.wait_filled("n", 5, 5.0)
+    assert calls[:2] == [(0.25, 1), (0.25, 4)]  # a quick small draw first, then full refills
     assert all(buf.take("n", 1, g1, fmin, 1.0, 1.0)[0] == 0.25 for _ in range(3))
     with pytest.raises(PolicyUnavailable, match="stale"):  # new topology: old draws dropped
         buf.take("n", 2, g2, fmin, 1.0, 1.0)
