@@ -163,6 +163,7 @@ class SampleBuffers:
                     if len(cur.shares) < self.refill_below:
                         self._request(node)
 
-    def close(self) -> None:
-        """Stop the refill thread (after the draw in progress)."""
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the refill thread, waiting up to ``timeout_s`` for the draw in progress."""
         self._requests.put(None)
+        self._worker.join(timeout_s)
