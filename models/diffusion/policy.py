@@ -111,6 +111,7 @@ class DiffusionPolicy(_TimeSharingPolicy):
         ddim_steps, eta: DDIM settings (sec. 3.1: 100 steps; authors: eta 0.2).
         capacity, refill_below, batch: buffer sizes per network.
         seed: seed of the sampler's noise.
+        threads: torch intra-op threads (1, as ``gfm``: small tensors, shared cores).
     """
 
     name = "diffusion"
@@ -118,7 +119,8 @@ class DiffusionPolicy(_TimeSharingPolicy):
 
     def __init__(self, checkpoint: str | Path | None = None, ddim_steps: int = 100,
                  eta: float = 0.2, capacity: int = 64, refill_below: int = 16, batch: int = 32,
-                 seed: int = 0) -> None:
+                 seed: int = 0, threads: int = 1) -> None:
+        torch.set_num_threads(threads)
         model, self.metadata = load_diffusion(checkpoint)
         self.model = model.with_ddim(DdimConfig(ddim_steps, eta))
         self._gen = torch.Generator().manual_seed(seed)
@@ -142,7 +144,9 @@ class PrimalDualPolicy(_TimeSharingPolicy):
     version = "dual-descent-powers"
 
     def __init__(self, iterations: int = 3000, window: int = 1000, samples: int = 200,
-                 capacity: int = 200, refill_below: int = 50, seed: int = 0) -> None:
+                 capacity: int = 200, refill_below: int = 50, seed: int = 0,
+                 threads: int = 1) -> None:
+        torch.set_num_threads(threads)
         self.cfg = ExpertConfig(iterations=iterations, window=window, samples=samples)
         self.seed = seed
         self._cache: dict[bytes, FloatArray] = {}
