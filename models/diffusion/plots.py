@@ -46,7 +46,10 @@ def plot_expert_dynamics(duals: FloatArray, violated: FloatArray, worst: FloatAr
         axes[1].plot(moving_average(violated[i], window), lw=0.9, label=f"f_min {f:.1f}")
     axes[1].set(title=f"fraction of violated constraints ({window}-iteration moving average)",
                 xlabel="primal iteration", ylabel="violated share")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper right")
+    slack = axes[1].twinx()  # the worst-case slack, dashed, at the reference level
+    slack.plot(moving_average(worst[level], window), "k--", lw=0.8)
+    slack.set_ylabel(f"worst slack at f_min {f_min[level]:.1f} (dashed), bit/s/Hz")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
