@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from sim.errors import UnknownName
+from sim.errors import RrmError, UnknownName
 from sim.objectives import Objective
 from sim.types import Allocation, State
+
+
+class PolicyUnavailable(RrmError):
+    """The policy has no answer this slot (e.g. its sample buffer is empty); the xApp falls back."""
 
 
 @runtime_checkable
@@ -58,5 +62,6 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
 def _load_builtin_policies() -> None:
     # Importing the modules runs their @register_policy decorators.
     import models.classical  # noqa: F401
+    import models.diffusion.policy  # noqa: F401
     import models.gfm.policy  # noqa: F401
     import models.wmmse_policy  # noqa: F401

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import structlog
 
-from models.policy import Policy
+from models.policy import Policy, PolicyUnavailable
 from sim.e2.messages import Cause, IndicationMsg, Refusal
 from sim.objectives import Objective, get_objective
 from sim.types import Allocation, InterferenceState, PowerAllocation
@@ -96,7 +96,8 @@ class Decider:
             alloc, verdict_guard, detail = self._run_policy(ind, objective, budget_s)
         t1 = time.perf_counter()
         if alloc is not None and not verdict_guard:
-            ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s)
+            ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s,
+                                  getattr(self.policy, "time_sharing", False))
             verdict = check_decision(ctx, self.guards)
             verdict_guard, detail = verdict.guard, verdict.detail
         t2 = time.perf_counter()
@@ -119,11 +120,18 @@ class Decider:
         if budget_s < MIN_POLICY_BUDGET_S:
             # Starting the policy now would only compete with the fallback for the CPU.
             return None, "deadline", f"no time left for the policy ({budget_s * 1e3:.2f} ms)"
-        self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
+        # policies that need more than the CSI (e.g. the ergodic extras) take the indication
+        decide_indication = getattr(self.policy, "decide_indication", None)
+        if callable(decide_indication):
+            self._busy = self._pool.submit(decide_indication, ind, objective)
+        else:
+            self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
         try:
             return self._busy.result(timeout=max(budget_s, 0.0)), "", ""
         except cf.TimeoutError:
             return None, "deadline", f"policy gave no answer within {budget_s * 1e3:.2f} ms"
+        except PolicyUnavailable as err:
+            return None, "policy_unavailable", str(err)[:200]
         except Exception as err:  # a faulty policy must not take the slot down
             return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
 

@@ -9,13 +9,18 @@ guard               trips when
 ``input_support``   the indication is outside what the policy supports
                     (checked before deciding, e.g. K above the model's limit)
 ``policy_error``    the policy raised instead of answering
+``policy_unavailable``
+                    the policy had no answer this slot (e.g. its sample buffer
+                    is empty or stale); raised as ``PolicyUnavailable``
 ``non_finite``      any output is NaN or Inf
 ``budget``          a power is negative or above its budget (per link, or
                     per AP for cell-free) beyond a relative tolerance
 ``fronthaul``       a cell-free AP's fronthaul load exceeds its capacity
 ``deadline``        the decision took longer than the slot's budget
 ``utility``         utility < reference utility - margin * |reference|,
-                    the reference being full reuse (cheap, always feasible)
+                    the reference being full reuse (cheap, always feasible);
+                    skipped for time-sharing policies, whose single slots may
+                    trade sum rate for ergodic minimum rates
 ``qos``             the fraction of links below r_min exceeds a threshold
 ==================  ======================================================
 """
@@ -31,8 +36,8 @@ from sim import physics
 from sim.objectives import Objective
 from sim.types import Allocation, BeamformingAllocation, InterferenceState, PowerAllocation, State
 
-GUARD_NAMES = ("input_support", "policy_error", "non_finite", "budget", "fronthaul", "deadline",
-               "utility", "qos")
+GUARD_NAMES = ("input_support", "policy_error", "policy_unavailable", "non_finite", "budget",
+               "fronthaul", "deadline", "utility", "qos")
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class DecisionContext:
     objective: Objective
     latency_s: float
     deadline_s: float
+    time_sharing: bool = False  # the policy time-shares: no per-slot utility guard
 
 
 def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = None) -> Verdict:
@@ -160,7 +166,7 @@ def _interference_rates(ctx: DecisionContext) -> tuple[np.ndarray, np.ndarray] |
 
 
 def _utility(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
-    pair = _interference_rates(ctx) if cfg.utility_margin >= 0 else None
+    pair = _interference_rates(ctx) if cfg.utility_margin >= 0 and not ctx.time_sharing else None
     if pair is None:
         return PASS
     obj = ctx.objective

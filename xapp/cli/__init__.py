@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from sim.errors import RrmError
-from xapp.cli import data, demo, evaluate, sim_serve, solve, trace, train, xapp_run
+from xapp.cli import data, demo, diffusion, evaluate, sim_serve, solve, trace, train, xapp_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_parser(commands)
     train.add_parsers(commands)
     evaluate.add_parser(commands)
+    diffusion.add_parsers(commands)
     return parser
 
 
