@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -133,11 +134,23 @@ class XApp:
                 self.health.subscribed = False
                 self.metrics.subscribed.set(0)
                 log.warning("e2_connection_lost", error=str(err), retry_in_s=backoff)
-                stop.wait(backoff)
+                self._wait_alive(stop, backoff)
                 backoff = min(backoff * 2, self.cfg.reconnect_max_s)
             first = False
 
+    def _wait_alive(self, stop: threading.Event, seconds: float) -> None:
+        """Back off without looking dead: reconnecting is the loop working as designed
+        (liveness stays 200; readiness is 503 while unsubscribed)."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set():
+            self.health.beat()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(left, 1.0))
+
     def _session(self, stop: threading.Event, max_slots: int | None, resumed: bool) -> None:
+        self.health.beat()  # a connect attempt may take the client's whole connect timeout
         client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes,
                          self.cfg.security())
         try:

@@ -24,7 +24,8 @@ READY_PATH = "/ric/v1/health/ready"
 class HealthState:
     """Liveness and readiness facts, updated by the slot loop."""
 
-    stale_after_s: float = 5.0
+    # longer than one connect attempt (5 s) plus a beat interval (1 s) of the backoff
+    stale_after_s: float = 10.0
     subscribed: bool = False
     policy_loaded: bool = False
     fallback_only_reason: str = ""

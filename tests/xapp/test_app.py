@@ -101,3 +101,32 @@ def _wait(condition, timeout_s=15.0):
     while not condition():
         assert time.monotonic() < end, "condition not reached in time"
         time.sleep(0.02)
+
+
+def test_xapp_stays_alive_but_not_ready_while_it_backs_off_from_a_missing_node():
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nobody serves
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = load_config(environ={}, flags={"e2_address": f"127.0.0.1:{port}", "health_port": 0,
+                                         "policy": "full-reuse", "reconnect_initial_s": 0.5,
+                                         "reconnect_max_s": 4.0})
+    app = XApp(cfg)
+    # above one connect attempt (5 s), below an attempt plus the backoffs around it
+    app.health.stale_after_s = 6.5
+    stop = threading.Event()
+    runner = threading.Thread(target=app.run, args=(stop,), kwargs={"serve_http": False})
+    runner.start()
+    try:
+        verdicts = []
+        end = time.monotonic() + 13.0  # attempt, 0.5 s, attempt, 1 s, attempt
+        while time.monotonic() < end:
+            verdicts.append((app.health.alive()[0], app.health.ready()[0]))
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert all(alive for alive, _ in verdicts)
+    assert not any(ready for _, ready in verdicts)
