@@ -1,0 +1,1 @@
+"""Cell-free downlink with fronthaul limits (EGAT paper, seed 002): baselines and the EGAT model."""
