@@ -1,3 +1,3 @@
 """Imports every cell-free policy module so that their ``@register_policy`` run."""
 
-from models.cellfree import aosca, fczf, pcwmmse  # noqa: F401
+from models.cellfree import aosca, egat_policy, fczf, pcwmmse  # noqa: F401

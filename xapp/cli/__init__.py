@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from sim.errors import RrmError
-from xapp.cli import data, demo, sim_serve, solve, trace, train, xapp_run
+from xapp.cli import cellfree, data, demo, sim_serve, solve, trace, train, xapp_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     xapp_run.add_parser(commands)
     trace.add_parser(commands)
     train.add_parsers(commands)
+    cellfree.add_parsers(commands)
     return parser
 
 
