@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models.cellfree.dnn import DenseNet
 from models.cellfree.egat import Egat, bernoulli_log_prob, features, postprocess
 from sim.cellfree_physics_torch import rates
 from sim.scenarios.cellfree import CellFreeConfig, generate_cellfree
@@ -127,7 +128,7 @@ def lagrangian_terms(batch: TorchBatch, v_raw: Tensor, x: Tensor, mu: Tensor, ma
     return wsr - (mu * overload.clamp_min(0.0)).sum(-1), wsr, overload
 
 
-def train_step(model: Egat, opt: torch.optim.Optimizer, batch: TorchBatch, mu: Tensor,
+def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchBatch, mu: Tensor,
                cfg: TrainConfig) -> tuple[float, float, float, Tensor]:
     """One primal-dual step; returns ``(loss, wsr, violation rate, new mu)``."""
     v_raw, pi = model(*batch.model_input())
@@ -147,7 +148,7 @@ def train_step(model: Egat, opt: torch.optim.Optimizer, batch: TorchBatch, mu: T
     return float(loss.detach()), float(wsr.detach().mean()), float(violated), mu
 
 
-def train_egat(model: Egat, cfg: TrainConfig, scenario: CellFreeConfig | None = None,
+def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfig | None = None,
                log_every: int = 50, progress: Callable[[int, TrainLog], None] | None = None
                ) -> tuple[Tensor, TrainLog]:
     """Algorithm 2; returns the final multipliers ``mu [B]`` and the training log."""
@@ -180,7 +181,7 @@ def train_egat(model: Egat, cfg: TrainConfig, scenario: CellFreeConfig | None = 
 
 
 @torch.no_grad()
-def infer(model: Egat, batch: TorchBatch) -> tuple[np.ndarray, np.ndarray]:
+def infer(model: Egat | DenseNet, batch: TorchBatch) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic policy: ``x = [pi > 1/2]``, ``v = postprocess(v_raw, x)``.
 
     Returns ``v [n,B,K,M]`` complex128 in sqrt(W) and ``x [n,B,K]`` int8.

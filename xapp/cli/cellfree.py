@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 import torch
 
+from models.cellfree.dnn import DenseNet, DnnConfig
 from models.cellfree.egat import Egat, EgatConfig
 from models.cellfree.store import save_egat
 from models.cellfree.train import TrainConfig, TrainLog, train_egat
@@ -41,6 +42,9 @@ def add_parsers(commands: Any) -> None:
     p.add_argument("--layers", type=int, default=EgatConfig.layers)
     p.add_argument("--no-attention", action="store_true",
                    help="ENGNN-style ablation: mean aggregation instead of attention")
+    p.add_argument("--arch", default="egat", choices=["egat", "dnn"],
+                   help="dnn: the fully connected ablation (fixed --aps and --ues)")
+    p.add_argument("--dnn-width", type=int, default=DnnConfig.width)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(run=run_train)
@@ -49,7 +53,7 @@ def add_parsers(commands: Any) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     for name in ("steps", "batch_size", "samples", "aps", "ues", "width", "heads", "layers",
-                 "threads"):
+                 "threads", "dnn_width"):
         if getattr(args, name) < 1:
             raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1")
     if args.width % args.heads:
@@ -66,8 +70,13 @@ def run_train(args: argparse.Namespace) -> int:
                       lr=args.lr, dual_lr=args.dual_lr, margin=args.margin, num_aps=args.aps,
                       num_ues=args.ues, seed=args.seed, time_limit_s=args.time_limit)
     torch.manual_seed(args.seed)
-    model = Egat(EgatConfig(width=args.width, heads=args.heads, layers=args.layers,
-                            attention=not args.no_attention))
+    model: Egat | DenseNet
+    if args.arch == "dnn":
+        model = DenseNet(DnnConfig(num_aps=args.aps, num_ues=args.ues, width=args.dnn_width,
+                                   layers=args.layers))
+    else:
+        model = Egat(EgatConfig(width=args.width, heads=args.heads, layers=args.layers,
+                                attention=not args.no_attention))
     log.info("train_egat_start", config=cfg.as_dict(), model=model.cfg.as_dict())
 
     def progress(step: int, hist: TrainLog) -> None:

@@ -7,15 +7,21 @@ from typing import Any
 
 import numpy as np
 
-ORDER = ("egat", "engnn", "ao-sca", "pc-wmmse", "fc-zf")
+ORDER = ("egat", "engnn", "dnn", "ao-sca", "pc-wmmse", "fc-zf")
+NAN = float("nan")
 
 
-def _names(row: dict[str, Any]) -> list[str]:
-    return [n for n in ORDER if n in row]
+def _names(sweep: dict[str, Any]) -> list[str]:
+    """Policies present in any setting of a sweep, in report order."""
+    return [n for n in ORDER if any(n in row for row in sweep.values())]
 
 
 def _mean(row: dict[str, Any], name: str) -> float:
-    return float(np.mean(row[name]["wsr"])) if name in row else float("nan")
+    return float(np.mean(row[name]["wsr"])) if name in row else NAN
+
+
+def _aps(row: dict[str, Any], name: str) -> float:
+    return float(row[name]["aps_per_ue"]) if name in row else NAN
 
 
 def write_png(res: dict[str, Any], path: Path) -> None:
@@ -28,7 +34,7 @@ def write_png(res: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(2, 3, figsize=(15, 8.5))
     cap = res["capacity"]
     mid = "60" if "60" in cap else sorted(cap, key=float)[len(cap) // 2]
-    for name in _names(cap[mid]):
+    for name in _names({mid: cap[mid]}):
         w = np.sort(cap[mid][name]["wsr"])
         ax[0, 0].step(w, np.arange(1, len(w) + 1) / len(w), where="post", label=name)
     ax[0, 0].set(xlabel="weighted sum rate (bit/s/Hz)", ylabel="CDF",
@@ -39,19 +45,19 @@ def write_png(res: dict[str, Any], path: Path) -> None:
                                       (ax[1, 0], "ues", "UEs K (B=8)", "Fig. 8: vs K")):
         sweep = res[key]
         xs = sorted(sweep, key=float)
-        for name in _names(sweep[xs[0]]):
+        for name in _names(sweep):
             panel.plot([float(x) for x in xs], [_mean(sweep[x], name) for x in xs], "o-",
                        label=name)
         panel.set(xlabel=xlabel, ylabel="mean WSR (bit/s/Hz)", title=title)
     ues = res["ues"]
     ks = sorted(ues, key=float)
-    for name in _names(ues[ks[0]]):
-        ax[1, 1].plot([float(k) for k in ks], [ues[k][name]["aps_per_ue"] for k in ks], "o-",
+    for name in _names(ues):
+        ax[1, 1].plot([float(k) for k in ks], [_aps(ues[k], name) for k in ks], "o-",
                       label=name)
     ax[1, 1].set(xlabel="UEs K (B=8)", ylabel="serving APs per UE", title="Fig. 9")
     tim = res["timing"]
     ks = sorted(tim, key=float)
-    for name in [n for n in ORDER if n in tim[ks[0]]]:
+    for name in _names(tim):
         ax[1, 2].semilogy([float(k) for k in ks], [1e3 * tim[k][name] for k in ks], "o-",
                           label=name)
     ax[1, 2].set(xlabel="UEs K (B=8)", ylabel="ms per instance", title="Fig. 10: inference time")
@@ -65,7 +71,7 @@ def write_png(res: dict[str, Any], path: Path) -> None:
 
 def _table(sweep: dict[str, Any], label: str, fmt: str, value: Any) -> list[str]:
     xs = sorted(sweep, key=float)
-    names = _names(sweep[xs[0]])
+    names = _names(sweep)
     lines = [f"| {label} | " + " | ".join(xs) + " |", "|---" * (len(xs) + 1) + "|"]
     for name in names:
         lines.append(f"| {name} | " + " | ".join(fmt.format(value(sweep[x], name)) for x in xs)
@@ -76,7 +82,7 @@ def _table(sweep: dict[str, Any], label: str, fmt: str, value: Any) -> list[str]
 def write_markdown(res: dict[str, Any], path: Path, png: str) -> None:
     """The report: settings, tables (mean WSR, feasibility, APs/UE, time) and the figure."""
     m = res["meta"]
-    feas = lambda row, n: row[n]["feasible_raw"] if n in row else float("nan")  # noqa: E731
+    feas = lambda row, n: row[n]["feasible_raw"] if n in row else NAN  # noqa: E731
     lines = ["# Cell-free downlink with fronthaul limits: EGAT vs baselines", "",
              f"Command: `{m['command']}`  ", f"Machine: {m['machine']}; wall time {m['wall_s']} s. "
              f"Instances per setting: {m['n']} (AO-SCA: the first {m['n_aosca']}, "
@@ -100,8 +106,8 @@ def write_markdown(res: dict[str, Any], path: Path, png: str) -> None:
     lines += _table(res["aps"], "policy \\ B", "{:.2f}", _mean) + [""]
     lines += _table(res["ues"], "policy \\ K", "{:.2f}", _mean)
     lines += ["", "## Serving APs per UE vs K (Fig. 9)", ""]
-    lines += _table(res["ues"], "policy \\ K", "{:.2f}", lambda r, n: r[n]["aps_per_ue"])
+    lines += _table(res["ues"], "policy \\ K", "{:.2f}", _aps)
     lines += ["", "## Inference time per instance, ms, one instance per call (Fig. 10)", ""]
     lines += _table(res["timing"], "policy \\ K", "{:.2f}",
-                    lambda r, n: 1e3 * r[n] if n in r else float("nan"))
+                    lambda r, n: 1e3 * r[n] if n in r else NAN)
     path.write_text("\n".join(lines) + "\n")

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from models.cellfree.dnn import DnnConfig
 from models.cellfree.evaluate import instances, score, single_instance_seconds
 from models.cellfree.store import DEFAULT_CHECKPOINT
 from models.policy import Policy, make_policy
@@ -26,6 +27,7 @@ def add_eval_parser(commands: Any) -> None:
     p.add_argument("--out", required=True, help="directory for cellfree.md, .png and .json")
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="EGAT checkpoint")
     p.add_argument("--ablation", help="ENGNN-style checkpoint (train-egat --no-attention)")
+    p.add_argument("--dnn", help="DNN checkpoint (train-egat --arch dnn; its B and K only)")
     p.add_argument("--n", type=int, default=200, help="test instances per setting")
     p.add_argument("--n-aosca", type=int, default=20, help="instances per setting for AO-SCA")
     p.add_argument("--aosca-iter", type=int, default=10)
@@ -52,9 +54,19 @@ def _policies(args: argparse.Namespace) -> dict[str, Policy]:
     pols = {"egat": make_policy("egat", checkpoint=args.checkpoint)}
     if args.ablation:
         pols["engnn"] = make_policy("egat", checkpoint=args.ablation)
+    if args.dnn:
+        pols["dnn"] = make_policy("egat", checkpoint=args.dnn)
     pols["pc-wmmse"] = make_policy("pc-wmmse")
     pols["fc-zf"] = make_policy("fc-zf")
     return pols
+
+
+def _fits(pol: Policy, cfg: CellFreeConfig) -> bool:
+    """False for a DNN built for another B or K."""
+    model_cfg = getattr(getattr(pol, "model", None), "cfg", None)
+    if isinstance(model_cfg, DnnConfig):
+        return (model_cfg.num_aps, model_cfg.num_ues) == (cfg.num_aps, cfg.num_ues)
+    return True
 
 
 def _sweep(pols: dict[str, Policy], aosca: Policy | None, cfgs: dict[int, CellFreeConfig],
@@ -66,6 +78,8 @@ def _sweep(pols: dict[str, Policy], aosca: Policy | None, cfgs: dict[int, CellFr
         row = {}
         named = dict(pols)
         for name, pol in named.items():
+            if not _fits(pol, cfg):
+                continue  # the DNN only runs at the size it was trained for
             s = score(pol, state)
             row[name] = {"wsr": s.wsr.tolist(), "feasible_raw": float(s.feasible_raw.mean()),
                          "aps_per_ue": s.aps_per_ue, "seconds": s.seconds}
@@ -99,13 +113,14 @@ def run_eval(args: argparse.Namespace) -> int:
     timing: dict[str, dict[str, float]] = {}
     for k in ues:
         state = instances(CellFreeConfig(num_ues=k), args.timing_repeats, args.seed + k)
-        named = {**pols, **({"ao-sca": aosca} if aosca is not None else {})}
+        named = {**{n: p for n, p in pols.items() if n != "dnn"},
+                 **({"ao-sca": aosca} if aosca is not None else {})}
         timing[str(k)] = {name: single_instance_seconds(p, state, args.timing_repeats)
                           for name, p in named.items()}
     res["timing"] = timing
     res["meta"] = {"n": args.n, "n_aosca": min(args.n_aosca, args.n), "seed": args.seed,
                    "aosca_iter": args.aosca_iter, "base": base.__dict__,
-                   "checkpoint": args.checkpoint, "ablation": args.ablation,
+                   "checkpoint": args.checkpoint, "ablation": args.ablation, "dnn": args.dnn,
                    "wall_s": round(time.perf_counter() - t0, 1),
                    "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads",
                    "command": "rrm " + " ".join(getattr(args, "argv", []) or ["eval-cellfree"])}

@@ -92,3 +92,21 @@ def test_training_checkpoint_round_trip_and_policy(tmp_path) -> None:  # type: i
     cfg_file.write_text(json.dumps({"kind": "gfm-power"}))
     with pytest.raises(CheckpointError):
         load_egat(path)
+
+
+def test_dnn_ablation_trains_saves_and_refuses_other_sizes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from models.cellfree.dnn import DenseNet, DnnConfig
+    from sim.errors import InvalidInput
+
+    torch.manual_seed(0)
+    model = DenseNet(DnnConfig(num_aps=4, num_ues=3, width=16, layers=2))
+    mu, _ = train_egat(model, TrainConfig(steps=2, batch_size=4, samples=2, num_aps=4,
+                                          num_ues=3), log_every=1)
+    path = save_egat(tmp_path / "dnn", model, mu, {}, {})
+    loaded, _ = load_egat(path)
+    assert isinstance(loaded, DenseNet)
+    v, x = infer(loaded, _batch(2, 3))
+    assert v.shape == (2, 4, 3, 2) and x.shape == (2, 4, 3)
+    other = TorchBatch.draw(CellFreeConfig(num_aps=5, num_ues=3), 1, np.random.default_rng(0))
+    with pytest.raises(InvalidInput, match="B=4, K=3"):
+        infer(loaded, other)

@@ -19,9 +19,13 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     model, meta = load_egat(ck)
     assert meta["command"].startswith("rrm train-egat") and meta["steps_done"] == 3
     assert meta["wall_time_s"] >= 0 and model.cfg.width == 8
+    dnn = tmp_path / "dnn"
+    assert main(["train-egat", "--out", str(dnn), "--arch", "dnn", "--dnn-width", "8",
+                 "--steps", "2", "--batch-size", "4", "--samples", "2", "--aps", "8",
+                 "--ues", "4", "--threads", "1"]) == 0
     out = tmp_path / "eval"
     assert main(["eval-cellfree", "--out", str(out), "--checkpoint", str(ck), "--ablation",
-                 str(ck), "--n", "3", "--n-aosca", "1", "--aosca-iter", "1",
+                 str(ck), "--dnn", str(dnn), "--n", "3", "--n-aosca", "1", "--aosca-iter", "1",
                  "--capacities", "40,60", "--aps", "4", "--ues", "2,3",
                  "--timing-repeats", "1"]) == 0
     md = (out / "cellfree.md").read_text()
@@ -29,7 +33,8 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert title in md
     assert (out / "cellfree.png").stat().st_size > 10_000
     res = json.loads((out / "cellfree.json").read_text())
-    assert set(res["capacity"]["40"]) == {"egat", "engnn", "ao-sca", "pc-wmmse", "fc-zf"}
+    assert set(res["capacity"]["40"]) == {"egat", "engnn", "dnn", "ao-sca", "pc-wmmse", "fc-zf"}
+    assert "dnn" not in res["aps"]["4"] and "dnn" not in res["ues"]["2"]  # B=8, K=4 only
     assert len(res["capacity"]["60"]["egat"]["wsr"]) == 3
     assert res["capacity"]["60"]["pc-wmmse"]["feasible_raw"] == 1.0
     assert set(res["timing"]) == {"2", "3"}
