@@ -20,8 +20,9 @@ is ``-mean[L2 + (Q - baseline) log P(X | Pi)]`` with ``Q = L2`` detached
 (variance reduction; it does not bias eq. 34). ``L2`` carries the gradient
 of the beamformers (eq. 38), the second term that of ``Pi`` (eq. 34).
 The per-AP multipliers take a projected dual ascent step on the batch's
-mean relative overload (Algorithm 2 line 7; the paper prints the step with
-a minus sign, which would descend the dual).
+mean positive overload of the deterministic policy ``x = [pi > 1/2]``
+(Algorithm 2 line 7; the paper prints the step with a minus sign, which
+would descend the dual).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class TrainConfig:
 
 @dataclass
 class TrainLog:
-    """Per-logged-step history: mean WSR (sampled X), violation rate, loss, multipliers."""
+    """Per-logged-step history of the deployed policy: mean WSR, violation rate; loss, mu."""
 
     step: list[int] = field(default_factory=list)
     wsr: list[float] = field(default_factory=list)
@@ -128,12 +129,21 @@ def lagrangian_terms(batch: TorchBatch, v_raw: Tensor, x: Tensor, mu: Tensor, ma
     return wsr - (mu * overload.clamp_min(0.0)).sum(-1), wsr, overload
 
 
-def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchBatch, mu: Tensor,
-               cfg: TrainConfig) -> tuple[float, float, float, Tensor]:
-    """One primal-dual step; returns ``(loss, wsr, violation rate, new mu)``."""
+def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchBatch,
+               mu: Tensor, cfg: TrainConfig) -> tuple[float, float, float, Tensor]:
+    """One primal-dual step; returns ``(loss, wsr, violation rate, new mu)``.
+
+    ``wsr`` and the violation rate (share of instances with an AP above its
+    true capacity) are those of the deterministic policy ``x = [pi > 1/2]``
+    that is deployed, and the dual step follows its overload: the sampled
+    associations only drive the gradient. (With the dual step on the sampled
+    overload, ``mu`` kept growing with the sampling noise: after 3,000 steps the
+    deployed policy served every UE from most APs and scaling cut its rate
+    to a third.)
+    """
     v_raw, pi = model(*batch.model_input())
     x = torch.bernoulli(pi.detach().expand(cfg.samples, *pi.shape))  # eq. (31)
-    l2, wsr, overload = lagrangian_terms(batch, v_raw, x, mu, cfg.margin)
+    l2, _, _ = lagrangian_terms(batch, v_raw, x, mu, cfg.margin)
     q = l2.detach()  # eq. (32)
     s = cfg.samples
     baseline = (q.sum(0, keepdim=True) - q) / max(s - 1, 1) if s > 1 else torch.zeros_like(q)
@@ -142,10 +152,12 @@ def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchB
     loss.backward()
     opt.step()
     with torch.no_grad():
-        violated = (overload > cfg.margin - 1e-9).any(-1).float().mean()  # true cap exceeded
+        x_det = (pi > 0.5).float()[None]
+        _, wsr, overload = lagrangian_terms(batch, v_raw.detach(), x_det, mu, cfg.margin)
+        violated = (overload > cfg.margin + 1e-6).any(-1).float().mean()  # true cap exceeded
         excess = overload.clamp_min(0.0).mean((0, 1)) - cfg.overload_tol
         mu = (mu + cfg.dual_lr * excess).clamp_min(0.0)
-    return float(loss.detach()), float(wsr.detach().mean()), float(violated), mu
+    return float(loss.detach()), float(wsr.mean()), float(violated), mu
 
 
 def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfig | None = None,
