@@ -18,13 +18,13 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "e
 
 def save_egat(directory: str | Path, model: Egat | DenseNet, mu: torch.Tensor,
               training: dict[str, Any], metadata: dict[str, Any]) -> Path:
-    """Weights, the model config, the training config and the final multipliers ``mu [B]``.
+    """Weights, the model config, the training config and the final multipliers ``mu``.
 
     ``arch`` is ``egat`` (attention or the ENGNN-style ablation) or ``dnn``.
     """
     arch = "dnn" if isinstance(model, DenseNet) else "egat"
     config = {"kind": EGAT_KIND, "arch": arch, "model": model.cfg.as_dict(),
-              "training": training, "mu": [float(m) for m in mu]}
+              "training": training, "mu": mu.tolist()}
     return save_checkpoint(directory, model.state_dict(), config, metadata)
 
 

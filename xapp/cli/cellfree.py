@@ -81,7 +81,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     def progress(step: int, hist: TrainLog) -> None:
         print(f"step {step}: wsr {hist.wsr[-1]:.3f} violation {hist.violation[-1]:.3f} "
-              f"loss {hist.loss[-1]:.3f} mu_mean {sum(hist.mu[-1]) / len(hist.mu[-1]):.3f}",
+              f"loss {hist.loss[-1]:.3f} mu_mean {sum(hist.mu[-1]) / len(hist.mu[-1]):.2f} "
+              f"val {hist.val_metric[-1] if hist.val_metric else float('nan'):.3f}",
               file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
@@ -91,8 +92,11 @@ def run_train(args: argparse.Namespace) -> int:
     command = "rrm " + shlex.join(argv) if argv else "rrm train-egat"
     meta = {"command": command, "wall_time_s": round(wall, 1), "steps_done": hist.step[-1],
             "machine": f"CPU, {torch.get_num_threads()} torch threads",
-            "history": {"step": hist.step, "wsr": hist.wsr, "violation": hist.violation}}
+            "best_step": hist.best_step,
+            "history": {"step": hist.step, "wsr": hist.wsr, "violation": hist.violation,
+                        "val_step": hist.val_step, "val_feasible_wsr": hist.val_metric}}
     out = save_egat(Path(args.out), model, mu, cfg.as_dict(), meta)
-    print(f"wrote {out} after {hist.step[-1]} steps in {wall:.0f} s "
+    print(f"wrote {out} (best validation at step {hist.best_step}) after {hist.step[-1]} "
+          f"steps in {wall:.0f} s "
           f"(last sampled wsr {hist.wsr[-1]:.3f}, violation {hist.violation[-1]:.3f})")
     return 0
