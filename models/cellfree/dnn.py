@@ -35,7 +35,7 @@ class DnnConfig:
 
 
 class DenseNet(nn.Module):
-    """``(ap [n,B,2], ue [n,K,2], edge [n,B,K,2M+1]) -> (v_raw [n,B,K,M] complex, pi [n,B,K])``."""
+    """``(ap [n,B,2], ue [n,K,2], edge [n,B,K,2M+1])`` -> ``(v_raw, pi, share = 1)``."""
 
     def __init__(self, cfg: DnnConfig = DnnConfig()) -> None:
         super().__init__()
@@ -49,7 +49,7 @@ class DenseNet(nn.Module):
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(cfg.width, b * k * (2 * m + 1))
 
-    def forward(self, ap: Tensor, ue: Tensor, edge: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, ap: Tensor, ue: Tensor, edge: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """As :meth:`models.cellfree.egat.Egat.forward`, for this network's B and K only."""
         n, b, k, _ = edge.shape
         if (b, k) != (self.cfg.num_aps, self.cfg.num_ues):
@@ -59,4 +59,4 @@ class DenseNet(nn.Module):
         out = self.head(self.body(z)).reshape(n, b, k, -1)
         m = self.cfg.antennas
         v_raw = torch.complex(out[..., :m], out[..., m:2 * m]) / math.sqrt(m)
-        return v_raw, torch.sigmoid(out[..., 2 * m])
+        return v_raw, torch.sigmoid(out[..., 2 * m]), torch.ones_like(ap[..., 0])

@@ -40,6 +40,7 @@ class EgatConfig:
     layers: int = 3  # L update layers
     antennas: int = 2  # M, Table I
     attention: bool = True  # False: ENGNN-style mean aggregation (ablation)
+    power_control: bool = False  # True: per-AP power share head (deviation from eq. 37)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -63,22 +64,31 @@ def features(h: Tensor, noise_w: Tensor, pmax_w: Tensor, cap: Tensor, weights: T
     return ap.float(), ue.float(), edge.float()
 
 
-def postprocess(v_raw: Tensor, x: Tensor, pmax_w: Tensor) -> Tensor:
-    """Eqs. (36)-(37): ``v = v_raw x``, then ``V_b <- V_b sqrt(P_b) / ||V_b||_F``.
+def postprocess(v_raw: Tensor, x: Tensor, pmax_w: Tensor, share: Tensor | None = None) -> Tensor:
+    """Eqs. (36)-(37): ``v = v_raw x``, then ``V_b <- V_b sqrt(s_b P_b) / ||V_b||_F``.
 
     Args:
         v_raw: ``[..., B, K, M]`` complex; x: ``[..., B, K]`` in {0, 1} (float);
         pmax_w: ``[..., B]`` W. An AP that serves nobody stays at zero power.
+        share: ``[..., B]`` power share ``s_b`` in (0, 1]; None: 1 (eq. 37 exactly).
     """
     v = v_raw * x.to(v_raw.real.dtype)[..., None]
     power = (v.real**2 + v.imag**2).sum((-2, -1))  # (..., B)
-    scale = torch.where(power > 0, torch.sqrt(pmax_w / power.clamp_min(1e-30)),
+    target = pmax_w if share is None else pmax_w * share
+    scale = torch.where(power > 0, torch.sqrt(target / power.clamp_min(1e-30)),
                         torch.zeros_like(power))
     return v * scale[..., None, None]
 
 
 class Egat(nn.Module):
-    """Edge-graph attention network: ``(v_raw [n,B,K,M] complex, pi [n,B,K])``."""
+    """Edge-graph attention network: ``(v_raw [n,B,K,M] complex, pi [n,B,K], share [n,B])``.
+
+    ``share`` is 1 (eq. 37) unless ``power_control``: then a linear head on
+    the final AP features gives ``s_b = sigmoid(.)``, so an AP may transmit
+    below its budget (3c is an inequality) and so keep a strong UE's rate,
+    and its fronthaul load, down; with full power an AP serving one strong UE
+    alone exceeds a 40 Mbit/s fronthaul whatever the beam.
+    """
 
     def __init__(self, cfg: EgatConfig = EgatConfig()) -> None:
         super().__init__()
@@ -90,9 +100,10 @@ class Egat(nn.Module):
                                     for _ in range(cfg.layers))
         self.mlp_v = nn.Linear(d, 2 * m)  # eq. (27), a single linear layer
         self.mlp_x = nn.Linear(d, 1)  # eq. (27), linear + sigmoid
+        self.mlp_p = nn.Linear(d, 1) if cfg.power_control else None
 
-    def forward(self, ap: Tensor, ue: Tensor, edge: Tensor) -> tuple[Tensor, Tensor]:
-        """Features from :func:`features` -> ``(v_raw, pi)``."""
+    def forward(self, ap: Tensor, ue: Tensor, edge: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Features from :func:`features` -> ``(v_raw, pi, share)``."""
         fa, fu, e = self.pre_ap(ap), self.pre_ue(ue), self.pre_e(edge)
         for layer in self.layers:
             fa, fu, e = layer(fa, fu, e)
@@ -100,7 +111,9 @@ class Egat(nn.Module):
         m = self.cfg.antennas
         v_raw = torch.complex(out[..., :m], out[..., m:]) / math.sqrt(m)  # eq. (35)
         pi = torch.sigmoid(self.mlp_x(e)[..., 0])
-        return v_raw, pi
+        if self.mlp_p is None:
+            return v_raw, pi, torch.ones_like(fa[..., 0])
+        return v_raw, pi, torch.sigmoid(self.mlp_p(fa)[..., 0] + 2.0)  # starts near 0.9
 
 
 def _pre(d_in: int, d: int) -> nn.Sequential:

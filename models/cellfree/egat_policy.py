@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from models.cellfree.batch import CellFreeBatch, normalise_ap_power
@@ -22,6 +23,8 @@ from models.policy import register_policy
 from sim.errors import InvalidInput
 from sim.objectives import Objective
 from sim.types import BeamformingAllocation, State
+
+FULL_POWER_RTOL = 1e-5  # float32 powers this close to the budget are the budget
 
 
 @register_policy("egat")
@@ -45,7 +48,10 @@ class EgatPolicy:
         with torch.inference_mode():
             v, x = infer(self.model, TorchBatch.of_arrays(batch.h, batch.noise_w, batch.pmax_w,
                                                           batch.cap, batch.weights))
-        v = normalise_ap_power(v, batch.pmax_w)  # eq. (37) again in float64: exact budgets
+        # float32 round-off: rescale in float64 (full power, eq. 37, is then exact)
+        power = (abs(v) ** 2).sum(axis=(-2, -1))
+        target = np.where(power > batch.pmax_w * (1 - FULL_POWER_RTOL), batch.pmax_w, power)
+        v = normalise_ap_power(v, target)
         if self.scale:
             v, x, _ = scale_to_fronthaul(batch, v, x)
         return batch.allocation(v, x)

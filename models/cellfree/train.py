@@ -156,13 +156,13 @@ class ValidationSet:
         return float(np.mean(np.concatenate(scores)))
 
 
-def lagrangian_terms(batch: TorchBatch, v_raw: Tensor, x: Tensor, mu: Tensor, margin: float
-                     ) -> tuple[Tensor, Tensor, Tensor]:
+def lagrangian_terms(batch: TorchBatch, v_raw: Tensor, x: Tensor, mu: Tensor, margin: float,
+                     share: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """``(L2 [S,n], wsr [S,n], overload [S,n,B])`` for sampled ``x [S,n,B,K]`` (eq. 29).
 
     ``overload = load / cap - (1 - margin)``: positive where the tightened constraint fails.
     """
-    v = postprocess(v_raw, x, batch.pmax_w)
+    v = postprocess(v_raw, x, batch.pmax_w, share)
     r = rates(batch.normalised_h(), v, x, 1.0)  # (S, n, K) bit/s/Hz
     wsr = (batch.weights * r).sum(-1)
     load = torch.einsum("snbk,snk->snb", x, r)
@@ -181,9 +181,9 @@ def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchB
     the deployed policy's overload, with one set of multipliers or one per
     capacity, left 44-60 % of the instances at 40 Mbit/s infeasible.)
     """
-    v_raw, pi = model(*batch.model_input())
+    v_raw, pi, share = model(*batch.model_input())
     x = torch.bernoulli(pi.detach().expand(cfg.samples, *pi.shape))  # eq. (31)
-    l2, _, overload = lagrangian_terms(batch, v_raw, x, mu, cfg.margin)
+    l2, _, overload = lagrangian_terms(batch, v_raw, x, mu, cfg.margin, share)
     q = l2.detach()  # eq. (32)
     s = cfg.samples
     baseline = (q.sum(0, keepdim=True) - q) / max(s - 1, 1) if s > 1 else torch.zeros_like(q)
@@ -195,7 +195,8 @@ def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchB
         excess = overload.detach().clamp_min(0.0).mean((0, 1)) - cfg.overload_tol
         mu = (mu + cfg.dual_lr * excess).clamp_min(0.0)
         x_det = (pi > 0.5).float()[None]
-        _, wsr, det_over = lagrangian_terms(batch, v_raw.detach(), x_det, mu, cfg.margin)
+        _, wsr, det_over = lagrangian_terms(batch, v_raw.detach(), x_det, mu, cfg.margin,
+                                            share.detach())
         violated = (det_over > cfg.margin + 1e-6).any(-1).float().mean()  # true cap exceeded
     return float(loss.detach()), float(wsr.mean()), float(violated), mu
 
@@ -257,7 +258,7 @@ def infer(model: Egat | DenseNet, batch: TorchBatch) -> tuple[np.ndarray, np.nda
 
     Returns ``v [n,B,K,M]`` complex128 in sqrt(W) and ``x [n,B,K]`` int8.
     """
-    v_raw, pi = model(*batch.model_input())
+    v_raw, pi, share = model(*batch.model_input())
     x = (pi > 0.5).float()
-    v = postprocess(v_raw, x, batch.pmax_w)
+    v = postprocess(v_raw, x, batch.pmax_w, share)
     return v.numpy().astype(np.complex128), x.numpy().astype(np.int8)

@@ -42,6 +42,8 @@ def add_parsers(commands: Any) -> None:
     p.add_argument("--layers", type=int, default=EgatConfig.layers)
     p.add_argument("--no-attention", action="store_true",
                    help="ENGNN-style ablation: mean aggregation instead of attention")
+    p.add_argument("--power-control", action="store_true",
+                   help="per-AP power share head (APs may transmit below budget)")
     p.add_argument("--arch", default="egat", choices=["egat", "dnn"],
                    help="dnn: the fully connected ablation (fixed --aps and --ues)")
     p.add_argument("--dnn-width", type=int, default=DnnConfig.width)
@@ -76,7 +78,8 @@ def run_train(args: argparse.Namespace) -> int:
                                    layers=args.layers))
     else:
         model = Egat(EgatConfig(width=args.width, heads=args.heads, layers=args.layers,
-                                attention=not args.no_attention))
+                                attention=not args.no_attention,
+                                power_control=args.power_control))
     log.info("train_egat_start", config=cfg.as_dict(), model=model.cfg.as_dict())
 
     def progress(step: int, hist: TrainLog) -> None:

@@ -23,17 +23,19 @@ def _inputs(n: int, b: int, k: int, m: int = 2, seed: int = 0
     return features(h, noise, pmax, cap, w)
 
 
-@pytest.mark.parametrize("attention", [True, False])
-def test_equivariant_to_ap_and_ue_permutations(attention: bool) -> None:
+@pytest.mark.parametrize("attention, power", [(True, False), (False, False), (True, True)])
+def test_equivariant_to_ap_and_ue_permutations(attention: bool, power: bool) -> None:
     torch.manual_seed(0)
-    model = Egat(EgatConfig(width=16, heads=2, layers=2, attention=attention)).eval()
+    model = Egat(EgatConfig(width=16, heads=2, layers=2, attention=attention,
+                            power_control=power)).eval()
     ap, ue, edge = _inputs(3, 5, 4)
     pb, pk = torch.randperm(5), torch.randperm(4)
     with torch.no_grad():
-        v, pi = model(ap, ue, edge)
-        v2, pi2 = model(ap[:, pb], ue[:, pk], edge[:, pb][:, :, pk])
+        v, pi, sh = model(ap, ue, edge)
+        v2, pi2, sh2 = model(ap[:, pb], ue[:, pk], edge[:, pb][:, :, pk])
     torch.testing.assert_close(v[:, pb][:, :, pk], v2, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(pi[:, pb][:, :, pk], pi2, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(sh[:, pb], sh2, rtol=1e-4, atol=1e-5)
     assert v.shape == (3, 5, 4, 2) and v.is_complex() and pi.shape == (3, 5, 4)
     assert torch.all((pi > 0) & (pi < 1))
 
@@ -42,7 +44,7 @@ def test_runs_on_other_sizes_and_a_single_ue() -> None:
     model = Egat(EgatConfig(width=8, heads=2, layers=1)).eval()
     for b, k in [(7, 6), (3, 1), (1, 3)]:
         with torch.no_grad():
-            v, pi = model(*_inputs(2, b, k))
+            v, pi, _ = model(*_inputs(2, b, k))
         assert v.shape == (2, b, k, 2) and torch.isfinite(torch.view_as_real(v)).all()
 
 
@@ -57,6 +59,9 @@ def test_postprocess_masks_and_normalises_exactly() -> None:
     expected = torch.where(x.sum(-1) > 0, pmax, torch.zeros_like(pmax))
     torch.testing.assert_close(ap_power_w(out), expected, rtol=1e-12, atol=0.0)
     assert torch.all(out[x == 0] == 0)
+    share = torch.rand(4, 3, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(ap_power_w(postprocess(v, x, pmax, share)), expected * share,
+                               rtol=1e-12, atol=0.0)
 
 
 def test_log_prob_matches_bernoulli_formula() -> None:
