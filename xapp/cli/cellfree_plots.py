@@ -9,6 +9,7 @@ import numpy as np
 
 ORDER = ("egat", "engnn", "dnn", "ao-sca", "pc-wmmse", "fc-zf")
 NAN = float("nan")
+COLOURS = dict(zip(ORDER, ("C0", "C1", "C2", "C3", "C4", "C5"), strict=True))
 
 
 def _names(sweep: dict[str, Any]) -> list[str]:
@@ -36,7 +37,8 @@ def write_png(res: dict[str, Any], path: Path) -> None:
     mid = "60" if "60" in cap else sorted(cap, key=float)[len(cap) // 2]
     for name in _names({mid: cap[mid]}):
         w = np.sort(cap[mid][name]["wsr"])
-        ax[0, 0].step(w, np.arange(1, len(w) + 1) / len(w), where="post", label=name)
+        ax[0, 0].step(w, np.arange(1, len(w) + 1) / len(w), where="post", label=name,
+                        color=COLOURS[name])
     ax[0, 0].set(xlabel="weighted sum rate (bit/s/Hz)", ylabel="CDF",
                  title=f"Fig. 5: CDF, B=8, K=4, C={mid} Mbit/s")
     for panel, key, xlabel, title in ((ax[0, 1], "capacity", "fronthaul capacity (Mbit/s)",
@@ -47,19 +49,19 @@ def write_png(res: dict[str, Any], path: Path) -> None:
         xs = sorted(sweep, key=float)
         for name in _names(sweep):
             panel.plot([float(x) for x in xs], [_mean(sweep[x], name) for x in xs], "o-",
-                       label=name)
+                       label=name, color=COLOURS[name])
         panel.set(xlabel=xlabel, ylabel="mean WSR (bit/s/Hz)", title=title)
     ues = res["ues"]
     ks = sorted(ues, key=float)
     for name in _names(ues):
         ax[1, 1].plot([float(k) for k in ks], [_aps(ues[k], name) for k in ks], "o-",
-                      label=name)
+                      label=name, color=COLOURS[name])
     ax[1, 1].set(xlabel="UEs K (B=8)", ylabel="serving APs per UE", title="Fig. 9")
     tim = res["timing"]
     ks = sorted(tim, key=float)
     for name in _names(tim):
         ax[1, 2].semilogy([float(k) for k in ks], [1e3 * tim[k][name] for k in ks], "o-",
-                          label=name)
+                          label=name, color=COLOURS[name])
     ax[1, 2].set(xlabel="UEs K (B=8)", ylabel="ms per instance", title="Fig. 10: inference time")
     for a in ax.flat:
         a.grid(alpha=0.3)
@@ -85,7 +87,7 @@ def write_markdown(res: dict[str, Any], path: Path, png: str) -> None:
     feas = lambda row, n: row[n]["feasible_raw"] if n in row else NAN  # noqa: E731
     lines = ["# Cell-free downlink with fronthaul limits: EGAT vs baselines", "",
              f"Command: `{m['command']}`  ", f"Machine: {m['machine']}; wall time {m['wall_s']} s. "
-             f"Instances per setting: {m['n']} (AO-SCA: the first {m['n_aosca']}, "
+             f"Instances per setting: {m['n']} (AO-SCA: the first {m['n_aosca']} of them, "
              f"{m['aosca_iter']} iterations). Scenario: EGAT Table I / sec. V-A (B=8, K=4, M=2, "
              "1 W, -85 dBm, 10 MHz, 60 Mbit/s unless swept). Checkpoint: "
              f"`{m['checkpoint']}`" + (f", ablation `{m['ablation']}`" if m["ablation"] else "")
@@ -93,7 +95,12 @@ def write_markdown(res: dict[str, Any], path: Path, png: str) -> None:
              "WSR is measured after the heuristic fronthaul scaling of sec. V-A (the baselines "
              "are feasible by construction, so it leaves them unchanged); feasibility is of the "
              "policy's own answer, without scaling.", "",
-             f"![cell-free results]({png})", "",
+             f"![cell-free results]({png})", "", "Training of the learned policies "
+             "(one CPU thread; weights of the validation step with the best feasible WSR):", ""]
+    for name, t in m.get("training", {}).items():
+        lines.append(f"- {name}: `{t['command']}` ({t['wall_time_s']} s, {t['machine']}, "
+                     f"best step {t['best_step']})")
+    lines += ["",
              "## Mean weighted sum rate (bit/s/Hz) vs fronthaul capacity (Mbit/s), Fig. 6", ""]
     lines += _table(res["capacity"], "policy \\ C", "{:.2f}", _mean)
     lines += ["", "## Feasibility without scaling vs capacity (Table II)", ""]

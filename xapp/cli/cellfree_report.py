@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -84,8 +85,8 @@ def _sweep(pols: dict[str, Policy], aosca: Policy | None, cfgs: dict[int, CellFr
             row[name] = {"wsr": s.wsr.tolist(), "feasible_raw": float(s.feasible_raw.mean()),
                          "aps_per_ue": s.aps_per_ue, "seconds": s.seconds}
         if aosca is not None:
-            sub = instances(cfg, min(args.n_aosca, args.n),
-                            args.seed + 7 * key + cfg.num_aps + 100 * cfg.num_ues)
+            m = min(args.n_aosca, args.n)  # the first m of the same instances
+            sub = dataclasses.replace(state, h=state.h[:m])
             s = score(aosca, sub)
             row["ao-sca"] = {"wsr": s.wsr.tolist(), "feasible_raw": float(s.feasible_raw.mean()),
                              "aps_per_ue": s.aps_per_ue, "seconds": s.seconds}
@@ -123,7 +124,10 @@ def run_eval(args: argparse.Namespace) -> int:
                    "checkpoint": args.checkpoint, "ablation": args.ablation, "dnn": args.dnn,
                    "wall_s": round(time.perf_counter() - t0, 1),
                    "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads",
-                   "command": "rrm " + " ".join(getattr(args, "argv", []) or ["eval-cellfree"])}
+                   "command": "rrm " + " ".join(getattr(args, "argv", []) or ["eval-cellfree"]),
+                   "training": {n: {k: getattr(p, "metadata", {}).get(k) for k in
+                                    ("command", "wall_time_s", "best_step", "machine")}
+                                for n, p in pols.items() if n in LEARNED + ("dnn",)}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "cellfree.json").write_text(json.dumps(res) + "\n")
