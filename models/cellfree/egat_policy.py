@@ -1,7 +1,9 @@
 """The ``egat`` policy: a trained EGAT checkpoint as a cell-free policy.
 
 The association is the deterministic ``x = [pi > 1/2]`` and the beamformers
-are post-processed (eqs. 36-37), so per-AP power always holds. Fronthaul
+are post-processed (eqs. 36-37; with the model's per-AP power share when it
+was trained with ``--power-control``, as ``egat-small`` is), so per-AP power
+always holds. Fronthaul
 is learned (primal-dual) and not guaranteed: by default the answer is the
 network's own (the xApp's ``fronthaul`` guard and fallback handle the rest);
 ``scale=True`` applies the heuristic scaling of sec. V-A, as the paper does
