@@ -61,6 +61,7 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
 
 def _load_builtin_policies() -> None:
     # Importing the modules runs their @register_policy decorators.
+    import models.cellfree.policies  # noqa: F401
     import models.classical  # noqa: F401
     import models.diffusion.policy  # noqa: F401
     import models.gfm.policy  # noqa: F401

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.cellfree_env import CellFreeEnv
 from sim.e2.messages import (
     AckMsg,
     AppliedSource,
@@ -39,7 +40,7 @@ from sim.e2.messages import (
     Refusal,
 )
 from sim.env import InterferenceEnv, StepResult
-from sim.types import PowerAllocation
+from sim.types import Allocation, BeamformingAllocation, CellFreeState, PowerAllocation
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class NodeConfig:
 
     Attributes:
         node_id: E2 node identity.
-        scenario: 'd2d' or 'ergodic'.
+        scenario: 'd2d', 'ergodic' or 'cellfree' (beamforming controls).
         slot_period_s: time between indications, s (default 10 ms).
         control_delay_slots: slots between a decision and its application.
         qos: QoS parameters sent with d2d CSI.
@@ -67,15 +68,16 @@ class NodeConfig:
 class SimNode:
     """An environment served as an E2 node (thread-safe)."""
 
-    def __init__(self, env: InterferenceEnv, cfg: NodeConfig, seed: int | None = None) -> None:
+    def __init__(self, env: InterferenceEnv | CellFreeEnv, cfg: NodeConfig,
+                 seed: int | None = None) -> None:
         self.env, self.cfg = env, cfg
         self.counters: Counter[str] = Counter()
         self.results: list[StepResult] = []
         self._lock = threading.Lock()
         self._seq = 0
-        self._pending: dict[int, PowerAllocation] = {}
+        self._pending: dict[int, Allocation] = {}
         self._answered: set[int] = set()
-        self._previous: PowerAllocation | None = None
+        self._previous: Allocation | None = None
         self._open: IndicationMsg | None = None
         env.reset(seed=seed)
 
@@ -83,6 +85,10 @@ class SimNode:
     def info(self) -> NodeInfo:
         """Scenario and sizes, for subscription acks."""
         period_ms = round(self.cfg.slot_period_s * 1000)
+        if isinstance(self.env, CellFreeEnv):
+            c = self.env.config
+            return NodeInfo(self.cfg.node_id, self.cfg.scenario, c.num_ues, c.num_aps,
+                            c.num_antennas, slot_period_ms=period_ms)
         return NodeInfo(self.cfg.node_id, self.cfg.scenario, self.env.topology.num_links,
                         slot_period_ms=period_ms)
 
@@ -96,6 +102,7 @@ class SimNode:
                             now + int(self.cfg.slot_period_s * 1e9), channel_id)
             extras = None
             if self.cfg.scenario == "ergodic":
+                assert isinstance(self.env, InterferenceEnv)
                 t = self.env.topology
                 extras = ErgodicExtras(t.large_scale, t.f_min, obs.topology_version,
                                        self.cfg.slot_duration_s)
@@ -136,13 +143,23 @@ class SimNode:
         d = msg.decision
         if isinstance(d, Refusal):
             return None
+        if isinstance(ind.state, CellFreeState):
+            if not isinstance(d, BeamformingAllocation):
+                return Cause.INVALID_MESSAGE, "this node takes beamforming, not power control"
+            return _check_beamforming(d, ind.state)
         if not isinstance(d, PowerAllocation):
             return Cause.INVALID_MESSAGE, "this node takes power control, not beamforming"
         return _check_power(d.power_w, np.asarray(ind.state.pmax_w, dtype=np.float64))
 
     def _accept(self, msg: ControlMsg) -> AckMsg:
-        assert isinstance(msg.decision, PowerAllocation)
-        alloc = PowerAllocation(np.asarray(msg.decision.power_w, dtype=np.float64))
+        d = msg.decision
+        alloc: Allocation
+        if isinstance(d, BeamformingAllocation):
+            alloc = BeamformingAllocation(np.asarray(d.v, dtype=np.complex128),
+                                          np.asarray(d.x, dtype=np.int8))
+        else:
+            assert isinstance(d, PowerAllocation)
+            alloc = PowerAllocation(np.asarray(d.power_w, dtype=np.float64))
         self.counters["accepted"] += 1
         target = msg.header.slot + self.cfg.control_delay_slots
         if self.cfg.control_delay_slots:
@@ -150,7 +167,7 @@ class SimNode:
             return AckMsg(msg.header, Outcome.ACCEPTED, applied_source=AppliedSource.CONTROL,
                           applied_slot=target, realised=False)
         self._pending[target] = alloc
-        result = self.env.realise(alloc)
+        result = self.env.realise(alloc)  # type: ignore[arg-type]  # matches the env (checked)
         return AckMsg(msg.header, Outcome.ACCEPTED, applied_source=AppliedSource.CONTROL,
                       applied_slot=target, rates=result.rates, utility=result.utility,
                       realised=True)
@@ -169,7 +186,7 @@ class SimNode:
                 if open_seq is not None and open_seq not in self._answered:
                     self.counters["missing"] += 1
                 alloc = self._previous or self.env.full_power()
-            result = self.env.realise(alloc)
+            result = self.env.realise(alloc)  # type: ignore[arg-type]
             self.results.append(result)
             self._previous = alloc
             self._open = None
@@ -185,4 +202,18 @@ def _check_power(power: np.ndarray, pmax: np.ndarray) -> tuple[Cause, str] | Non
         return Cause.INVALID_MESSAGE, "powers contain NaN or Inf"
     if np.any(power < 0) or np.any(power > pmax * (1 + 1e-9)):
         return Cause.INVALID_MESSAGE, "powers outside [0, pmax]"
+    return None
+
+
+def _check_beamforming(d: BeamformingAllocation, state: CellFreeState) -> tuple[Cause, str] | None:
+    """Shapes, finiteness and per-AP power (eq. 3c) of a cell-free control; fronthaul is
+    the controller's responsibility (an overload only lowers the realised rates' value)."""
+    v, x = np.asarray(d.v), np.asarray(d.x)
+    if v.shape != state.h.shape or x.shape != state.h.shape[:-1]:
+        return Cause.INVALID_MESSAGE, f"beamformers {v.shape} do not match channels {state.h.shape}"
+    if not (np.all(np.isfinite(v)) and np.all(np.isin(x, (0, 1)))):
+        return Cause.INVALID_MESSAGE, "beamformers not finite or association not in {0, 1}"
+    power = (np.abs(v) ** 2).sum(axis=(-2, -1))
+    if np.any(power > np.asarray(state.pmax_w, dtype=np.float64) * (1 + 1e-9)):
+        return Cause.INVALID_MESSAGE, "AP power above its budget"
     return None

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.cellfree_env import CellFreeEnv
 from sim.env import InterferenceEnv, Topology
 from sim.errors import InvalidInput
 from sim.fading import FadingProcess
 from sim.node import NodeConfig, SimNode
 from sim.objectives import get_objective
 from sim.scenarios.catalog import catalog_entry
+from sim.scenarios.cellfree import CellFreeConfig
 from sim.scenarios.d2d import D2DConfig, generate_d2d
 from sim.scenarios.ergodic import ErgodicConfig, generate_ergodic_network
 
@@ -21,9 +23,10 @@ class NodeSpec:
     """How to simulate a node.
 
     Attributes:
-        scenario: 'd2d' or 'ergodic' ('cellfree' nodes are not served yet).
+        scenario: 'd2d', 'ergodic' or 'cellfree'.
         catalog: d2d catalog entry giving K and the link distances (e.g. D18).
-        num_links: K (overrides the catalog's).
+        num_links: K (overrides the catalog's; UEs for cellfree).
+        num_aps: B for cellfree (None: Table I's 8).
         rho: Gauss-Markov fading correlation between slots (0 = block fading).
         csi_loss: share of cross links left unreported each slot.
         control_delay_slots: slots between decision and application.
@@ -41,6 +44,7 @@ class NodeSpec:
     episode_slots: int = 0
     objective: str = "sum"
     f_min: float = 0.6
+    num_aps: int | None = None
 
 
 def _d2d_topology(spec: NodeSpec):  # noqa: ANN202 - returns a TopologyFactory
@@ -73,13 +77,28 @@ def _ergodic_topology(spec: NodeSpec):  # noqa: ANN202
 
 def build_node(spec: NodeSpec, node_id: str, seed: int, slot_period_s: float) -> SimNode:
     """A seeded SimNode for ``spec``."""
+    if spec.scenario == "cellfree":
+        return _cellfree_node(spec, node_id, seed, slot_period_s)
     if spec.scenario == "d2d":
         factory = _d2d_topology(spec)
     elif spec.scenario == "ergodic":
         factory = _ergodic_topology(spec)
     else:
-        raise InvalidInput(f"the simulator serves d2d and ergodic nodes, not {spec.scenario!r}")
+        raise InvalidInput(f"the simulator serves d2d, ergodic and cellfree nodes, "
+                           f"not {spec.scenario!r}")
     env = InterferenceEnv(factory, FadingProcess(spec.rho), get_objective(spec.objective),
                           spec.csi_loss, spec.episode_slots)
     cfg = NodeConfig(node_id, spec.scenario, slot_period_s, spec.control_delay_slots)
+    return SimNode(env, cfg, seed=seed)
+
+
+def _cellfree_node(spec: NodeSpec, node_id: str, seed: int, slot_period_s: float) -> SimNode:
+    overrides: dict[str, int] = {}
+    if spec.num_links is not None:
+        overrides["num_ues"] = spec.num_links
+    if spec.num_aps is not None:
+        overrides["num_aps"] = spec.num_aps
+    env = CellFreeEnv(CellFreeConfig.from_overrides(**overrides), get_objective(spec.objective),
+                      spec.rho, spec.episode_slots)
+    cfg = NodeConfig(node_id, "cellfree", slot_period_s, spec.control_delay_slots)
     return SimNode(env, cfg, seed=seed)

@@ -14,15 +14,23 @@ from dataclasses import dataclass
 import numpy as np
 import structlog
 
-from models.policy import Policy, PolicyUnavailable
+from models.policy import Policy, PolicyUnavailable, make_policy
 from sim.e2.messages import Cause, IndicationMsg, Refusal
+from sim.errors import ConfigError
 from sim.objectives import Objective, get_objective
-from sim.types import Allocation, InterferenceState, PowerAllocation
+from sim.types import (
+    Allocation,
+    BeamformingAllocation,
+    CellFreeState,
+    InterferenceState,
+    PowerAllocation,
+)
 from xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
 
 log = structlog.get_logger("rrm.xapp.decision")
 MIN_POLICY_BUDGET_S = 2e-4  # below this the policy is not started at all
 WARM_START_FLOOR = 0.05  # share of Pmax: links off in the last slot may come back
+CELLFREE_FALLBACKS = ("pc-wmmse", "scale")
 
 
 @dataclass(frozen=True)
@@ -59,12 +67,21 @@ class Decider:
         guards: guard thresholds.
         objective_name: utility the xApp maximises.
         policy_max_links: the largest K the policy supports (None: any).
+        cellfree_fallback: for cell-free indications, ``pc-wmmse`` (run that
+            policy) or ``scale`` (heuristic fronthaul scaling of the policy's
+            own answer, EGAT sec. V-A; ``pc-wmmse`` when there is no finite answer).
     """
 
     def __init__(self, policy: Policy, fallback: Policy, guards: GuardConfig,
-                 objective_name: str, policy_max_links: int | None = None) -> None:
+                 objective_name: str, policy_max_links: int | None = None,
+                 cellfree_fallback: str = "pc-wmmse") -> None:
+        if cellfree_fallback not in CELLFREE_FALLBACKS:
+            raise ConfigError(f"cellfree_fallback must be one of {', '.join(CELLFREE_FALLBACKS)}"
+                              f", got {cellfree_fallback!r}")
         self.policy = policy
         self.fallback = fallback
+        self.cellfree_fallback = cellfree_fallback
+        self._cellfree_policy: Policy | None = None
         self.guards = guards
         self.objective_name = objective_name
         self.policy_max_links = policy_max_links
@@ -106,11 +123,11 @@ class Decider:
             return Decision(alloc, self.policy.name, policy_s=t1 - t0, guards_s=t2 - t1)
         log.info("guard_tripped", guard=verdict_guard, detail=detail,
                  node=ind.header.node_id, slot=ind.header.slot)
-        safe = self._fallback(ind, objective)
+        safe, fallback_name = self._fallback(ind, objective, alloc, verdict_guard)
         self._remember(ind, safe)
         fallback_s = time.perf_counter() - t2
         self.fallback_s_avg = 0.8 * self.fallback_s_avg + 0.2 * fallback_s
-        return Decision(safe, self.fallback.name, verdict_guard, detail,
+        return Decision(safe, fallback_name, verdict_guard, detail,
                         t1 - t0, t2 - t1, fallback_s)
 
     def _run_policy(self, ind: IndicationMsg, objective: Objective,
@@ -151,7 +168,31 @@ class Decider:
         except Exception as err:  # noqa: BLE001 - the slots are decided one by one instead
             log.warning("prefetch_failed", error=f"{type(err).__name__}: {err}"[:200])
 
-    def _fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
+    def _fallback(self, ind: IndicationMsg, objective: Objective, alloc: Allocation | None,
+                  guard: str) -> tuple[Allocation, str]:
+        """The safe answer and the name of what produced it."""
+        if isinstance(ind.state, CellFreeState):
+            return self._cellfree_fallback(ind.state, objective, alloc, guard)
+        return self._interference_fallback(ind, objective), self.fallback.name
+
+    def _cellfree_fallback(self, state: CellFreeState, objective: Objective,
+                           alloc: Allocation | None, guard: str) -> tuple[Allocation, str]:
+        from models.cellfree.fronthaul import scale_allocation  # cell-free only
+
+        try:
+            if (self.cellfree_fallback == "scale" and isinstance(alloc, BeamformingAllocation)
+                    and guard != "non_finite"):
+                return scale_allocation(state, alloc, objective), "fronthaul-scaling"
+            if self._cellfree_policy is None:
+                self._cellfree_policy = make_policy("pc-wmmse")
+            return self._cellfree_policy.decide(state, objective), "pc-wmmse"
+        except Exception as err:  # last resort: silence is always within every budget
+            log.error("fallback_failed", error=str(err)[:200])
+            h = np.asarray(state.h)
+            return BeamformingAllocation(np.zeros_like(h, dtype=np.complex128),
+                                         np.zeros(h.shape[:-1], dtype=np.int8)), "silence"
+
+    def _interference_fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
         node = ind.header.node_id
         previous = self._last_power.get(node)
         try:

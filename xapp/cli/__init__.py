@@ -11,7 +11,18 @@ import sys
 from collections.abc import Sequence
 
 from sim.errors import RrmError
-from xapp.cli import data, demo, diffusion, evaluate, sim_serve, solve, trace, train, xapp_run
+from xapp.cli import (
+    cellfree,
+    data,
+    demo,
+    diffusion,
+    evaluate,
+    sim_serve,
+    solve,
+    trace,
+    train,
+    xapp_run,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parsers(commands)
     evaluate.add_parser(commands)
     diffusion.add_parsers(commands)
+    cellfree.add_parsers(commands)
     return parser
 
 

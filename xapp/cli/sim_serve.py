@@ -23,7 +23,8 @@ def add_parser(commands: Any) -> None:
                             description="The bundled RAN simulator (an E2 node).")
     sub = p.add_subparsers(dest="sim_command", required=True, metavar="SUBCOMMAND")
     s = sub.add_parser("serve", help="serve simulated nodes over gRPC or ZeroMQ")
-    s.add_argument("--scenario", default="d2d", choices=["d2d", "ergodic"])
+    s.add_argument("--scenario", default="d2d", choices=["d2d", "ergodic", "cellfree"],
+                   help="cellfree: B=8 APs (Table I), --k UEs (default 4)")
     s.add_argument("--catalog", default="D18", help="d2d catalog entry for K and distances")
     s.add_argument("--k", type=int, help="links per node (overrides the catalog)")
     s.add_argument("--nodes", type=int, default=1, help="number of nodes (node-0, node-1, ...)")
