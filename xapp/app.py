@@ -80,7 +80,8 @@ class XApp:
         self.last_seq: dict[tuple[str, str], int] = {}
         self.transaction_id = uuid.uuid4().hex
         self.policy, self.fallback = load_policies(cfg, self.health, self.metrics)
-        self.decider = Decider(self.policy, self.fallback, cfg.guards, cfg.objective)
+        self.decider = Decider(self.policy, self.fallback, cfg.guards, cfg.objective,
+                               cellfree_fallback=cfg.cellfree_fallback)
         self.recorder: Recorder | None = None
         if cfg.record_path:
             meta = {"writer": "rrm xapp", "config": config_as_dict(cfg)}

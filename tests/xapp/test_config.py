@@ -55,3 +55,14 @@ def test_unreadable_files_give_one_line_errors(tmp_path):
 def test_resolved_config_serialises_to_json():
     d = config_as_dict(load_config(environ={"RRM_NODE_IDS": "n1,n2"}))
     assert json.loads(json.dumps(d))["node_ids"] == ["n1", "n2"]
+
+
+def test_cellfree_fallback_is_validated_and_reaches_the_decider():
+    from xapp.app import XApp
+
+    with pytest.raises(ConfigError, match="cellfree_fallback"):
+        load_config(environ={"RRM_CELLFREE_FALLBACK": "silence"})
+    cfg = load_config(environ={}, flags={"cellfree_fallback": "pc-wmmse", "policy": "wmmse",
+                                         "health_port": 0})
+    assert XApp(cfg).decider.cellfree_fallback == "pc-wmmse"
+    assert load_config(environ={}).cellfree_fallback == "scale"
