@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,8 @@ from sim.e2.messages import (
 )
 from sim.env import InterferenceEnv, StepResult
 from sim.types import Allocation, BeamformingAllocation, CellFreeState, PowerAllocation
+
+RESULTS_KEPT = 1000  # realised slot outcomes a node keeps (tests and demos read them)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class SimNode:
                  seed: int | None = None) -> None:
         self.env, self.cfg = env, cfg
         self.counters: Counter[str] = Counter()
-        self.results: list[StepResult] = []
+        # the latest outcomes only: a long-running node must not grow without bound
+        self.results: deque[StepResult] = deque(maxlen=RESULTS_KEPT)
         self._lock = threading.Lock()
         self._seq = 0
         self._pending: dict[int, Allocation] = {}
