@@ -134,7 +134,7 @@ def load_expert_data(directory: str | Path, split: str) -> ExpertSet:
     parts: list[tuple[NDArray[Any], ...]] = []
     noise = pmax = 0.0
     for p in paths:
-        z = np.load(p)
+        z = np.load(p, allow_pickle=False)
         n = len(z["large_scale"])
         lo, hi = (round(f * n) for f in SPLITS[split])
         keep = (z["network"] >= lo) & (z["network"] < hi)

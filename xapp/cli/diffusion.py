@@ -95,7 +95,7 @@ def run_data(args: argparse.Namespace) -> int:
         paths = generate_expert_data(cfg, args.out,
                                      lambda i, it: bar.update(100) if it else None)
         bar.update(total - bar.n)
-    z = np.load(paths[0])
+    z = np.load(paths[0], allow_pickle=False)
     fig = plot_expert_dynamics(z["duals"], z["violated"], z["worst_slack"],
                                np.asarray(cfg.f_min_levels), Path(args.out) / "expert_dynamics.png")
     (Path(args.out) / "config.json").write_text(json.dumps(
