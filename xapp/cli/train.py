@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -51,7 +52,8 @@ def add_parsers(commands: Any) -> None:
                    help="pcgnn: the MPNN baseline of Shen et al. (always from scratch)")
     f.add_argument("--edge-value-dim", type=int, default=0,
                    help="from scratch: edge values per head (our extension; 0 = paper)")
-    f.add_argument("--catalog", default="D18")
+    f.add_argument("--catalog", default="D18",
+                   help="entry or entries (D16-D20, D16,D18): N shots from each")
     f.add_argument("--shots", type=int, default=2048, help="N-shot training set size")
     f.add_argument("--objective", default="sum", choices=[*PROMPTS, "switch"])
     f.add_argument("--warmup-epochs", type=int, default=FinetuneConfig.warmup_epochs)
@@ -139,7 +141,8 @@ def run_finetune(args: argparse.Namespace) -> int:
                                                  "edge_value_dim": args.edge_value_dim}))
     switch = args.objective == "switch"
     model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switch))  # type: ignore[arg-type]
-    train_set = load_entry(args.catalog, "train", args.shots, args.seed)
+    entries = parse_entries(args.catalog)
+    train_sets = [load_entry(e, "train", args.shots, args.seed) for e in entries]
     cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
                          batch_size=args.batch_size)
     start = time.perf_counter()
@@ -148,11 +151,11 @@ def run_finetune(args: argparse.Namespace) -> int:
         def progress(row: dict[str, float]) -> None:
             bar.update(1)
             bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.4f}")
-        history = finetune(model, [train_set], cfg, args.seed, progress,
+        history = finetune(model, train_sets, cfg, args.seed, progress,
                            PROMPTS if switch else None)
     wall = time.perf_counter() - start
     objectives = list(PROMPTS) if switch else [args.objective]
-    metrics = _quick_eval(model, args.catalog, objectives, args.eval_n, args.seed)
+    metrics = _quick_eval(model, entries, objectives, args.eval_n, args.seed)
     training = {"finetune": cfg.as_dict(), "arch": args.arch, "catalog": args.catalog,
                 "shots": args.shots,
                 "backbone": args.backbone, "seed": args.seed, "objectives": objectives}
@@ -164,15 +167,22 @@ def run_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quick_eval(model: GFMPowerModel, catalog: str, objectives: list[str], n: int,
+def _quick_eval(model: GFMPowerModel, entries: list[str], objectives: list[str], n: int,
                 seed: int) -> dict[str, float]:
-    test = load_entry(catalog, "test", n, seed)
-    state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
-    out = {}
+    """``<objective>_ratio_vs_wmmse_best`` (mean over entries) and, for several
+    entries, ``<entry>_<objective>_ratio_vs_wmmse_best``."""
+    out: dict[str, float] = {}
     policy = GFMPolicy.from_model(model, threads=torch.get_num_threads())
     for objective in objectives:
-        rows = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")}, state,
-                        objective)
-        out[f"{objective}_ratio_vs_wmmse_best"] = round(rows[0].ratio, 4)
+        ratios = []
+        for entry in entries:
+            test = load_entry(entry, "test", n, seed)
+            state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
+            rows = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")}, state,
+                            objective)
+            ratios.append(rows[0].ratio)
+            if len(entries) > 1:
+                out[f"{entry}_{objective}_ratio_vs_wmmse_best"] = round(rows[0].ratio, 4)
+        out[f"{objective}_ratio_vs_wmmse_best"] = round(float(np.mean(ratios)), 4)
     model.train()
     return out

@@ -29,6 +29,19 @@ def test_pretrain_finetune_eval_chain(tmp_path, capsys):
     assert next(r for r in rows if r["policy"] == "wmmse-best")["ratio"] == pytest.approx(1.0)
 
 
+def test_finetune_on_several_entries_reports_each(tmp_path):
+    out = tmp_path / "multi"
+    assert main(["finetune", "--catalog", "D16,D17", "--shots", "8", "--warmup-epochs", "1",
+                 "--epochs", "1", "--batch-size", "8", "--eval-n", "3", "--threads", "1",
+                 "--out", str(out)]) == 0
+    _, meta = load_power_model(out)
+    m = meta["metrics"]
+    assert set(m) == {"D16_sum_ratio_vs_wmmse_best", "D17_sum_ratio_vs_wmmse_best",
+                      "sum_ratio_vs_wmmse_best"}
+    mean = (m["D16_sum_ratio_vs_wmmse_best"] + m["D17_sum_ratio_vs_wmmse_best"]) / 2
+    assert m["sum_ratio_vs_wmmse_best"] == pytest.approx(mean, abs=1e-4)
+
+
 @pytest.mark.parametrize("args, message", [
     (["pretrain", "--entries", "D99", "--out", "x"], "unknown catalog entry"),
     (["pretrain", "--dim", "10", "--heads", "3", "--out", "x"], "divisible"),
