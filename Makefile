@@ -47,10 +47,10 @@ checkpoints: checkpoints-gfm checkpoints-egat checkpoints-diffusion
 checkpoints-gfm: venv
 	$(BIN)/rrm pretrain --entries D1-D15 --n-per-entry 256 --epochs 8 --lr 1e-3 --seed 0 \
 		--edge-value-dim 4 --out $(CKPT)/gfm-small-pretrained
+	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D16-D20 --shots 2048 \
+		--objective sum --warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --out $(CKPT)/gfm-small-sum
 	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D18 --shots 2048 \
-		--objective sum --warmup-epochs 2 --epochs 40 --seed 0 --threads 1 --out $(CKPT)/gfm-small-sum
-	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D18 --shots 2048 \
-		--objective switch --warmup-epochs 2 --epochs 40 --seed 0 --threads 1 \
+		--objective switch --warmup-epochs 10 --epochs 100 --seed 0 --threads 1 \
 		--out $(CKPT)/gfm-small-switch
 
 checkpoints-egat: venv
