@@ -39,7 +39,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--transport", default="grpc", choices=["grpc", "zmq"])
     p.add_argument("--catalog", default="D18")
     p.add_argument("--objective", default="sum", choices=["sum", "pf", "qos"])
-    p.add_argument("--slot-ms", type=float, default=10.0)
+    p.add_argument("--slot-ms", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the summary as JSON last")
     p.set_defaults(run=run)
