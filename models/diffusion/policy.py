@@ -23,6 +23,7 @@ ergodic min-rate constraints, so the xApp skips its per-slot utility guard.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def _scalars(state: InterferenceState) -> tuple[float, NDArray[np.float64]]:
     return noise, np.broadcast_to(np.asarray(state.pmax_w, dtype=np.float64), (k,)).copy()
 
 
-class _TimeSharingPolicy:
+class _TimeSharingPolicy(ABC):
     """Shared buffer logic; subclasses provide ``_draw``."""
 
     name = "time-sharing"
@@ -61,10 +62,10 @@ class _TimeSharingPolicy:
     def __init__(self, capacity: int, refill_below: int, batch: int) -> None:
         self.buffers = SampleBuffers(self._draw, capacity, refill_below, batch)
 
+    @abstractmethod
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
                     count: int) -> FloatArray:
         """``[B, count, N]`` power shares for ``large [B, N, N]``, ``f_min [B, N]``."""
-        raise NotImplementedError
 
     def _draw(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
               count: int) -> FloatArray:

@@ -35,8 +35,10 @@ CONTROLS_SCHEMA = read_json("schema.json")
 
 
 def test_descriptor_is_valid_against_its_schema_and_controls_against_the_xapps() -> None:
-    jsonschema.Draft7Validator(read_json("config-file.schema.json")).validate(DESCRIPTOR)
-    jsonschema.Draft7Validator(CONTROLS_SCHEMA).validate(DESCRIPTOR["controls"])
+    descriptor_errors = jsonschema.Draft7Validator(read_json("config-file.schema.json"))
+    assert [e.message for e in descriptor_errors.iter_errors(DESCRIPTOR)] == []
+    controls_errors = jsonschema.Draft7Validator(CONTROLS_SCHEMA)
+    assert [e.message for e in controls_errors.iter_errors(DESCRIPTOR["controls"])] == []
 
 
 @pytest.mark.parametrize("mutate, where", [
