@@ -123,10 +123,9 @@ class SlotLoop:
                 continue
             room = self.max_batch if max_slots is None else max_slots - self.stats.slots
             batch = [(raw, time.time_ns()), *self._queued(min(self.max_batch, room) - 1)]
-            if len(batch) > 1:
-                self._prefetch([r for r, _ in batch])
+            decoded = self._prefetch([r for r, _ in batch]) if len(batch) > 1 else {}
             for item, received_ns in batch:
-                self.process(item, received_ns)
+                self.process(item, received_ns, decoded.get(id(item)))
 
     def _queued(self, limit: int) -> list[tuple[pb.Indication, int]]:
         """Up to ``limit`` indications already waiting (none if the stream just broke:
@@ -142,26 +141,31 @@ class SlotLoop:
             out.append((raw, time.time_ns()))
         return out
 
-    def _prefetch(self, raws: list[pb.Indication]) -> None:
-        """Let the policy decide the batch's valid indications in one pass (cached)."""
-        inds = []
+    def _prefetch(self, raws: list[pb.Indication]) -> dict[int, IndicationMsg]:
+        """Let the policy decide the batch's valid indications in one pass (cached);
+        returns them decoded (by ``id`` of the raw message) so none is decoded twice."""
+        inds: dict[int, IndicationMsg] = {}
         for raw in raws:
             if raw.header.protocol_version != PROTOCOL_VERSION:
                 continue  # refused by process()
             try:
-                inds.append(decode_indication(raw))
+                inds[id(raw)] = decode_indication(raw)
             except Exception:  # noqa: BLE001 - process() refuses it and says why
                 continue
-        self.decider.prefetch(inds)
+        self.decider.prefetch(list(inds.values()))
+        return inds
 
-    def process(self, raw: pb.Indication, received_ns: int) -> ControlMsg | None:
-        """Answer one indication; returns the control sent (None when dropped)."""
+    def process(self, raw: pb.Indication, received_ns: int,
+                decoded: IndicationMsg | None = None) -> ControlMsg | None:
+        """Answer one indication; returns the control sent (None when dropped).
+
+        ``decoded``: the same indication already decoded and validated (batches)."""
         t0 = time.perf_counter()
         if not self._fresh(raw):
             return None
         self.stats.slots += 1
         self.metrics.indications.labels(node=self.metrics.node_label(raw.header.node_id)).inc()
-        ind, decision = self._decode(raw)
+        ind, decision = (decoded, None) if decoded is not None else self._decode(raw)
         t1 = time.perf_counter()
         if ind is not None:
             remaining_s = (raw.header.deadline_ns - time.time_ns()) / 1e9

@@ -44,43 +44,35 @@ class PrefetchingPolicy:
         return self.inner.decide(state, objective)
 
 
-def test_queued_indications_of_several_nodes_are_offered_together():
-    nodes = [build_node(NodeSpec(num_links=6), f"n{i}", seed=i, slot_period_s=0.2)
-             for i in range(4)]
-    sim = Simulator(nodes, slot_period_s=0.2, lockstep=True)
+def run_nodes(nodes: int, k: int, slots: int, **loop_args):
+    """Run ``slots`` indications of ``nodes`` lockstep nodes through the loop's run()."""
+    built = [build_node(NodeSpec(num_links=k), f"n{i}", seed=i, slot_period_s=0.2)
+             for i in range(nodes)]
+    sim = Simulator(built, slot_period_s=0.2, lockstep=True)
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("test", transaction_id="t"))
     policy = PrefetchingPolicy()
     decider = Decider(policy, make_policy("wmmse"), GuardConfig(), "sum")
-    loop = SlotLoop(client, decider, XAppMetrics(), HealthState())
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), **loop_args)
     sim.start()
     try:
-        threading.Event().wait(0.05)  # let the first slot's four indications queue up
-        loop.run(threading.Event(), max_slots=40)
+        threading.Event().wait(0.05)  # let the first slot's indications queue up
+        loop.run(threading.Event(), max_slots=slots)
     finally:
         sim.stop()
         decider.close()
+    return built, policy, loop
+
+
+def test_queued_indications_of_several_nodes_are_offered_together():
+    nodes, policy, loop = run_nodes(4, 6, 40)
     assert loop.stats.slots == loop.stats.controls == 40
     assert all(node.counters["accepted"] == 10 for node in nodes)
     assert max(policy.batches) > 1 and sum(policy.batches) <= 40
 
 
 def test_a_batch_never_exceeds_max_batch_or_max_slots():
-    nodes = [build_node(NodeSpec(num_links=4), f"n{i}", seed=i, slot_period_s=0.2)
-             for i in range(5)]
-    sim = Simulator(nodes, slot_period_s=0.2, lockstep=True)
-    client = InProcessClient(sim)
-    client.subscribe(SubscribeMsg("test", transaction_id="t"))
-    policy = PrefetchingPolicy()
-    decider = Decider(policy, make_policy("wmmse"), GuardConfig(), "sum")
-    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), max_batch=2)
-    sim.start()
-    try:
-        threading.Event().wait(0.05)
-        loop.run(threading.Event(), max_slots=7)
-    finally:
-        sim.stop()
-        decider.close()
+    _, policy, loop = run_nodes(5, 4, 7, max_batch=2)
     assert loop.stats.slots == 7 and max(policy.batches) == 2
 
 
