@@ -21,7 +21,7 @@ experiment         paper
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -165,7 +165,7 @@ def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig
     u, viol = utility_and_violation(test.gains, power, float(test.noise_w), cfg.objective)
     k = test.num_links
     return {"shots": shots, "utility": u, "ratio": normalised(u, ref, cfg.objective, k),
-            "violation": viol,
+            "violation": viol, "batch": cfg.finetune.effective_batch_size(shots),
             "train_s": round(wall, 1)}
 
 
@@ -184,6 +184,24 @@ def few_shot(make_backbones: Mapping[str, Callable[[], torch.nn.Module]], shots:
                 log(f"{n_shots:>5} shots {init:<11} ratio {row['ratio']:.4f} "
                     f"({row['train_s']} s)")
     return rows
+
+
+def mean_over_entries(rows: Sequence[Row]) -> list[Row]:
+    """Rows with ``entry="mean"``: ratio and violation averaged per (init, shots).
+
+    Empty when the rows cover a single entry (the paper reports the mean over
+    D16-D20 in Figs. 6-8).
+    """
+    if len({r["entry"] for r in rows}) < 2:
+        return []
+    groups: dict[tuple[object, object, object], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["objective"], r["init"], r["shots"]), []).append(r)
+    return [{"entry": "mean", "objective": obj, "init": init, "shots": shots,
+             "ratio": float(np.mean([float(r["ratio"]) for r in group])),  # type: ignore[arg-type]
+             "violation": float(np.mean([float(r["violation"]) for r in group])),  # type: ignore[arg-type]
+             "train_s": round(sum(float(r["train_s"]) for r in group), 1)}  # type: ignore[arg-type]
+            for (obj, init, shots), group in groups.items()]
 
 
 @dataclass(frozen=True)

@@ -91,18 +91,21 @@ def write_missing_csi(rows: Sequence[Row], out: Path, intro: str) -> str:
 def write_few_shot(rows: Sequence[Row], out: Path, intro: str) -> str:
     """Figs. 6-8: normalised utility (and QoS violation rate) vs number of shots."""
     objective = str(rows[0]["objective"]) if rows else "sum"
+    entries = list(dict.fromkeys(str(r["entry"]) for r in rows))
+    shown = "mean" if "mean" in entries else (entries[0] if entries else "")
     panels = 2 if objective == "qos" else 1
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
-    _plot_lines(axes[0][0], _series(rows, "init", "shots", "ratio"), "shots (N)",
-                "utility / WMMSE-Best", objective)
+    _plot_lines(axes[0][0], _series(rows, "init", "shots", "ratio", entry=shown), "shots (N)",
+                "utility / WMMSE-Best", f"{objective}, {shown}")
     axes[0][0].set_xscale("log", base=2)
     if panels == 2:
-        _plot_lines(axes[0][1], _series(rows, "init", "shots", "violation"), "shots (N)",
-                    "QoS violation rate")
+        _plot_lines(axes[0][1], _series(rows, "init", "shots", "violation", entry=shown),
+                    "shots (N)", "QoS violation rate")
         axes[0][1].set_xscale("log", base=2)
     return _save(out, f"fig6_few_shot_{objective}", f"Few-shot fine-tuning, {objective} "
                  "(Figs. 6-8)", intro, rows,
-                 ["entry", "objective", "init", "shots", "ratio", "violation", "train_s"], fig)
+                 ["entry", "objective", "init", "shots", "batch", "ratio", "violation", "train_s"],
+                 fig)
 
 
 def write_variants(rows: Sequence[Row], out: Path, stem: str, title: str, x: str,

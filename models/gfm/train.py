@@ -85,10 +85,21 @@ class FinetuneConfig:
     backbone_lr: float = 1e-4
     head_lr: float = 1e-3
     batch_size: int = 64
+    # Small N-shot sets are cut into at least this many minibatches per epoch
+    # (64 shots -> batches of 8): with one 64-snapshot batch, 110 epochs are
+    # only 110 Adam steps and the model stops far from converged (measured on
+    # D18, 64 shots: 0.77 of WMMSE-Best with 42 steps, 0.94 from scratch with
+    # 1,680 steps).
+    min_steps_per_epoch: int = 8
 
     def as_dict(self) -> dict[str, object]:
         """JSON-serialisable form."""
         return asdict(self)
+
+    def effective_batch_size(self, n_snapshots: int) -> int:
+        """``batch_size``, reduced so a set of ``n_snapshots`` gives ``min_steps_per_epoch``."""
+        floor = -(-n_snapshots // max(self.min_steps_per_epoch, 1))
+        return max(1, min(self.batch_size, floor))
 
 
 def utility_loss(model: GFMPowerModel, gains: torch.Tensor, noise_w: float, pmax_w: float,
@@ -110,6 +121,7 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    batch_size = cfg.effective_batch_size(min(len(s.gains) for s in sets))
     history: list[dict[str, float]] = []
     stages = (("warmup", cfg.warmup_epochs, False), ("full", cfg.epochs, True))
     for stage, epochs, full in stages:
@@ -120,7 +132,7 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
         opt = torch.optim.Adam(groups)
         for _ in range(epochs):
             total, steps = 0.0, 0
-            for s, gains in minibatches(sets, cfg.batch_size, rng):
+            for s, gains in minibatches(sets, batch_size, rng):
                 objective = (objectives[rng.integers(len(objectives))] if objectives
                              else cfg.objective)
                 loss = utility_loss(model, gains, s.noise_w, s.pmax_w, objective)

@@ -36,6 +36,7 @@ from models.gfm.backbone import PRESETS, BackboneConfig, GFMBackbone
 from models.gfm.data import parse_entries
 from models.gfm.evaluate import evaluate
 from models.gfm.head import PROMPTS
+from models.gfm.pcgnn import PCGNN, PCGNNConfig
 from models.gfm.policy import CHECKPOINTS, GFMPolicy
 from models.gfm.pretrain import PretrainConfig
 from models.gfm.store import load_backbone
@@ -65,6 +66,11 @@ def add_parser(commands: Any) -> None:
     s.add_argument("--backbone", help="pre-trained backbone (default: the shipped one)")
     s.add_argument("--warmup-epochs", type=int, default=FinetuneConfig.warmup_epochs)
     s.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
+    s.add_argument("--min-steps-per-epoch", type=int,
+                   default=FinetuneConfig.min_steps_per_epoch,
+                   help="few-shot: smaller batches for small N (64 shots -> 8 batches of 8)")
+    s.add_argument("--inits", default="pre-trained,scratch",
+                   help="few-shot: comma list of pre-trained, scratch, pcgnn")
     s.add_argument("--sizes", default="3x64x4,4x128x8,6x256x8",
                    help="scaling: LAYERSxDIMxHEADS list")
     s.add_argument("--mask-ratios", default="0.1,0.3,0.5,0.7")
@@ -177,23 +183,47 @@ def _missing_csi(args: argparse.Namespace, out: Path) -> str:
         args, "Unreported cross links: GFM-RA sees the mask token, WMMSE zero-filled gains."))
 
 
-def _few_shot_cfg(args: argparse.Namespace, objective: str) -> ex.FewShotConfig:
-    entry = parse_entries(args.entries)[0]
-    ft = replace(FinetuneConfig(), warmup_epochs=args.warmup_epochs, epochs=args.epochs)
+def _few_shot_cfg(args: argparse.Namespace, objective: str,
+                  entry: str | None = None) -> ex.FewShotConfig:
+    entry = entry or parse_entries(args.entries)[0]
+    if args.min_steps_per_epoch < 1:
+        raise InvalidInput("--min-steps-per-epoch must be at least 1")
+    ft = replace(FinetuneConfig(), warmup_epochs=args.warmup_epochs, epochs=args.epochs,
+                 min_steps_per_epoch=args.min_steps_per_epoch)
     return ex.FewShotConfig(entry, objective, ft, args.n)
 
 
+INITS = ("pre-trained", "scratch", "pcgnn")
+
+
+def _few_shot_makers(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """Backbone factories per ``--inits``; scratch has the pre-trained one's architecture."""
+    pretrained_cfg = load_backbone(path)[0].cfg  # fail fast on a bad checkpoint
+    available = {"pre-trained": lambda: load_backbone(path)[0],
+                 "scratch": lambda: GFMBackbone(pretrained_cfg),
+                 "pcgnn": lambda: PCGNN(PCGNNConfig())}
+    names = [n.strip() for n in args.inits.split(",") if n.strip()]
+    for name in names:
+        if name not in available:
+            raise InvalidInput(f"unknown init {name!r}; choose from {', '.join(INITS)}")
+    return {n: available[n] for n in names}
+
+
 def _few_shot(args: argparse.Namespace, out: Path) -> str:
-    path = args.backbone or CHECKPOINTS / "gfm-small-pretrained"
-    load_backbone(path)  # fail fast on a bad checkpoint
-    makers = {"pre-trained": lambda: load_backbone(path)[0],
-              "scratch": lambda: GFMBackbone(PRESETS["small"])}
+    path = Path(args.backbone or CHECKPOINTS / "gfm-small-pretrained")
+    makers = _few_shot_makers(args, path)
     shots = [int(x) for x in _floats(args.shots, "--shots")]
+    if any(n < 1 for n in shots):
+        raise InvalidInput("--shots must be positive")
     text = ""
     for objective in _objectives(args):
-        rows = ex.few_shot(makers, shots, _few_shot_cfg(args, objective), _log)
+        rows: list[ex.Row] = []
+        for entry in parse_entries(args.entries):
+            rows += ex.few_shot(makers, shots, _few_shot_cfg(args, objective, entry), _log)
+        rows += ex.mean_over_entries(rows)
         text += report.write_few_shot(rows, out, _intro(
-            args, f"Backbone {path}; {args.warmup_epochs}+{args.epochs} fine-tuning epochs."))
+            args, f"Backbone {path}; {args.warmup_epochs}+{args.epochs} fine-tuning epochs, "
+            f"at least {args.min_steps_per_epoch} minibatches per epoch."))
     return text
 
 

@@ -59,6 +59,9 @@ def add_parsers(commands: Any) -> None:
     f.add_argument("--warmup-epochs", type=int, default=FinetuneConfig.warmup_epochs)
     f.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
     f.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
+    f.add_argument("--min-steps-per-epoch", type=int,
+                   default=FinetuneConfig.min_steps_per_epoch,
+                   help="smaller batches for small N (64 shots -> 8 batches of 8)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
@@ -128,6 +131,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.shots < 1:
         raise InvalidInput("--shots must be at least 1")
+    if args.batch_size < 1 or args.min_steps_per_epoch < 1:
+        raise InvalidInput("--batch-size and --min-steps-per-epoch must be at least 1")
     torch.manual_seed(args.seed)
     backbone: Any
     if args.arch == "pcgnn":
@@ -144,7 +149,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     entries = parse_entries(args.catalog)
     train_sets = [load_entry(e, "train", args.shots, args.seed) for e in entries]
     cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
-                         batch_size=args.batch_size)
+                         batch_size=args.batch_size,
+                         min_steps_per_epoch=args.min_steps_per_epoch)
     start = time.perf_counter()
     total = args.warmup_epochs + args.epochs
     with tqdm(total=total, desc="fine-tuning", unit="epoch", file=sys.stderr) as bar:

@@ -61,6 +61,24 @@ def test_few_shot_is_deterministic_and_covers_every_init():
     assert [r["ratio"] for r in first] == [r["ratio"] for r in again]
 
 
+@pytest.mark.parametrize("shots, batch", [(2048, 64), (512, 64), (256, 32), (64, 8), (5, 1)])
+def test_small_sets_get_small_batches(shots, batch):
+    cfg = FinetuneConfig(batch_size=64, min_steps_per_epoch=8)
+    assert cfg.effective_batch_size(shots) == batch
+    assert -(-shots // batch) >= min(8, shots)  # at least 8 steps per epoch when N allows
+
+
+def test_finetune_takes_the_floor_of_steps_per_epoch(monkeypatch):
+    steps = []
+    real_step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step",
+                        lambda self, *a, **k: (steps.append(1), real_step(self, *a, **k))[1])
+    cfg = ex.FewShotConfig("D16", "sum", FinetuneConfig(warmup_epochs=1, epochs=1,
+                                                        min_steps_per_epoch=4), n_test=2)
+    ex.finetune_and_score(GFMBackbone(TINY), 16, cfg, ex.test_state("D16", 2), 1.0)
+    assert len(steps) == 2 * 4  # two epochs of 16 snapshots in batches of 4
+
+
 def test_variants_report_parameter_counts_and_ablation_settings():
     run = ex.PretrainRun(entries=("D1",), n_per_entry=8, epochs=1, batch_size=8)
     configs = {"gen-only": (TINY, PretrainConfig(cl_weight=0.0)),

@@ -47,6 +47,7 @@ def test_finetune_on_several_entries_reports_each(tmp_path):
     (["pretrain", "--dim", "10", "--heads", "3", "--out", "x"], "divisible"),
     (["finetune", "--backbone", "/nonexistent", "--out", "x"], "has no model.safetensors"),
     (["finetune", "--shots", "0", "--out", "x"], "--shots must be at least 1"),
+    (["finetune", "--min-steps-per-epoch", "0", "--out", "x"], "must be at least 1"),
 ])
 def test_bad_training_requests_get_one_line(capsys, args, message):
     assert main(args) == 2
@@ -71,7 +72,26 @@ def test_eval_suite_writes_figures_and_tables(tmp_path):
     (["eval", "--suite", "missing-csi", "--losses", "0,2"], "--losses must lie in [0, 1]"),
     (["eval", "--suite", "scaling", "--sizes", "3x64"], "--sizes wants LAYERSxDIMxHEADS"),
     (["eval", "--suite", "per-k", "--objectives", "max"], "unknown objective 'max'"),
+    (["eval", "--suite", "few-shot", "--inits", "pre-trained,magic"], "unknown init 'magic'"),
+    (["eval", "--suite", "few-shot", "--shots", "0,64"], "--shots must be positive"),
+    (["eval", "--suite", "few-shot", "--min-steps-per-epoch", "0"],
+     "--min-steps-per-epoch must be at least 1"),
 ])
 def test_bad_eval_requests_get_one_line(capsys, args, message):
     assert main(args) == 2
     assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_few_shot_suite_covers_every_entry_and_init_and_averages(tmp_path):
+    out = tmp_path / "fs"
+    assert main(["eval", "--suite", "few-shot", "--entries", "D16,D17", "--objectives", "sum",
+                 "--shots", "8", "--inits", "scratch,pcgnn", "--warmup-epochs", "1",
+                 "--epochs", "1", "--n", "3", "--threads", "1", "--out", str(out)]) == 0
+    rows = json.loads((out / "fig6_few_shot_sum.json").read_text())
+    assert {(r["entry"], r["init"]) for r in rows} == {
+        (e, i) for e in ("D16", "D17", "mean") for i in ("scratch", "pcgnn")}
+    for init in ("scratch", "pcgnn"):
+        per = [r["ratio"] for r in rows if r["init"] == init and r["entry"] != "mean"]
+        mean = next(r["ratio"] for r in rows if r["init"] == init and r["entry"] == "mean")
+        assert mean == pytest.approx(sum(per) / 2)
+    assert {r["batch"] for r in rows if r["entry"] != "mean"} == {1}  # 8 shots, 8 steps/epoch
