@@ -197,10 +197,12 @@ def mean_over_entries(rows: Sequence[Row]) -> list[Row]:
     groups: dict[tuple[object, object, object], list[Row]] = {}
     for r in rows:
         groups.setdefault((r["objective"], r["init"], r["shots"]), []).append(r)
+    def mean(group: list[Row], key: str) -> float:
+        return float(np.mean([float(r[key]) for r in group]))  # type: ignore[arg-type]
+
     return [{"entry": "mean", "objective": obj, "init": init, "shots": shots,
-             "ratio": float(np.mean([float(r["ratio"]) for r in group])),  # type: ignore[arg-type]
-             "violation": float(np.mean([float(r["violation"]) for r in group])),  # type: ignore[arg-type]
-             "train_s": round(sum(float(r["train_s"]) for r in group), 1)}  # type: ignore[arg-type]
+             "ratio": mean(group, "ratio"), "violation": mean(group, "violation"),
+             "train_s": round(mean(group, "train_s") * len(group), 1)}
             for (obj, init, shots), group in groups.items()]
 
 
