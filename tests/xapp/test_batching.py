@@ -111,6 +111,6 @@ def test_gfm_prefetch_answers_only_the_exact_state_and_objective(gfm):
     states, objective = _states(seed=1), get_objective("sum")
     gfm.prefetch(states, [objective] * len(states))
     changed = InterferenceState(states[0].gains * 2, 1e-13, 0.01)
-    expected = gfm._powers(changed, "sum")
+    expected = gfm._powers(changed, objective)
     np.testing.assert_allclose(gfm.decide(changed, objective).power_w, expected)
     assert len(gfm._cache) == len(states)  # the miss did not consume any cached answer

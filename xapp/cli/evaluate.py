@@ -55,6 +55,8 @@ def add_parser(commands: Any) -> None:
     e.add_argument("--n", type=int, default=200, help="test snapshots (paper: 5000)")
     e.add_argument("--checkpoint", help="GFM checkpoint (default: the shipped ones)")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--refine", type=int, default=10,
+                   help="WMMSE iterations of the gfm-wmmse row (0: leave it out of the suite)")
     s = e.add_argument_group("figure suite")
     s.add_argument("--suite", help=f"comma list of {', '.join(SUITES)}, or 'all'")
     s.add_argument("--out", default="eval-gfm", help="directory for .md/.png/.json")
@@ -126,7 +128,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _quick_table(args: argparse.Namespace) -> int:
     state = ex.test_state(args.catalog, args.n)
-    policies = {"gfm": GFMPolicy(args.checkpoint), "wmmse": make_policy("wmmse"),
+    policies = {"gfm": GFMPolicy(args.checkpoint),
+                "gfm-wmmse": GFMPolicy(args.checkpoint, refine_iterations=args.refine),
+                "wmmse": make_policy("wmmse"),
                 "full-reuse": make_policy("full-reuse"), "wmmse-best": make_policy("wmmse-best")}
     rows = evaluate(policies, state, args.objective)
     print(f"{args.catalog} test[:{args.n}], objective {args.objective}")
@@ -142,6 +146,8 @@ def _quick_table(args: argparse.Namespace) -> int:
 
 def _compared(args: argparse.Namespace) -> dict[str, Policy]:
     policies: dict[str, Policy] = {"gfm": GFMPolicy(args.checkpoint, threads=args.threads)}
+    if args.refine:
+        policies["gfm-wmmse"] = GFMPolicy(args.checkpoint, args.threads, args.refine)
     if args.pcgnn:
         policies["pcgnn"] = GFMPolicy(args.pcgnn, threads=args.threads)
     policies["wmmse"] = make_policy("wmmse")

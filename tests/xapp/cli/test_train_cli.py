@@ -25,7 +25,8 @@ def test_pretrain_finetune_eval_chain(tmp_path, capsys):
     assert main(["eval", "--catalog", "D16", "--n", "4", "--checkpoint", str(fine),
                  "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert {r["policy"] for r in rows} == {"gfm", "wmmse", "full-reuse", "wmmse-best"}
+    assert {r["policy"] for r in rows} == {"gfm", "gfm-wmmse", "wmmse", "full-reuse",
+                                          "wmmse-best"}
     assert next(r for r in rows if r["policy"] == "wmmse-best")["ratio"] == pytest.approx(1.0)
 
 
