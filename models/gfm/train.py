@@ -7,8 +7,10 @@ loss history; checkpointing and the command line live in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,6 +20,7 @@ from models.gfm.data import GraphSet, minibatches
 from models.gfm.features import graph_batch
 from models.gfm.head import GFMPowerModel
 from models.gfm.pretrain import HybridPretrainer, sample_edge_mask
+from models.gfm.resume import restore_pretrain_state, save_pretrain_state
 from sim import physics_torch
 from sim.objectives import get_objective
 
@@ -32,13 +35,20 @@ def distributed_rank() -> tuple[int, int]:
 
 
 def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_size: int,
-             lr: float, seed: int, progress: Progress | None = None) -> list[dict[str, float]]:
+             lr: float, seed: int, progress: Progress | None = None,
+             resume_dir: str | Path | None = None, time_limit_s: float | None = None,
+             ) -> list[dict[str, float]]:
     """Algorithm 1: Adam with plateau decay; EMA teacher update after every step.
 
     Under ``torchrun`` the student is wrapped in DistributedDataParallel (gloo on
     CPU, nccl on GPU): every rank walks the same shuffled plan and takes every
     world-th minibatch, gradients are averaged, so the students (and therefore
     the EMA teachers) stay identical on every rank.
+
+    With ``resume_dir`` the full state is saved there after every epoch (rank
+    0) and a run finds and continues it: an interrupted run resumed gives the
+    same weights as one that never stopped. ``time_limit_s`` ends the run after
+    the epoch that crosses it (the history is then shorter than ``epochs``).
     """
     torch.manual_seed(seed)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -50,29 +60,50 @@ def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_s
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=model.cfg.lr_factor, patience=model.cfg.lr_patience)
-    history = []
-    for epoch in range(epochs):
-        sums = np.zeros(2)
-        steps = 0
-        for i, (s, gains) in enumerate(minibatches(sets, batch_size, rng)):
-            g = graph_batch(gains, s.noise_w, s.pmax_w)
-            masked = sample_edge_mask(g.known, model.cfg.mask_ratio, gen)
-            if i % world != rank:
-                continue  # another rank's minibatch (the draws above keep streams aligned)
-            loss_edge, loss_cl = step_model(g, masked)
-            opt.zero_grad()
-            (loss_edge + model.cfg.cl_weight * loss_cl).backward()
-            opt.step()
-            model.update_teacher()
-            sums += [loss_edge.item(), loss_cl.item()]
-            steps += 1
-        row = {"epoch": epoch + 1, "loss_edge": sums[0] / steps, "loss_cl": sums[1] / steps,
-               "lr": opt.param_groups[0]["lr"]}
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+                "world": world, "sets": [[s.name, len(s.gains)] for s in sets]}
+    first, history = 0, list[dict[str, float]]()
+    if resume_dir is not None:
+        first, history = restore_pretrain_state(resume_dir, model, opt, sched, rng, gen,
+                                                settings)
+    start = time.monotonic()
+    for epoch in range(first, epochs):
+        t0 = time.monotonic()
+        row = _pretrain_epoch(model, step_model, opt, sets, batch_size, rng, gen, rank, world)
+        row = {"epoch": epoch + 1, **row, "lr": opt.param_groups[0]["lr"],
+               "seconds": round(time.monotonic() - t0, 1)}
         sched.step(row["loss_edge"] + model.cfg.cl_weight * row["loss_cl"])
         history.append(row)
+        if resume_dir is not None and rank == 0:
+            save_pretrain_state(resume_dir, model, opt, sched, rng, gen, epoch + 1, history,
+                                settings)
         if progress:
             progress(row)
+        if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
+            break
     return history
+
+
+def _pretrain_epoch(model: HybridPretrainer, step_model: torch.nn.Module,
+                    opt: torch.optim.Optimizer, sets: list[GraphSet], batch_size: int,
+                    rng: np.random.Generator, gen: torch.Generator, rank: int,
+                    world: int) -> dict[str, float]:
+    """One pass over the shuffled minibatches; mean losses of this rank's steps."""
+    sums = np.zeros(2)
+    steps = 0
+    for i, (s, gains) in enumerate(minibatches(sets, batch_size, rng)):
+        g = graph_batch(gains, s.noise_w, s.pmax_w)
+        masked = sample_edge_mask(g.known, model.cfg.mask_ratio, gen)
+        if i % world != rank:
+            continue  # another rank's minibatch (the draws above keep streams aligned)
+        loss_edge, loss_cl = step_model(g, masked)
+        opt.zero_grad()
+        (loss_edge + model.cfg.cl_weight * loss_cl).backward()
+        opt.step()
+        model.update_teacher()
+        sums += [loss_edge.item(), loss_cl.item()]
+        steps += 1
+    return {"loss_edge": sums[0] / max(steps, 1), "loss_cl": sums[1] / max(steps, 1)}
 
 
 @dataclass(frozen=True)

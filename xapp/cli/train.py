@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,11 @@ def add_parsers(commands: Any) -> None:
     p.add_argument("--mask-ratio", type=float, default=PretrainConfig.mask_ratio)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="stop after the epoch that passes S seconds (rerun to continue)")
+    p.add_argument("--out", required=True,
+                   help="checkpoint directory to write; OUT/resume holds the state after "
+                        "every epoch, and the same command run again continues from it")
     p.set_defaults(run=run_pretrain)
     f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
     f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
@@ -98,28 +103,37 @@ def run_pretrain(args: argparse.Namespace) -> int:
     """Pre-train on catalog entries and write the backbone checkpoint (rank 0)."""
     torch.set_num_threads(args.threads)
     rank = _init_distributed()
+    if args.time_limit is not None and args.time_limit < 0:
+        raise InvalidInput("--time-limit must be >= 0 seconds")
     names = parse_entries(args.entries)
     sets = [load_entry(n, "train", args.n_per_entry, args.seed) for n in tqdm(
         names, desc="generating", unit="entry", file=sys.stderr)]
     cfg = PretrainConfig(mask_ratio=args.mask_ratio, lr=args.lr)
     model = HybridPretrainer(_backbone_config(args), cfg)
-    start = time.perf_counter()
+    resume = Path(args.out) / "resume"
     with tqdm(total=args.epochs, desc="pre-training", unit="epoch", file=sys.stderr,
               disable=rank != 0) as bar:
         def progress(row: dict[str, float]) -> None:
-            bar.update(1)
+            bar.n = int(row["epoch"])
+            bar.refresh()
             bar.set_postfix(edge=f"{row['loss_edge']:.4f}", cl=f"{row['loss_cl']:.4f}")
         history = pretrain(model, sets, args.epochs, args.batch_size, args.lr, args.seed,
-                           progress)
-    wall = time.perf_counter() - start
+                           progress, resume, args.time_limit)
+    wall = sum(row.get("seconds", 0.0) for row in history)  # every invocation's epochs
     training = {"pretrain": cfg.as_dict(), "entries": names, "n_per_entry": args.n_per_entry,
                 "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
+    done = len(history)
     meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history,
+            "epochs_done": done,
             "data": {"split": "train", "seed": args.seed}, "threads": args.threads,
             "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
     if rank != 0:
         return 0
     save_backbone(args.out, model.backbone, training, meta)
+    if done < args.epochs:
+        print(f"stopped at the time limit after epoch {done} of {args.epochs} (backbone so far "
+              f"-> {args.out}); run the same command again to continue")
+        return 0
     print(f"pre-trained {len(names)} entries x {args.n_per_entry} for {args.epochs} epochs in "
           f"{wall:.0f} s; final L_edge {history[-1]['loss_edge']:.4f}, "
           f"L_cl {history[-1]['loss_cl']:.4f} -> {args.out}")
