@@ -106,6 +106,15 @@ def _pretrain_epoch(model: HybridPretrainer, step_model: torch.nn.Module,
     return {"loss_edge": sums[0] / max(steps, 1), "loss_cl": sums[1] / max(steps, 1)}
 
 
+def _random_csi_mask(gains: torch.Tensor, max_share: float,
+                     gen: torch.Generator) -> torch.Tensor | None:
+    """``(B, K, K)`` reported-links mask hiding a share ~ U(0, max_share) of cross links."""
+    if max_share <= 0:
+        return None
+    share = float(torch.rand((), generator=gen)) * max_share
+    return ~sample_edge_mask(torch.ones(gains.shape, dtype=torch.bool), share, gen)
+
+
 @dataclass(frozen=True)
 class FinetuneConfig:
     """Two-stage fine-tuning (sec. IV-A "Fine-tuning Details")."""
@@ -122,6 +131,10 @@ class FinetuneConfig:
     # D18, 64 shots: 0.77 of WMMSE-Best with 42 steps, 0.94 from scratch with
     # 1,680 steps).
     min_steps_per_epoch: int = 8
+    # Our extension (not in the paper): each minibatch hides a share, uniform in
+    # [0, csi_drop], of its cross links behind the mask token; the loss still
+    # scores the powers on the true channels (robustness to missing CSI).
+    csi_drop: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         """JSON-serialisable form."""
@@ -134,9 +147,13 @@ class FinetuneConfig:
 
 
 def utility_loss(model: GFMPowerModel, gains: torch.Tensor, noise_w: float, pmax_w: float,
-                 objective: str) -> torch.Tensor:
-    """Negative utility per link (mean over the batch): the fine-tuning loss."""
-    g = graph_batch(gains, noise_w, pmax_w)
+                 objective: str, csi_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Negative utility per link (mean over the batch): the fine-tuning loss.
+
+    ``csi_mask (B, K, K)`` (True = reported) hides links from the model only:
+    the rates are always those of the true ``gains``.
+    """
+    g = graph_batch(gains, noise_w, pmax_w, csi_mask)
     power = model(g, objective)
     rates = physics_torch.rates(g.gains, power, g.noise_w)
     k = gains.shape[-1]
@@ -151,7 +168,7 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
     ``objectives`` (switchable model): each minibatch draws one of them.
     """
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     batch_size = cfg.effective_batch_size(min(len(s.gains) for s in sets))
     history: list[dict[str, float]] = []
     stages = (("warmup", cfg.warmup_epochs, False), ("full", cfg.epochs, True))
@@ -166,7 +183,8 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
             for s, gains in minibatches(sets, batch_size, rng):
                 objective = (objectives[rng.integers(len(objectives))] if objectives
                              else cfg.objective)
-                loss = utility_loss(model, gains, s.noise_w, s.pmax_w, objective)
+                loss = utility_loss(model, gains, s.noise_w, s.pmax_w, objective,
+                                    _random_csi_mask(gains, cfg.csi_drop, gen))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -63,6 +63,8 @@ def add_parser(commands: Any) -> None:
     s.add_argument("--entries", default="D16-D20")
     s.add_argument("--objectives", default="sum,pf,qos")
     s.add_argument("--pcgnn", help="a fine-tuned PCGNN checkpoint to compare with")
+    s.add_argument("--scratch", help="a GFM-RA checkpoint fine-tuned from scratch (no "
+                   "pre-training) to compare with")
     s.add_argument("--losses", default="0,0.1,0.2,0.3,0.4,0.5", help="missing-CSI shares")
     s.add_argument("--shots", default="64,256,1024,2048", help="few-shot set sizes")
     s.add_argument("--backbone", help="pre-trained backbone (default: the shipped one)")
@@ -150,6 +152,8 @@ def _compared(args: argparse.Namespace) -> dict[str, Policy]:
         policies["gfm-wmmse"] = GFMPolicy(args.checkpoint, args.threads, args.refine)
     if args.pcgnn:
         policies["pcgnn"] = GFMPolicy(args.pcgnn, threads=args.threads)
+    if args.scratch:
+        policies["scratch"] = GFMPolicy(args.scratch, threads=args.threads)
     policies["wmmse"] = make_policy("wmmse")
     policies["full-reuse"] = make_policy("full-reuse")
     return policies

@@ -67,6 +67,9 @@ def add_parsers(commands: Any) -> None:
     f.add_argument("--min-steps-per-epoch", type=int,
                    default=FinetuneConfig.min_steps_per_epoch,
                    help="smaller batches for small N (64 shots -> 8 batches of 8)")
+    f.add_argument("--csi-drop", type=float, default=0.0,
+                   help="hide a share U(0, X) of cross links per minibatch (robustness to "
+                        "missing CSI; our extension)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
@@ -147,6 +150,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         raise InvalidInput("--shots must be at least 1")
     if args.batch_size < 1 or args.min_steps_per_epoch < 1:
         raise InvalidInput("--batch-size and --min-steps-per-epoch must be at least 1")
+    if not 0 <= args.csi_drop <= 1:
+        raise InvalidInput("--csi-drop must lie in [0, 1]")
     torch.manual_seed(args.seed)
     backbone: Any
     if args.arch == "pcgnn":
@@ -164,7 +169,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     train_sets = [load_entry(e, "train", args.shots, args.seed) for e in entries]
     cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
                          batch_size=args.batch_size,
-                         min_steps_per_epoch=args.min_steps_per_epoch)
+                         min_steps_per_epoch=args.min_steps_per_epoch,
+                         csi_drop=args.csi_drop)
     start = time.perf_counter()
     total = args.warmup_epochs + args.epochs
     with tqdm(total=total, desc="fine-tuning", unit="epoch", file=sys.stderr) as bar:

@@ -194,3 +194,26 @@ def test_n_shot_sets_are_prefixes_of_the_fine_tuning_pool():
 
     small, pool = load_entry("D16", "train", 16, 0), load_entry("D16", "train", 2048, 0)
     assert torch.equal(small.gains, pool.gains[:16]) and len(pool.gains) == 2048
+
+
+def test_csi_drop_hides_links_from_the_model_but_scores_true_channels(monkeypatch):
+    import models.gfm.train as train_module
+
+    seen = []
+    real = train_module.graph_batch
+    monkeypatch.setattr(train_module, "graph_batch",
+                        lambda *a: (seen.append(a[3]), real(*a))[1])
+    model = GFMPowerModel(GFMBackbone(TINY), PowerHead(TINY.dim))
+    data = GraphSet("tiny", gains(b=16, k=6, seed=4), NOISE, PMAX)
+    finetune(model, [data], FinetuneConfig(warmup_epochs=1, epochs=3, batch_size=4,
+                                           csi_drop=0.5), seed=0)
+    off = ~torch.eye(6, dtype=torch.bool)
+    shares = [float((~m[:, off]).float().mean()) for m in seen]
+    assert len(shares) == 4 * 8  # 4 epochs of 8 batches of 2
+    assert max(shares) <= 0.6 and len(set(shares)) > 1
+    assert all(bool(m.diagonal(dim1=-2, dim2=-1).all()) for m in seen)  # direct links known
+    # the loss uses the true gains: hiding nothing gives the plain loss
+    plain = utility_loss(model, data.gains, NOISE, PMAX, "sum")
+    none_hidden = utility_loss(model, data.gains, NOISE, PMAX, "sum",
+                               torch.ones(16, 6, 6, dtype=torch.bool))
+    torch.testing.assert_close(plain, none_hidden)
