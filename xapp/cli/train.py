@@ -18,6 +18,7 @@ from tqdm import tqdm
 from models.gfm.backbone import PRESETS, BackboneConfig
 from models.gfm.data import load_entry, parse_entries
 from models.gfm.evaluate import evaluate
+from models.gfm.experiments import normalised
 from models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
 from models.gfm.policy import GFMPolicy
 from models.gfm.pretrain import HybridPretrainer, PretrainConfig
@@ -204,11 +205,11 @@ def _quick_eval(model: GFMPowerModel, entries: list[str], objectives: list[str],
         for entry in entries:
             test = load_entry(entry, "test", n, seed)
             state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
-            rows = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")}, state,
-                            objective)
-            ratios.append(rows[0].ratio)
+            gfm, best = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")},
+                                 state, objective)
+            ratios.append(normalised(gfm.utility, best.utility, objective, state.num_links))
             if len(entries) > 1:
-                out[f"{entry}_{objective}_ratio_vs_wmmse_best"] = round(rows[0].ratio, 4)
+                out[f"{entry}_{objective}_ratio_vs_wmmse_best"] = round(ratios[-1], 4)
         out[f"{objective}_ratio_vs_wmmse_best"] = round(float(np.mean(ratios)), 4)
     model.train()
     return out

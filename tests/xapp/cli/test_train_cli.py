@@ -96,3 +96,13 @@ def test_few_shot_suite_covers_every_entry_and_init_and_averages(tmp_path):
         mean = next(r["ratio"] for r in rows if r["init"] == init and r["entry"] == "mean")
         assert mean == pytest.approx(sum(per) / 2)
     assert {r["batch"] for r in rows if r["entry"] != "mean"} == {1}  # 8 shots, 8 steps/epoch
+
+
+def test_finetune_metadata_normalises_pf_like_the_paper(tmp_path):
+    # pf utilities are negative on D17: U / U_ref would exceed 1 for a worse model
+    out = tmp_path / "pf"
+    assert main(["finetune", "--catalog", "D17", "--shots", "8", "--objective", "pf",
+                 "--warmup-epochs", "1", "--epochs", "1", "--eval-n", "3", "--threads", "1",
+                 "--out", str(out)]) == 0
+    ratio = load_power_model(out)[1]["metrics"]["pf_ratio_vs_wmmse_best"]
+    assert 0 < ratio <= 1.0
