@@ -60,6 +60,9 @@ def add_parser(commands: Any) -> None:
     s = e.add_argument_group("figure suite")
     s.add_argument("--suite", help=f"comma list of {', '.join(SUITES)}, or 'all'")
     s.add_argument("--out", default="eval-gfm", help="directory for .md/.png/.json")
+    s.add_argument("--reference-cache", type=Path, metavar="DIR",
+                   help="keep WMMSE-Best reference figures in DIR and reuse them (the "
+                        "multi-start solve takes minutes per entry at K = 80)")
     s.add_argument("--entries", default="D16-D20")
     s.add_argument("--objectives", default="sum,pf,qos")
     s.add_argument("--pcgnn", help="a fine-tuned PCGNN checkpoint to compare with")
@@ -177,7 +180,7 @@ def _intro(args: argparse.Namespace, what: str) -> str:
 
 def _per_k(args: argparse.Namespace, out: Path) -> str:
     rows = ex.per_k(_compared(args), parse_entries(args.entries), _objectives(args), args.n,
-                    _log)
+                    _log, args.reference_cache)
     return report.write_per_k(rows, out, _intro(args, "Shipped checkpoints."))
 
 
@@ -188,7 +191,8 @@ def _missing_csi(args: argparse.Namespace, out: Path) -> str:
     policies = {k: v for k, v in _compared(args).items() if k != "full-reuse"}
     rows = []
     for entry in parse_entries(args.entries):
-        rows += ex.missing_csi(policies, entry, _objectives(args)[0], losses, args.n, log=_log)
+        rows += ex.missing_csi(policies, entry, _objectives(args)[0], losses, args.n, log=_log,
+                               cache=args.reference_cache)
     return report.write_missing_csi(rows, out, _intro(
         args, "Unreported cross links: GFM-RA sees the mask token, WMMSE zero-filled gains."))
 
@@ -200,7 +204,7 @@ def _few_shot_cfg(args: argparse.Namespace, objective: str,
         raise InvalidInput("--min-steps-per-epoch must be at least 1")
     ft = replace(FinetuneConfig(), warmup_epochs=args.warmup_epochs, epochs=args.epochs,
                  min_steps_per_epoch=args.min_steps_per_epoch)
-    return ex.FewShotConfig(entry, objective, ft, args.n)
+    return ex.FewShotConfig(entry, objective, ft, args.n, reference_cache=args.reference_cache)
 
 
 INITS = ("pre-trained", "scratch", "pcgnn")
