@@ -49,9 +49,12 @@ checkpoints-gfm: venv
 		--edge-value-dim 4 --out $(CKPT)/gfm-small-pretrained
 	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D16-D20 --shots 2048 \
 		--objective sum --warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --out $(CKPT)/gfm-small-sum
-	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D18 --shots 2048 \
-		--objective switch --warmup-epochs 10 --epochs 100 --seed 0 --threads 1 \
+	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D16-D20 --shots 2048 \
+		--objective switch --warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --eval-n 20 \
 		--out $(CKPT)/gfm-small-switch
+	$(BIN)/rrm finetune --arch pcgnn --catalog D16-D20 --shots 2048 --objective switch \
+		--warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --eval-n 20 \
+		--out $(CKPT)/pcgnn-small-switch
 
 checkpoints-egat: venv
 	$(BIN)/rrm train-egat --out $(CKPT)/egat-small --power-control --steps 3000 \
