@@ -1,10 +1,13 @@
-"""GFM-RA vs WMMSE-Best, WMMSE and full reuse on D16-D20 (shipped checkpoints).
+"""Decision latency of the learned interference policies next to one WMMSE run.
 
-For each K and objective: mean utility normalised by WMMSE-Best (the paper's
-Fig. 4 metric) and the single-snapshot decision latency next to one WMMSE
-run. Optional extra checkpoints (e.g. from-scratch or 64-shot models) are
-compared on D18. Writes bench/results/gfm.md (+ .json).
-Run: ``python bench/bench_gfm.py [--n 200] [--extra NAME=DIR ...]``.
+One snapshot at a time, one thread, policies interleaved round-robin on the
+same snapshots (so a noisy neighbour slows them all alike): median and p90
+milliseconds per decision for each K of D16-D20, and the ratio of each
+median to single-start WMMSE's (100 iterations). Quality figures live in
+``rrm eval --suite per-k`` (bench/results/gfm-eval/).
+
+Run: ``python bench/bench_gfm.py [--n 50] [--entries D16,D18,D20]``.
+Writes bench/results/gfm_latency.md (+ .json).
 """
 
 from __future__ import annotations
@@ -12,68 +15,84 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, machine_line  # noqa: E402
 
-from models.gfm.data import load_entry  # noqa: E402
-from models.gfm.evaluate import evaluate  # noqa: E402
-from models.gfm.policy import GFMPolicy  # noqa: E402
-from models.policy import make_policy  # noqa: E402
+from models.gfm.experiments import test_state  # noqa: E402
+from models.gfm.policy import CHECKPOINTS, PCGNN_CHECKPOINT  # noqa: E402
+from models.policy import Policy, make_policy  # noqa: E402
+from sim.objectives import get_objective  # noqa: E402
 from sim.types import InterferenceState  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 
 
-def rows_for(entry: str, objective: str, n: int, extra: dict[str, str]) -> list[dict[str, object]]:
-    test = load_entry(entry, "test", n, 0)
-    state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
-    policies = {"gfm": GFMPolicy(), "wmmse": make_policy("wmmse"),
-                "full-reuse": make_policy("full-reuse"), "wmmse-best": make_policy("wmmse-best")}
-    policies.update({name: GFMPolicy(path) for name, path in extra.items()})
-    out = []
-    for r in evaluate(policies, state, objective):
-        out.append({"entry": entry, "K": test.gains.shape[-1], "objective": objective,
-                    **r.__dict__})
-        print(json.dumps(out[-1]), flush=True)
+def policies() -> dict[str, Policy]:
+    """The policies timed: learned ones first, then the WMMSE family."""
+    out = {"gfm": make_policy("gfm"), "gfm-wmmse": make_policy("gfm-wmmse")}
+    if (CHECKPOINTS / PCGNN_CHECKPOINT).is_dir():
+        out["pcgnn"] = make_policy("pcgnn")
+    out["wmmse"] = make_policy("wmmse")
     return out
 
 
+def time_entry(entry: str, n: int, pols: dict[str, Policy]) -> list[dict[str, object]]:
+    """Interleaved single-snapshot timings of every policy on ``n`` test snapshots."""
+    state = test_state(entry, n)
+    objective = get_objective("sum")
+    times: dict[str, list[float]] = {name: [] for name in pols}
+    for i in range(n):
+        one = InterferenceState(state.gains[i], state.noise_w, state.pmax_w)
+        for name, policy in pols.items():
+            t0 = time.perf_counter()
+            policy.decide(one, objective)
+            if i:  # the first round warms caches up
+                times[name].append(1e3 * (time.perf_counter() - t0))
+    ref = float(np.median(times["wmmse"]))
+    k = state.gains.shape[-1]
+    return [{"entry": entry, "K": k, "policy": name, "median_ms": float(np.median(t)),
+             "p90_ms": float(np.percentile(t, 90)), "vs_wmmse": float(np.median(t)) / ref}
+            for name, t in times.items()]
+
+
+def write(rows: list[dict[str, object]], n: int) -> str:
+    """bench/results/gfm_latency.md and .json; returns the markdown."""
+    lines = ["# Decision latency: learned policies vs one WMMSE run", "", machine_line(), "",
+             f"One snapshot per decision, one thread, {n - 1} timed snapshots per entry "
+             "(first 'n' of the test split, the first round untimed), policies interleaved. "
+             "Command: `python bench/bench_gfm.py " + " ".join(sys.argv[1:]) + "`", "",
+             "| entry | K | policy | median ms | p90 ms | median / wmmse |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['entry']} | {r['K']} | {r['policy']} | {r['median_ms']:.2f} | "
+              f"{r['p90_ms']:.2f} | {r['vs_wmmse']:.2f} |" for r in rows]
+    OUT.mkdir(exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    (OUT / "gfm_latency.md").write_text(text)
+    (OUT / "gfm_latency.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
+                                                     indent=1))
+    return text
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--extra", nargs="*", default=[], help="NAME=CHECKPOINT_DIR (D18 only)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=50, help="snapshots per entry (>= 2)")
     parser.add_argument("--entries", default="D16,D17,D18,D19,D20")
-    parser.add_argument("--objectives", default="sum,pf,qos")
-    parser.add_argument("--out", default="gfm", help="results file stem in bench/results")
     args = parser.parse_args()
+    if args.n < 2:
+        parser.error("--n must be at least 2")
     torch.set_num_threads(1)
-    extra = dict(e.split("=", 1) for e in args.extra)
+    pols = policies()
     rows = []
     for entry in args.entries.split(","):
-        for objective in args.objectives.split(","):
-            rows += rows_for(entry, objective, args.n, extra if entry == "D18" else {})
-    write(rows, args.n, args.out)
-
-
-def write(rows: list[dict[str, object]], n: int, stem: str = "gfm") -> None:
-    OUT.mkdir(exist_ok=True)
-    lines = ["# GFM-RA (shipped small checkpoints) on D16-D20", "", machine_line(), "",
-             f"Test split, first {n} snapshots per entry. Ratio = mean utility / WMMSE-Best's "
-             "(for pf and qos, utilities can be negative: read the ratio with care). "
-             "Latency: one snapshot, single thread.", "",
-             "| entry | K | objective | policy | utility | / WMMSE-Best | ms single |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['entry']} | {r['K']} | {r['objective']} | {r['policy']} | "
-                     f"{r['utility']:.3f} | {r['ratio']:.4f} | {r['ms_single']:.3f} |")
-    (OUT / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    (OUT / f"{stem}.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
-                                                 indent=1))
-    print("\n".join(lines))
+        rows += time_entry(entry.strip(), args.n, pols)
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    print(write(rows, args.n))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from sim.objectives import Objective
 from sim.types import InterferenceState, PowerAllocation, State
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+PCGNN_CHECKPOINT = "pcgnn-small-switch"
 DEFAULT_CHECKPOINTS = {"sum": "gfm-small-sum", "pf": "gfm-small-switch", "qos": "gfm-small-switch"}
 
 
@@ -148,6 +149,14 @@ def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
     """``gfm`` polished by ``refine_iterations`` warm-started WMMSE iterations."""
     policy = GFMPolicy(checkpoint, threads, refine_iterations)
     policy.name = "gfm-wmmse"
+    return policy
+
+
+@register_policy("pcgnn")
+def pcgnn(checkpoint: str | Path | None = None, threads: int = 1) -> GFMPolicy:
+    """The PCGNN baseline (Shen et al.): the shipped switchable MPNN, or ``checkpoint``."""
+    policy = GFMPolicy(checkpoint or CHECKPOINTS / PCGNN_CHECKPOINT, threads)
+    policy.name = "pcgnn"
     return policy
 
 
