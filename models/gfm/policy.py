@@ -57,7 +57,8 @@ class GFMPolicy:
         self._model_for("sum")  # fail fast on a missing or bad checkpoint
 
     @classmethod
-    def from_model(cls, model: GFMPowerModel, threads: int = 1) -> GFMPolicy:
+    def from_model(cls, model: GFMPowerModel, threads: int = 1,
+                   refine_iterations: int = 0) -> GFMPolicy:
         """A policy around an in-memory model (evaluation during training)."""
         policy = cls.__new__(cls)
         torch.set_num_threads(threads)
@@ -65,7 +66,7 @@ class GFMPolicy:
         policy._models = {policy._explicit: model.eval()}
         policy.version = "in-memory"
         policy._cache, policy._lock = {}, threading.Lock()
-        policy._refiner = None
+        policy._refiner = _refiner(refine_iterations)
         return policy
 
     def _model_for(self, objective: str) -> tuple[GFMPowerModel, str]:

@@ -104,7 +104,8 @@ def write_few_shot(rows: Sequence[Row], out: Path, intro: str) -> str:
         axes[0][1].set_xscale("log", base=2)
     return _save(out, f"fig6_few_shot_{objective}", f"Few-shot fine-tuning, {objective} "
                  "(Figs. 6-8)", intro, rows,
-                 ["entry", "objective", "init", "shots", "batch", "ratio", "violation", "train_s"],
+                 ["entry", "objective", "init", "shots", "batch", "ratio", "ratio_refined",
+                  "violation", "train_s"],
                  fig)
 
 

@@ -204,7 +204,8 @@ def _few_shot_cfg(args: argparse.Namespace, objective: str,
         raise InvalidInput("--min-steps-per-epoch must be at least 1")
     ft = replace(FinetuneConfig(), warmup_epochs=args.warmup_epochs, epochs=args.epochs,
                  min_steps_per_epoch=args.min_steps_per_epoch)
-    return ex.FewShotConfig(entry, objective, ft, args.n, reference_cache=args.reference_cache)
+    return ex.FewShotConfig(entry, objective, ft, args.n, reference_cache=args.reference_cache,
+                            refine_iterations=args.refine)
 
 
 INITS = ("pre-trained", "scratch", "pcgnn")

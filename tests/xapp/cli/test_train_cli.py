@@ -96,6 +96,8 @@ def test_few_shot_suite_covers_every_entry_and_init_and_averages(tmp_path):
         mean = next(r["ratio"] for r in rows if r["init"] == init and r["entry"] == "mean")
         assert mean == pytest.approx(sum(per) / 2)
     assert {r["batch"] for r in rows if r["entry"] != "mean"} == {1}  # 8 shots, 8 steps/epoch
+    # --refine 10 (default): the polished answer never scores below the model's own
+    assert all(r["ratio_refined"] >= r["ratio"] - 1e-9 for r in rows)
 
 
 def test_finetune_metadata_normalises_pf_like_the_paper(tmp_path):
