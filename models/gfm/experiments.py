@@ -37,6 +37,7 @@ from models.gfm.policy import GFMPolicy
 from models.gfm.pretrain import HybridPretrainer, PretrainConfig
 from models.gfm.train import FinetuneConfig, finetune, pretrain
 from models.policy import Policy, make_policy
+from models.wmmse_policy import WmmsePolicy
 from sim import physics
 from sim.objectives import get_objective
 from sim.types import InterferenceState, PowerAllocation
@@ -188,16 +189,15 @@ def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig
     t0 = time.perf_counter()
     finetune(model, [train_set], replace(cfg.finetune, objective=cfg.objective), cfg.seed)
     wall = time.perf_counter() - t0
-    threads = torch.get_num_threads()
-    power = _powers(GFMPolicy.from_model(model, threads), test, cfg.objective)
+    power = _powers(GFMPolicy.from_model(model, torch.get_num_threads()), test, cfg.objective)
     u, viol = utility_and_violation(test.gains, power, float(test.noise_w), cfg.objective)
     k = test.num_links
     refined = {}
-    if cfg.refine_iterations:
-        polished = _powers(GFMPolicy.from_model(model, threads, cfg.refine_iterations), test,
-                           cfg.objective)
-        u_refined = utility_and_violation(test.gains, polished, float(test.noise_w),
-                                          cfg.objective)[0]
+    if cfg.refine_iterations:  # gfm-wmmse's polish, from the powers already decided
+        polish = WmmsePolicy(max_iter=cfg.refine_iterations)
+        polished = polish.decide(test, get_objective(cfg.objective), warm_start=power).power_w
+        u_refined = utility_and_violation(test.gains, np.asarray(polished),
+                                          float(test.noise_w), cfg.objective)[0]
         refined = {"ratio_refined": normalised(u_refined, ref, cfg.objective, k)}
     return {"shots": shots, "utility": u, "ratio": normalised(u, ref, cfg.objective, k),
             **refined,

@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.classical import InterferenceBatch
 from models.gfm.features import graph_batch
 from models.gfm.head import PROMPTS, GFMPowerModel
 from models.gfm.store import load_power_model
 from models.policy import register_policy
-from models.wmmse_policy import WmmseSolver
+from models.wmmse_policy import WmmsePolicy
 from sim.errors import InvalidInput
 from sim.objectives import Objective
 from sim.types import InterferenceState, PowerAllocation, State
@@ -57,8 +56,7 @@ class GFMPolicy:
         self._model_for("sum")  # fail fast on a missing or bad checkpoint
 
     @classmethod
-    def from_model(cls, model: GFMPowerModel, threads: int = 1,
-                   refine_iterations: int = 0) -> GFMPolicy:
+    def from_model(cls, model: GFMPowerModel, threads: int = 1) -> GFMPolicy:
         """A policy around an in-memory model (evaluation during training)."""
         policy = cls.__new__(cls)
         torch.set_num_threads(threads)
@@ -66,7 +64,7 @@ class GFMPolicy:
         policy._models = {policy._explicit: model.eval()}
         policy.version = "in-memory"
         policy._cache, policy._lock = {}, threading.Lock()
-        policy._refiner = _refiner(refine_iterations)
+        policy._refiner = None
         return policy
 
     def _model_for(self, objective: str) -> tuple[GFMPowerModel, str]:
@@ -122,10 +120,7 @@ class GFMPolicy:
         power = self._model_powers(state, objective.name)
         if self._refiner is None:
             return power
-        batch = InterferenceBatch.of(state, objective)
-        start = power.reshape(batch.pmax_w.shape)[:, None, :]
-        refined = self._refiner.solve(batch, objective, start).power_w
-        return refined[0] if batch.single else refined
+        return np.asarray(self._refiner.decide(state, objective, warm_start=power).power_w)
 
     @torch.inference_mode()
     def _model_powers(self, state: InterferenceState, objective: str) -> np.ndarray:
@@ -161,10 +156,11 @@ def pcgnn(checkpoint: str | Path | None = None, threads: int = 1) -> GFMPolicy:
     return policy
 
 
-def _refiner(iterations: int) -> WmmseSolver | None:
+def _refiner(iterations: int) -> WmmsePolicy | None:
+    """Single-start WMMSE capped at ``iterations``, warm-started from the model's powers."""
     if iterations < 0:
         raise InvalidInput(f"refine_iterations must be >= 0, got {iterations}")
-    return WmmseSolver(max_iter=iterations) if iterations else None
+    return WmmsePolicy(max_iter=iterations) if iterations else None
 
 
 def _fingerprint(state: InterferenceState) -> bytes:
