@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, machine_line  # noqa: E402
+from machine import machine_line, save_results  # noqa: E402
 
 from models.policy import make_policy  # noqa: E402
 from sim.e2.messages import SubscribeMsg  # noqa: E402
@@ -34,8 +34,6 @@ from xapp.logs import configure_logging  # noqa: E402
 from xapp.loop import MAX_BATCH, SlotLoop  # noqa: E402
 from xapp.metrics import XAppMetrics  # noqa: E402
 from xapp.transport.inproc import InProcessClient  # noqa: E402
-
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def run(nodes: int, k: int, slots: int, max_batch: int) -> dict[str, float]:
@@ -95,11 +93,7 @@ def write(rows: list[dict[str, float]], slots: int) -> None:
         lines.append(f"| {r['nodes']} | {r['K']} | {r['max_batch']} | "
                      f"{r['ms_per_slot_all_nodes']:.2f} | {r['policy_ms_mean']:.3f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['fallbacks']} |")
-    OUT.mkdir(exist_ok=True)
-    (OUT / "batching.md").write_text("\n".join(lines) + "\n")
-    (OUT / "batching.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
-                                                  indent=1))
-    print("\n".join(lines))
+    print(save_results("batching", lines, rows), end="")
 
 
 if __name__ == "__main__":

@@ -10,18 +10,15 @@ bench/results/datagen.md (+ .json). Run: ``python bench/bench_datagen.py``.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, machine_line  # noqa: E402
+from machine import machine_line, save_results  # noqa: E402
 
 from sim.dataset import iter_chunks, write_dataset  # noqa: E402
-
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def generation(name: str, n: int, seed: int = 0) -> dict[str, object]:
@@ -68,11 +65,7 @@ def main() -> None:
         size = f"{r['size_mb']:.0f}" if "size_mb" in r else ""
         lines.append(f"| {r['what']} | {r['n']:,} | {r['seconds']:.1f} | "
                      f"{r['per_s']:,.0f} | {size} |")
-    OUT.mkdir(exist_ok=True)
-    (OUT / "datagen.md").write_text("\n".join(lines) + "\n")
-    (OUT / "datagen.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
-                                                 indent=1))
-    print("\n".join(lines))
+    print(save_results("datagen", lines, rows), end="")
 
 
 if __name__ == "__main__":

@@ -22,15 +22,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, machine_line  # noqa: E402
+from machine import machine_line, save_results  # noqa: E402
 
 from models.gfm.experiments import test_state  # noqa: E402
 from models.gfm.policy import CHECKPOINTS, PCGNN_CHECKPOINT  # noqa: E402
 from models.policy import Policy, make_policy  # noqa: E402
 from sim.objectives import get_objective  # noqa: E402
 from sim.types import InterferenceState  # noqa: E402
-
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def policies() -> dict[str, Policy]:
@@ -71,12 +69,7 @@ def write(rows: list[dict[str, object]], n: int) -> str:
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['entry']} | {r['K']} | {r['policy']} | {r['median_ms']:.2f} | "
               f"{r['p90_ms']:.2f} | {r['vs_wmmse']:.2f} |" for r in rows]
-    OUT.mkdir(exist_ok=True)
-    text = "\n".join(lines) + "\n"
-    (OUT / "gfm_latency.md").write_text(text)
-    (OUT / "gfm_latency.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
-                                                     indent=1))
-    return text
+    return save_results("gfm_latency", lines, rows)
 
 
 def main() -> None:

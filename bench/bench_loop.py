@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, machine_line  # noqa: E402
+from machine import machine_line, save_results  # noqa: E402
 
 from sim.nodes import NodeSpec, build_node  # noqa: E402
 from sim.simulator import Simulator  # noqa: E402
@@ -29,7 +29,6 @@ from xapp.app import XApp  # noqa: E402
 from xapp.config import load_config  # noqa: E402
 from xapp.logs import configure_logging  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results"
 STAGES = ("transport_in", "decode", "policy", "guards", "encode", "send")
 
 
@@ -112,7 +111,6 @@ def main() -> None:
 
 
 def write(rows: list[dict[str, object]]) -> None:
-    OUT.mkdir(exist_ok=True)
     lines = ["# Closed-loop latency by transport and K", "", machine_line(), "",
              "Simulator in a child process (lockstep), xApp here with `full-reuse`, so the "
              "figures are the loop's and the transport's own cost. Latency: indication "
@@ -126,10 +124,7 @@ def write(rows: list[dict[str, object]]) -> None:
         dps = f"{r['decisions_per_s']:.0f}" if "decisions_per_s" in r else ""
         lines.append(f"| {r['K']} | {r['transport']} | {r['nodes']} | {r['p50_ms']:.3f} | "
                      f"{r['p99_ms']:.3f} | {stages} | {dps} |")
-    (OUT / "loop.md").write_text("\n".join(lines) + "\n")
-    (OUT / "loop.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
-                                              indent=1))
-    print("\n".join(lines))
+    print(save_results("loop", lines, rows), end="")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,3 +32,16 @@ def machine_line() -> str:
     m = machine_info()
     return (f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
             f"numpy {m['numpy']}, {m['date']}.")
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def save_results(stem: str, lines: list[str], rows: list[dict[str, Any]]) -> str:
+    """Write ``results/<stem>.md`` (``lines``) and ``.json`` (machine + ``rows``); the markdown."""
+    RESULTS.mkdir(exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    (RESULTS / f"{stem}.md").write_text(text)
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
+                                                     indent=1))
+    return text
