@@ -116,6 +116,8 @@ def run_eval(args: argparse.Namespace) -> int:
     """The quick table, or the figure suite when ``--suite`` is given."""
     if args.n < 1:
         raise InvalidInput("--n must be at least 1")
+    if args.refine < 0:
+        raise InvalidInput("--refine must be >= 0 WMMSE iterations")
     if not args.suite:
         return _quick_table(args)
     suites = list(SUITES) if args.suite == "all" else [s.strip() for s in args.suite.split(",")]
@@ -133,10 +135,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _quick_table(args: argparse.Namespace) -> int:
     state = ex.test_state(args.catalog, args.n)
-    policies = {"gfm": GFMPolicy(args.checkpoint),
-                "gfm-wmmse": GFMPolicy(args.checkpoint, refine_iterations=args.refine),
-                "wmmse": make_policy("wmmse"),
-                "full-reuse": make_policy("full-reuse"), "wmmse-best": make_policy("wmmse-best")}
+    policies: dict[str, Policy] = {"gfm": GFMPolicy(args.checkpoint)}
+    if args.refine:
+        policies["gfm-wmmse"] = GFMPolicy(args.checkpoint, refine_iterations=args.refine)
+    policies |= {"wmmse": make_policy("wmmse"), "full-reuse": make_policy("full-reuse"),
+                 "wmmse-best": make_policy("wmmse-best")}
     rows = evaluate(policies, state, args.objective)
     print(f"{args.catalog} test[:{args.n}], objective {args.objective}")
     print(f"{'policy':<12} {'utility':>9} {'/ wmmse-best':>12} {'ms/snap batched':>16} "

@@ -75,6 +75,7 @@ def test_eval_suite_writes_figures_and_tables(tmp_path):
     (["eval", "--suite", "per-k", "--objectives", "max"], "unknown objective 'max'"),
     (["eval", "--suite", "few-shot", "--inits", "pre-trained,magic"], "unknown init 'magic'"),
     (["eval", "--suite", "few-shot", "--shots", "0,64"], "--shots must be positive"),
+    (["eval", "--suite", "few-shot", "--refine", "-1"], "--refine must be >= 0"),
     (["eval", "--suite", "few-shot", "--min-steps-per-epoch", "0"],
      "--min-steps-per-epoch must be at least 1"),
 ])
