@@ -21,7 +21,7 @@ from models.gfm.features import graph_batch
 from models.gfm.head import GFMPowerModel
 from models.gfm.pretrain import HybridPretrainer, sample_edge_mask
 from models.gfm.resume import restore_pretrain_state, save_pretrain_state
-from sim import physics_torch
+from sim import physics, physics_torch
 from sim.objectives import get_objective
 
 Progress = Callable[[dict[str, float]], None]
@@ -107,12 +107,13 @@ def _pretrain_epoch(model: HybridPretrainer, step_model: torch.nn.Module,
 
 
 def _random_csi_mask(gains: torch.Tensor, max_share: float,
-                     gen: torch.Generator) -> torch.Tensor | None:
-    """``(B, K, K)`` reported-links mask hiding a share ~ U(0, max_share) of cross links."""
+                     rng: np.random.Generator) -> torch.Tensor | None:
+    """``(B, K, K)`` reported links: the evaluation's mask model
+    (:func:`sim.physics.random_csi_mask`) at a share ~ U(0, max_share)."""
     if max_share <= 0:
         return None
-    share = float(torch.rand((), generator=gen)) * max_share
-    return ~sample_edge_mask(torch.ones(gains.shape, dtype=torch.bool), share, gen)
+    share = rng.random() * max_share
+    return torch.from_numpy(physics.random_csi_mask(rng, tuple(gains.shape), share))
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
     ``objectives`` (switchable model): each minibatch draws one of them.
     """
     torch.manual_seed(seed)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    rng, mask_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     batch_size = cfg.effective_batch_size(min(len(s.gains) for s in sets))
     history: list[dict[str, float]] = []
     stages = (("warmup", cfg.warmup_epochs, False), ("full", cfg.epochs, True))
@@ -184,7 +185,7 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
                 objective = (objectives[rng.integers(len(objectives))] if objectives
                              else cfg.objective)
                 loss = utility_loss(model, gains, s.noise_w, s.pmax_w, objective,
-                                    _random_csi_mask(gains, cfg.csi_drop, gen))
+                                    _random_csi_mask(gains, cfg.csi_drop, mask_rng))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
