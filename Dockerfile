@@ -14,14 +14,12 @@ ENV PATH=/opt/venv/bin:$PATH
 RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY sim ./sim
-COPY models ./models
-COPY xapp ./xapp
+COPY rrm ./rrm
 RUN pip install . \
  && python -m compileall -q /opt/venv/lib
 # The checkpoints move out of site-packages behind a symlink, so a volume
 # mounted on /opt/rrm/checkpoints (chart: checkpoints.existingClaim) replaces them.
-RUN site="$(python -c 'import models, pathlib; print(pathlib.Path(models.__file__).parent)')" \
+RUN site="$(python -c 'import rrm.models, pathlib; print(pathlib.Path(rrm.models.__file__).parent)')" \
  && mkdir -p /opt/rrm \
  && mv "$site/checkpoints" /opt/rrm/checkpoints \
  && ln -s /opt/rrm/checkpoints "$site/checkpoints" \

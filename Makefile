@@ -25,10 +25,10 @@ test: venv
 	$(BIN)/python -m pytest -n 2
 
 lint: venv
-	$(BIN)/ruff check sim models xapp tests bench
+	$(BIN)/ruff check rrm tests bench
 
 typecheck: venv
-	$(BIN)/mypy sim models xapp
+	$(BIN)/mypy rrm
 
 check: lint typecheck test
 
@@ -41,7 +41,7 @@ clean:
 # The shipped checkpoints, exactly as produced (2-core CPU; wall times in each
 # checkpoint's metadata.json). GFM-RA: edge values per head (our extension),
 # shortened schedules for this CPU (see README, GFM-RA).
-CKPT := models/checkpoints
+CKPT := rrm/models/checkpoints
 checkpoints: checkpoints-gfm checkpoints-egat checkpoints-diffusion
 
 checkpoints-gfm: venv

@@ -23,17 +23,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line, save_results  # noqa: E402
 
-from models.policy import make_policy  # noqa: E402
-from sim.e2.messages import SubscribeMsg  # noqa: E402
-from sim.nodes import NodeSpec, build_node  # noqa: E402
-from sim.simulator import Simulator  # noqa: E402
-from xapp.decision import Decider  # noqa: E402
-from xapp.guards import GuardConfig  # noqa: E402
-from xapp.health import HealthState  # noqa: E402
-from xapp.logs import configure_logging  # noqa: E402
-from xapp.loop import MAX_BATCH, SlotLoop  # noqa: E402
-from xapp.metrics import XAppMetrics  # noqa: E402
-from xapp.transport.inproc import InProcessClient  # noqa: E402
+from rrm.core.wire.messages import SubscribeMsg  # noqa: E402
+from rrm.models.policy import make_policy  # noqa: E402
+from rrm.sim.nodes import NodeSpec, build_node  # noqa: E402
+from rrm.sim.simulator import Simulator  # noqa: E402
+from rrm.xapp.decision import Decider  # noqa: E402
+from rrm.xapp.guards import GuardConfig  # noqa: E402
+from rrm.xapp.health import HealthState  # noqa: E402
+from rrm.xapp.logs import configure_logging  # noqa: E402
+from rrm.xapp.loop import MAX_BATCH, SlotLoop  # noqa: E402
+from rrm.xapp.metrics import XAppMetrics  # noqa: E402
+from rrm.xapp.transport.inproc import InProcessClient  # noqa: E402
 
 
 def run(nodes: int, k: int, slots: int, max_batch: int) -> dict[str, float]:

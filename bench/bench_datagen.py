@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line, save_results  # noqa: E402
 
-from sim.dataset import iter_chunks, write_dataset  # noqa: E402
+from rrm.sim.dataset import iter_chunks, write_dataset  # noqa: E402
 
 
 def generation(name: str, n: int, seed: int = 0) -> dict[str, object]:

@@ -31,24 +31,24 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, machine_line  # noqa: E402
 
-from models.diffusion.data import ergodic_config  # noqa: E402
-from models.diffusion.expert import ExpertConfig, run_expert  # noqa: E402
-from models.diffusion.model import load_diffusion  # noqa: E402
-from models.diffusion.policy import DiffusionPolicy  # noqa: E402
-from models.policy import make_policy  # noqa: E402
-from sim.e2.messages import SubscribeMsg  # noqa: E402
-from sim.env import InterferenceEnv, Topology  # noqa: E402
-from sim.fading import FadingProcess  # noqa: E402
-from sim.node import NodeConfig, SimNode  # noqa: E402
-from sim.objectives import get_objective  # noqa: E402
-from sim.scenarios.ergodic import generate_ergodic_network  # noqa: E402
-from sim.simulator import Simulator  # noqa: E402
-from xapp.decision import Decider  # noqa: E402
-from xapp.guards import GuardConfig  # noqa: E402
-from xapp.health import HealthState  # noqa: E402
-from xapp.loop import SlotLoop  # noqa: E402
-from xapp.metrics import XAppMetrics  # noqa: E402
-from xapp.transport.inproc import InProcessClient  # noqa: E402
+from rrm.core.objectives import get_objective  # noqa: E402
+from rrm.core.wire.messages import SubscribeMsg  # noqa: E402
+from rrm.models.diffusion.data import ergodic_config  # noqa: E402
+from rrm.models.diffusion.expert import ExpertConfig, run_expert  # noqa: E402
+from rrm.models.diffusion.model import load_diffusion  # noqa: E402
+from rrm.models.diffusion.policy import DiffusionPolicy  # noqa: E402
+from rrm.models.policy import make_policy  # noqa: E402
+from rrm.sim.env import InterferenceEnv, Topology  # noqa: E402
+from rrm.sim.fading import FadingProcess  # noqa: E402
+from rrm.sim.node import NodeConfig, SimNode  # noqa: E402
+from rrm.sim.scenarios.ergodic import generate_ergodic_network  # noqa: E402
+from rrm.sim.simulator import Simulator  # noqa: E402
+from rrm.xapp.decision import Decider  # noqa: E402
+from rrm.xapp.guards import GuardConfig  # noqa: E402
+from rrm.xapp.health import HealthState  # noqa: E402
+from rrm.xapp.loop import SlotLoop  # noqa: E402
+from rrm.xapp.metrics import XAppMetrics  # noqa: E402
+from rrm.xapp.transport.inproc import InProcessClient  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 N, DENSITY, F_MIN = 20, 8.2, 0.6

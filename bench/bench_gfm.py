@@ -24,11 +24,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line, save_results  # noqa: E402
 
-from models.gfm.experiments import test_state  # noqa: E402
-from models.gfm.policy import CHECKPOINTS, PCGNN_CHECKPOINT  # noqa: E402
-from models.policy import Policy, make_policy  # noqa: E402
-from sim.objectives import get_objective  # noqa: E402
-from sim.types import InterferenceState  # noqa: E402
+from rrm.core.objectives import get_objective  # noqa: E402
+from rrm.core.types import InterferenceState  # noqa: E402
+from rrm.models.gfm.experiments import test_state  # noqa: E402
+from rrm.models.gfm.policy import CHECKPOINTS, PCGNN_CHECKPOINT  # noqa: E402
+from rrm.models.policy import Policy, make_policy  # noqa: E402
 
 
 def policies() -> dict[str, Policy]:

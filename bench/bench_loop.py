@@ -23,17 +23,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line, save_results  # noqa: E402
 
-from sim.nodes import NodeSpec, build_node  # noqa: E402
-from sim.simulator import Simulator  # noqa: E402
-from xapp.app import XApp  # noqa: E402
-from xapp.config import load_config  # noqa: E402
-from xapp.logs import configure_logging  # noqa: E402
+from rrm.sim.nodes import NodeSpec, build_node  # noqa: E402
+from rrm.sim.simulator import Simulator  # noqa: E402
+from rrm.xapp.app import XApp  # noqa: E402
+from rrm.xapp.config import load_config  # noqa: E402
+from rrm.xapp.logs import configure_logging  # noqa: E402
 
 STAGES = ("transport_in", "decode", "policy", "guards", "encode", "send")
 
 
 def start_sim(transport: str, k: int, nodes: int, slots: int) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "xapp.cli", "sim", "serve", "--transport", transport,
+    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--transport", transport,
            "--k", str(k), "--nodes", str(nodes), "--slot-ms", "50", "--lockstep",
            "--slots", str(slots + 20), "--port", "0", "--pub-port", "0", "--ctl-port", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -51,9 +51,9 @@ def run_xapp(transport: str, address: str, slots: int) -> XApp:
 
 
 def run_inprocess(k: int, nodes: int, slots: int) -> XApp:
-    from sim.e2.messages import SubscribeMsg
-    from xapp.loop import SlotLoop
-    from xapp.transport.inproc import InProcessClient
+    from rrm.core.wire.messages import SubscribeMsg
+    from rrm.xapp.loop import SlotLoop
+    from rrm.xapp.transport.inproc import InProcessClient
 
     sim = Simulator([build_node(NodeSpec(num_links=k), f"node-{i}", i, 0.05)
                      for i in range(nodes)], 0.05, lockstep=True)

@@ -39,9 +39,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from xapp.app import XApp  # noqa: E402
-from xapp.config import load_config  # noqa: E402
-from xapp.logs import configure_logging  # noqa: E402
+from rrm.xapp.app import XApp  # noqa: E402
+from rrm.xapp.config import load_config  # noqa: E402
+from rrm.xapp.logs import configure_logging  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 PAGE_MIB = resource.getpagesize() / 2**20
@@ -57,7 +57,7 @@ def rss_mib(pid: int | str = "self") -> float:
 
 
 def start_node(k: int, nodes: int, slot_ms: float) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "xapp.cli", "sim", "serve", "--transport", "grpc",
+    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--transport", "grpc",
            "--k", str(k), "--nodes", str(nodes), "--slot-ms", str(slot_ms), "--port", "0",
            "--log-level", "error"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

@@ -33,8 +33,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402
 
-from sim.e2 import e2_pb2 as pb  # noqa: E402
-from sim.e2.codec import (  # noqa: E402
+from rrm.core.types import InterferenceState, PowerAllocation  # noqa: E402
+from rrm.core.wire import e2_pb2 as pb  # noqa: E402
+from rrm.core.wire.codec import (  # noqa: E402
     decode_control,
     decode_indication,
     encode_control,
@@ -42,7 +43,7 @@ from sim.e2.codec import (  # noqa: E402
     header_from_pb,
     parse,
 )
-from sim.e2.messages import (  # noqa: E402
+from rrm.core.wire.messages import (  # noqa: E402
     AckMsg,
     AppliedSource,
     ControlMsg,
@@ -53,8 +54,7 @@ from sim.e2.messages import (  # noqa: E402
     SubscribedMsg,
     SubscribeMsg,
 )
-from sim.e2.service import Subscription  # noqa: E402
-from sim.types import InterferenceState, PowerAllocation  # noqa: E402
+from rrm.sim.e2.service import Subscription  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 KS = (20, 50, 80, 400)
@@ -127,12 +127,12 @@ def serve(transport: str, k: int, period_s: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     node = BenchNode(k, period_s)
     if transport == "grpc":
-        from sim.e2.grpc_server import create_grpc_server, stop_grpc_server
+        from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
 
         server, port, health = create_grpc_server(node)
         address, closer = f"127.0.0.1:{port}", lambda: stop_grpc_server(server, health, 0)
     else:
-        from sim.e2.zmq_server import create_zmq_server
+        from rrm.sim.e2.zmq_server import create_zmq_server
 
         zserver, pub, ctl = create_zmq_server(node)
         address, closer = f"127.0.0.1:{pub}:{ctl}", zserver.stop
@@ -145,7 +145,7 @@ def serve(transport: str, k: int, period_s: float) -> None:
 
 def round_trips(transport: str, address: str, k: int, trips: int) -> dict[str, float]:
     """Answer ``WARMUP + trips`` indications; latency percentiles in ms."""
-    from xapp.transport import connect
+    from rrm.xapp.transport import connect
 
     client = connect(transport, address)
     rtt, inbound, control = [], [], []

@@ -1,6 +1,6 @@
 """WMMSE and WMMSE-Best: time, sum rate and iterations vs K and vs batch size.
 
-Instances: the d2d scenario of :mod:`sim.scenarios.d2d` in its D16-D20 form
+Instances: the d2d scenario of :mod:`rrm.sim.scenarios.d2d` in its D16-D20 form
 (D18 defaults: [1, 100] m links in 1 km^2, dual-slope path loss, 7 dB
 shadowing, Rayleigh fading, 10 dBm, -174 dBm/Hz over 10 MHz) with K varied.
 BLAS runs single-threaded (as in the xApp; set OPENBLAS_NUM_THREADS to
@@ -24,11 +24,11 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, machine_line  # noqa: E402
 
-from models.policy import make_policy  # noqa: E402
-from sim import physics  # noqa: E402
-from sim.objectives import get_objective  # noqa: E402
-from sim.scenarios.d2d import D2DConfig, generate_d2d  # noqa: E402
-from sim.types import InterferenceState, PowerAllocation  # noqa: E402
+from rrm.core import physics  # noqa: E402
+from rrm.core.objectives import get_objective  # noqa: E402
+from rrm.core.types import InterferenceState, PowerAllocation  # noqa: E402
+from rrm.models.policy import make_policy  # noqa: E402
+from rrm.sim.scenarios.d2d import D2DConfig, generate_d2d  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 SUM = get_objective("sum")

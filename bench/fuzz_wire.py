@@ -26,19 +26,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, machine_line  # noqa: E402
 
-from models.policy import make_policy  # noqa: E402
-from sim.e2 import e2_pb2 as pb  # noqa: E402
-from sim.e2.codec import encode_indication, parse  # noqa: E402
-from sim.e2.messages import AckMsg, Header, IndicationMsg, Outcome, Refusal  # noqa: E402
-from sim.e2.tensor import to_tensor  # noqa: E402
-from sim.errors import InvalidMessage  # noqa: E402
-from sim.types import InterferenceState  # noqa: E402
-from xapp.decision import Decider  # noqa: E402
-from xapp.guards import GuardConfig  # noqa: E402
-from xapp.health import HealthState  # noqa: E402
-from xapp.logs import configure_logging  # noqa: E402
-from xapp.loop import SlotLoop  # noqa: E402
-from xapp.metrics import XAppMetrics  # noqa: E402
+from rrm.core.errors import InvalidMessage  # noqa: E402
+from rrm.core.types import InterferenceState  # noqa: E402
+from rrm.core.wire import e2_pb2 as pb  # noqa: E402
+from rrm.core.wire.codec import encode_indication, parse  # noqa: E402
+from rrm.core.wire.messages import AckMsg, Header, IndicationMsg, Outcome, Refusal  # noqa: E402
+from rrm.core.wire.tensor import to_tensor  # noqa: E402
+from rrm.models.policy import make_policy  # noqa: E402
+from rrm.xapp.decision import Decider  # noqa: E402
+from rrm.xapp.guards import GuardConfig  # noqa: E402
+from rrm.xapp.health import HealthState  # noqa: E402
+from rrm.xapp.logs import configure_logging  # noqa: E402
+from rrm.xapp.loop import SlotLoop  # noqa: E402
+from rrm.xapp.metrics import XAppMetrics  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 MAX_LINKS = 16  # configured K limit of the fuzzed xApp
@@ -195,7 +195,7 @@ def write(result: dict[str, object]) -> str:
              f"(peak {result['peak_rss_mib']:.0f} MiB).", "",
              "RSS (MiB) by cases processed: " + ", ".join(f"{n}: {r:.0f}" for n, r in rss) + ".",
              "The slot loop keeps latency and per-stage samples of the last 100,000 slots "
-             "(`xapp/loop.py` LATENCY_WINDOW); RSS grows while those windows fill and is flat "
+             "(`rrm/xapp/loop.py` LATENCY_WINDOW); RSS grows while those windows fill and is flat "
              "after them. Sequence-number and metric-label tables are capped (4,096 streams, "
              "256 node labels).", "",
              "| family | outcomes |", "|---|---|"]

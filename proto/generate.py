@@ -1,10 +1,10 @@
-"""Regenerate the Python code for the wire contract into ``sim/e2/``.
+"""Regenerate the Python code for the wire contract into ``rrm/core/wire/``.
 
-Usage: ``python proto/generate.py [OUT_DIR]`` (default ``sim/e2``).
+Usage: ``python proto/generate.py [OUT_DIR]`` (default ``rrm/core/wire``).
 
 protoc names generated modules after the proto path (``rrm/e2/v1/...``);
 the generated gRPC module imports its messages by that path, which is not a
-Python package here, so the import is rewritten to ``sim.e2``. A test
+Python package here, so the import is rewritten to ``rrm.core.wire``. A test
 regenerates into a temporary folder and fails on any difference.
 """
 
@@ -34,9 +34,9 @@ def generate(out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             text = (Path(tmp) / Path(PROTO).parent / name).read_text()
-            text = text.replace("from rrm.e2.v1 import e2_pb2", "from sim.e2 import e2_pb2")
+            text = text.replace("from rrm.e2.v1 import e2_pb2", "from rrm.core.wire import e2_pb2")
             (out_dir / name).write_text(text)
 
 
 if __name__ == "__main__":
-    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "sim" / "e2")
+    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "rrm" / "core" / "wire")

@@ -189,7 +189,7 @@ def test_dockerfile_matches_the_chart() -> None:
 @pytest.mark.parametrize("transport", ["grpc", "zmq"])
 def test_rendered_commands_parse_with_the_real_cli(transport: str) -> None:
     """Helm turns YAML integers into floats (12345678 -> 1.2345678e+07); the chart must not."""
-    from xapp.cli import build_parser
+    from rrm.xapp.cli import build_parser
 
     sim_values = {"seed": 12345678, "nodes": 3, "slotMs": 2.5, "rho": 0.25, "csiLoss": 0.1,
                   "controlDelay": 2, "grpcPort": 50000, "zmqPubPort": 10000,

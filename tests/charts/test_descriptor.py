@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from rrm.xapp.config import XAppConfig, load_config
+from rrm.xapp.guards import GuardConfig
+from rrm.xapp.health import ALIVE_PATH, READY_PATH
+from rrm.xapp.metrics import XAppMetrics
 from tests.charts.chart_tools import (
     CHART,
     SECURITY_KEYS,
@@ -23,10 +27,6 @@ from tests.charts.chart_tools import (
     read_yaml,
     xapp_container,
 )
-from xapp.config import XAppConfig, load_config
-from xapp.guards import GuardConfig
-from xapp.health import ALIVE_PATH, READY_PATH
-from xapp.metrics import XAppMetrics
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -72,9 +72,9 @@ def test_controls_schema_covers_exactly_the_xapp_config_with_its_defaults() -> N
 
 
 def test_schema_choices_are_the_xapps() -> None:
-    from models.policy import policy_names
-    from sim.objectives import OBJECTIVE_NAMES
-    from xapp.config import LOG_LEVELS, TRANSPORTS
+    from rrm.core.objectives import OBJECTIVE_NAMES
+    from rrm.models.policy import policy_names
+    from rrm.xapp.config import LOG_LEVELS, TRANSPORTS
 
     props = CONTROLS_SCHEMA["properties"]
     assert tuple(props["objective"]["enum"]) == OBJECTIVE_NAMES

@@ -33,7 +33,7 @@ from tests.charts.chart_tools import (
     xapp_container,
 )
 
-RRM = [sys.executable, "-m", "xapp.cli"]
+RRM = [sys.executable, "-m", "rrm.xapp.cli"]
 pytestmark = pytest.mark.slow
 
 
@@ -90,7 +90,7 @@ def test_xapp_serves_health_and_metrics_where_the_chart_probes(tmp_path: Path) -
     transport = "grpc"  # the chart's ZeroMQ address is checked in test_chart_behaviour
     sim, address = _start_sim(transport)
     xapp = None
-    log = (tmp_path / "xapp.log").open("w")
+    log = (tmp_path / "rrm.xapp.log").open("w")
     try:
         values: dict[str, Any] = {"simulator": {"enabled": False},
                   "config": {"transport": transport, "e2_address": address,
@@ -133,7 +133,7 @@ def test_xapp_serves_health_and_metrics_where_the_chart_probes(tmp_path: Path) -
         configmap["data"]["config-file.json"] = configmap["data"]["config-file.json"].replace(
             '"log_level": "info"', '"log_level": "debug"')
         _mount_configmap(configmap, config_dir, 2)
-        _wait(lambda: '"config_reloaded"' in (tmp_path / "xapp.log").read_text(), 20,
+        _wait(lambda: '"config_reloaded"' in (tmp_path / "rrm.xapp.log").read_text(), 20,
               "config_reloaded in the log")
         assert xapp.poll() is None
     finally:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sim import physics
+from rrm.core import physics
 
 
 def rayleigh_gains(rng, n, k):

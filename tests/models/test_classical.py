@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from models.classical import InterferenceBatch
-from models.policy import make_policy
-from sim import physics
-from sim.errors import InvalidInput
-from sim.objectives import get_objective
-from sim.types import InterferenceState
+from rrm.core import physics
+from rrm.core.errors import InvalidInput
+from rrm.core.objectives import get_objective
+from rrm.core.types import InterferenceState
+from rrm.models.classical import InterferenceBatch
+from rrm.models.policy import make_policy
 from tests.models.instances import rayleigh_gains, utility, wide_range_gains
 
 

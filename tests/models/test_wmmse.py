@@ -5,12 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.policy import make_policy
-from models.wmmse import WmmseIteration, WmmseProblem, weighted_sum_rate
-from sim import physics
-from sim.errors import InvalidInput
-from sim.objectives import get_objective
-from sim.types import CellFreeState, InterferenceState
+from rrm.core import physics
+from rrm.core.errors import InvalidInput
+from rrm.core.objectives import get_objective
+from rrm.core.types import CellFreeState, InterferenceState
+from rrm.models.policy import make_policy
+from rrm.models.wmmse import WmmseIteration, WmmseProblem, weighted_sum_rate
 from tests.models.instances import rayleigh_gains, utility, wide_range_gains
 
 SUM = get_objective("sum")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.errors import InvalidInput, UnknownName
-from sim.scenarios.catalog import CATALOG, CATALOG_NAMES, catalog_entry, split_rng
-from sim.scenarios.d2d import generate_d2d
+from rrm.core.errors import InvalidInput, UnknownName
+from rrm.sim.scenarios.catalog import CATALOG, CATALOG_NAMES, catalog_entry, split_rng
+from rrm.sim.scenarios.d2d import generate_d2d
 
 PRETRAIN = [(20, 2, 65), (20, 10, 50), (20, 30, 70), (35, 2, 65), (35, 10, 50), (35, 30, 70),
             (50, 2, 65), (50, 10, 50), (50, 30, 70), (65, 2, 65), (65, 10, 50), (65, 30, 70),

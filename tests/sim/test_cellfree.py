@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from sim.errors import ConfigError, InvalidInput
-from sim.scenarios.cellfree import (
+from rrm.core.errors import ConfigError, InvalidInput
+from rrm.sim.scenarios.cellfree import (
     CellFreeConfig,
     correlated_normal,
     cost231_constant_db,

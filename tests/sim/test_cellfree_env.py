@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import cellfree_physics as cfp
-from sim.cellfree_env import CellFreeEnv
-from sim.e2.messages import Cause, ControlMsg, Outcome
-from sim.nodes import NodeSpec, build_node
-from sim.objectives import Objective
-from sim.scenarios.cellfree import CellFreeConfig
-from sim.types import BeamformingAllocation, CellFreeState, PowerAllocation
+from rrm.core import cellfree_physics as cfp
+from rrm.core.objectives import Objective
+from rrm.core.types import BeamformingAllocation, CellFreeState, PowerAllocation
+from rrm.core.wire.messages import Cause, ControlMsg, Outcome
+from rrm.sim.cellfree_env import CellFreeEnv
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.sim.scenarios.cellfree import CellFreeConfig
 
 
 def test_same_seed_same_channels_and_shapes() -> None:

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sim.errors import ConfigError, InvalidInput
-from sim.pathloss import dual_slope_path_loss_db, pairwise_distance
-from sim.scenarios import d2d
-from sim.scenarios.d2d import D2DConfig, generate_d2d, place_pairs
+from rrm.core.errors import ConfigError, InvalidInput
+from rrm.sim.pathloss import dual_slope_path_loss_db, pairwise_distance
+from rrm.sim.scenarios import d2d
+from rrm.sim.scenarios.d2d import D2DConfig, generate_d2d, place_pairs
 
 E_LOG_EXP1_DB = 10 * (-np.euler_gamma) / np.log(10)  # E[10 log10 X], X ~ Exp(1): -2.507 dB
 LAYOUTS = {  # the catalog's extremes: densest with the widest minimum, and the D16-D20 range

@@ -7,11 +7,11 @@ import h5py
 import numpy as np
 import pytest
 
-from sim.dataset import dataset_rng, read_dataset, read_metadata, write_dataset
-from sim.errors import ConfigError, InvalidInput, UnknownName
-from sim.scenarios import d2d
-from sim.scenarios.catalog import catalog_entry, split_rng
-from sim.scenarios.d2d import D2DConfig, generate_d2d
+from rrm.core.errors import ConfigError, InvalidInput, UnknownName
+from rrm.sim.dataset import dataset_rng, read_dataset, read_metadata, write_dataset
+from rrm.sim.scenarios import d2d
+from rrm.sim.scenarios.catalog import catalog_entry, split_rng
+from rrm.sim.scenarios.d2d import D2DConfig, generate_d2d
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".h5"])

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.special import j0
 
-from sim.errors import ConfigError, InvalidInput
-from sim.pathloss import dual_slope_path_loss_db, pairwise_distance
-from sim.scenarios.ergodic import (
+from rrm.core.errors import ConfigError, InvalidInput
+from rrm.sim.pathloss import dual_slope_path_loss_db, pairwise_distance
+from rrm.sim.scenarios.ergodic import (
     DENSITIES_PER_KM2,
     F_MIN_LEVELS,
     SIDES_M,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.special import j0
 
-from sim.errors import ConfigError, InvalidInput
-from sim.fading import FadingProcess, SlotChannel, doppler_hz, jakes_rho, slot_gains
+from rrm.core.errors import ConfigError, InvalidInput
+from rrm.sim.fading import FadingProcess, SlotChannel, doppler_hz, jakes_rho, slot_gains
 
 
 def amplitudes(rho, slots=21, links=20_000, seed=0):

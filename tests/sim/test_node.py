@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sim import physics
-from sim.e2.messages import AppliedSource, Cause, ControlMsg, Outcome, Refusal
-from sim.nodes import NodeSpec, build_node
-from sim.types import PowerAllocation
+from rrm.core import physics
+from rrm.core.types import PowerAllocation
+from rrm.core.wire.messages import AppliedSource, Cause, ControlMsg, Outcome, Refusal
+from rrm.sim.nodes import NodeSpec, build_node
 
 K = 5
 

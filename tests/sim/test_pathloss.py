@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.pathloss import dual_slope_path_loss_db, large_scale_gain, pairwise_distance
+from rrm.sim.pathloss import dual_slope_path_loss_db, large_scale_gain, pairwise_distance
 
 
 def test_path_loss_at_hand_picked_distances():

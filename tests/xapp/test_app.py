@@ -5,12 +5,12 @@ import threading
 
 import numpy as np
 
-from sim.e2.grpc_server import create_grpc_server, stop_grpc_server
-from sim.nodes import NodeSpec, build_node
-from sim.simulator import Simulator
-from sim.trace_arrays import export_trace
-from xapp.app import XApp, summary
-from xapp.config import load_config
+from rrm.core.trace_arrays import export_trace
+from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.sim.simulator import Simulator
+from rrm.xapp.app import XApp, summary
+from rrm.xapp.config import load_config
 
 
 def served():

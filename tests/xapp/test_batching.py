@@ -7,19 +7,19 @@ import threading
 import numpy as np
 import pytest
 
-from models.gfm.policy import GFMPolicy
-from models.policy import make_policy
-from sim.e2.messages import SubscribeMsg
-from sim.nodes import NodeSpec, build_node
-from sim.objectives import get_objective
-from sim.simulator import Simulator
-from sim.types import InterferenceState
-from xapp.decision import Decider
-from xapp.guards import GuardConfig
-from xapp.health import HealthState
-from xapp.loop import SlotLoop
-from xapp.metrics import XAppMetrics
-from xapp.transport.inproc import InProcessClient
+from rrm.core.objectives import get_objective
+from rrm.core.types import InterferenceState
+from rrm.core.wire.messages import SubscribeMsg
+from rrm.models.gfm.policy import GFMPolicy
+from rrm.models.policy import make_policy
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.sim.simulator import Simulator
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
+from rrm.xapp.health import HealthState
+from rrm.xapp.loop import SlotLoop
+from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.transport.inproc import InProcessClient
 
 
 class PrefetchingPolicy:

@@ -6,19 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.policy import make_policy
-from sim import cellfree_physics as cfp
-from sim.e2.codec import decode_indication
-from sim.e2.messages import SubscribeMsg
-from sim.nodes import NodeSpec, build_node
-from sim.simulator import Simulator
-from sim.types import BeamformingAllocation, CellFreeState
-from xapp.decision import Decider
-from xapp.guards import GuardConfig
-from xapp.health import HealthState
-from xapp.loop import SlotLoop
-from xapp.metrics import XAppMetrics
-from xapp.transport.inproc import InProcessClient
+from rrm.core import cellfree_physics as cfp
+from rrm.core.types import BeamformingAllocation, CellFreeState
+from rrm.core.wire.codec import decode_indication
+from rrm.core.wire.messages import SubscribeMsg
+from rrm.models.policy import make_policy
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.sim.simulator import Simulator
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
+from rrm.xapp.health import HealthState
+from rrm.xapp.loop import SlotLoop
+from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.transport.inproc import InProcessClient
 
 
 class Overloading:
@@ -84,7 +84,7 @@ def test_fronthaul_violation_falls_back_and_is_counted(mode: str, name: str) -> 
 
 
 def test_unknown_cellfree_fallback_is_a_config_error() -> None:
-    from sim.errors import ConfigError
+    from rrm.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="cellfree_fallback"):
         Decider(Overloading(), make_policy("wmmse"), GuardConfig(), "sum",  # type: ignore[arg-type]

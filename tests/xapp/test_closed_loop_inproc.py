@@ -6,23 +6,23 @@ import threading
 import numpy as np
 import pytest
 
-from models.policy import make_policy
-from sim import physics
-from sim.e2 import e2_pb2 as pb
-from sim.e2.codec import decode_ack, decode_control, decode_indication, parse
-from sim.e2.messages import SubscribeMsg
-from sim.nodes import NodeSpec, build_node
-from sim.objectives import get_objective
-from sim.simulator import Simulator
-from sim.trace import RecordKind, read_trace
-from sim.types import PowerAllocation
-from xapp.decision import Decider
-from xapp.guards import GuardConfig
-from xapp.health import HealthState
-from xapp.loop import SlotLoop
-from xapp.metrics import XAppMetrics
-from xapp.recorder import Recorder
-from xapp.transport.inproc import InProcessClient
+from rrm.core import physics
+from rrm.core.objectives import get_objective
+from rrm.core.trace import RecordKind, read_trace
+from rrm.core.types import PowerAllocation
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import decode_ack, decode_control, decode_indication, parse
+from rrm.core.wire.messages import SubscribeMsg
+from rrm.models.policy import make_policy
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.sim.simulator import Simulator
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
+from rrm.xapp.health import HealthState
+from rrm.xapp.loop import SlotLoop
+from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.recorder import Recorder
+from rrm.xapp.transport.inproc import InProcessClient
 
 
 class FaultyPolicy:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from sim.errors import ConfigError
-from xapp.config import config_as_dict, load_config
+from rrm.core.errors import ConfigError
+from rrm.xapp.config import config_as_dict, load_config
 
 
 def test_precedence_is_defaults_file_environment_flags(tmp_path):
@@ -58,7 +58,7 @@ def test_resolved_config_serialises_to_json():
 
 
 def test_cellfree_fallback_is_validated_and_reaches_the_decider():
-    from xapp.app import XApp
+    from rrm.xapp.app import XApp
 
     with pytest.raises(ConfigError, match="cellfree_fallback"):
         load_config(environ={"RRM_CELLFREE_FALLBACK": "silence"})

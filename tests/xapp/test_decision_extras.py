@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from models.policy import PolicyUnavailable, make_policy
-from sim.nodes import NodeSpec, build_node
-from sim.types import PowerAllocation
-from xapp.decision import Decider
-from xapp.guards import GuardConfig
+from rrm.core.types import PowerAllocation
+from rrm.models.policy import PolicyUnavailable, make_policy
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
 
 
 def ergodic_indication(k=6):

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from models.checkpoint import METADATA, WEIGHTS
-from sim.trace import RecordKind, TraceWriter, read_trace
+from rrm.core.trace import RecordKind, TraceWriter, read_trace
+from rrm.models.checkpoint import METADATA, WEIGHTS
+from rrm.xapp.app import XApp
+from rrm.xapp.config import load_config
+from rrm.xapp.recorder import Recorder
 from tests.xapp.test_closed_loop_inproc import FaultyPolicy, run_loop
-from xapp.app import XApp
-from xapp.config import load_config
-from xapp.recorder import Recorder
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "gfm-small-sum"
+SHIPPED = Path(__file__).resolve().parents[2] / "rrm" / "models" / "checkpoints" / "gfm-small-sum"
 
 
 def broken_copy(tmp_path: Path, fault: str) -> Path:
@@ -92,8 +92,8 @@ class FullDiskWriter(TraceWriter):
 
 
 def test_a_full_disk_stops_recording_loudly_and_the_loop_continues(tmp_path, monkeypatch):
-    import xapp.recorder as recorder_module
-    from xapp.health import HealthState
+    import rrm.xapp.recorder as recorder_module
+    from rrm.xapp.health import HealthState
 
     monkeypatch.setattr(recorder_module, "TraceWriter", FullDiskWriter)
     trace = tmp_path / "t.rrmtrace"

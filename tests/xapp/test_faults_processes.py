@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from sim.e2 import e2_pb2 as pb
-from sim.e2.codec import parse
-from sim.e2.messages import Outcome
-from sim.trace import RecordKind, read_trace
+from rrm.core.trace import RecordKind, read_trace
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import parse
+from rrm.core.wire.messages import Outcome
 
-RRM = [sys.executable, "-m", "xapp.cli"]
+RRM = [sys.executable, "-m", "rrm.xapp.cli"]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 

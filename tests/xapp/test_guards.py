@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.objectives import get_objective
-from sim.types import InterferenceState, PowerAllocation
-from xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
+from rrm.core.objectives import get_objective
+from rrm.core.types import InterferenceState, PowerAllocation
+from rrm.xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
 
 K = 4
 RNG = np.random.default_rng(0)

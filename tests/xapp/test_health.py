@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
-from xapp.health import ALIVE_PATH, READY_PATH, HealthState, serve_health
-from xapp.metrics import XAppMetrics
+from rrm.xapp.health import ALIVE_PATH, READY_PATH, HealthState, serve_health
+from rrm.xapp.metrics import XAppMetrics
 
 
 def get(port, path):

@@ -5,17 +5,17 @@ import time
 import numpy as np
 import pytest
 
-from models.policy import make_policy
-from sim.e2 import e2_pb2 as pb
-from sim.e2.codec import encode_indication
-from sim.e2.messages import AckMsg, Cause, Header, IndicationMsg, Outcome, Refusal
-from sim.e2.tensor import to_tensor
-from sim.types import InterferenceState
-from xapp.decision import Decider
-from xapp.guards import GuardConfig
-from xapp.health import HealthState
-from xapp.loop import SlotLoop
-from xapp.metrics import XAppMetrics
+from rrm.core.types import InterferenceState
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import encode_indication
+from rrm.core.wire.messages import AckMsg, Cause, Header, IndicationMsg, Outcome, Refusal
+from rrm.core.wire.tensor import to_tensor
+from rrm.models.policy import make_policy
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
+from rrm.xapp.health import HealthState
+from rrm.xapp.loop import SlotLoop
+from rrm.xapp.metrics import XAppMetrics
 
 K = 6
 

@@ -18,28 +18,36 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.policy import make_policy
-from sim.e2 import e2_pb2 as pb
-from sim.e2.codec import (
+from rrm.core.errors import InvalidMessage
+from rrm.core.types import InterferenceState, PowerAllocation
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import (
     decode_indication,
     encode_control,
     encode_indication,
     header_to_pb,
     parse,
 )
-from sim.e2.messages import AckMsg, Cause, ControlMsg, Header, IndicationMsg, Outcome, Refusal
-from sim.e2.tensor import to_tensor
-from sim.e2.zmq_server import ZmqE2Server
-from sim.errors import InvalidMessage
-from sim.nodes import NodeSpec, build_node
-from sim.simulator import Simulator
-from sim.types import InterferenceState, PowerAllocation
-from xapp.decision import Decider
-from xapp.guards import GuardConfig
-from xapp.health import HealthState
-from xapp.logs import configure_logging
-from xapp.loop import SlotLoop
-from xapp.metrics import XAppMetrics
+from rrm.core.wire.messages import (
+    AckMsg,
+    Cause,
+    ControlMsg,
+    Header,
+    IndicationMsg,
+    Outcome,
+    Refusal,
+)
+from rrm.core.wire.tensor import to_tensor
+from rrm.models.policy import make_policy
+from rrm.sim.e2.zmq_server import ZmqE2Server
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.sim.simulator import Simulator
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
+from rrm.xapp.health import HealthState
+from rrm.xapp.logs import configure_logging
+from rrm.xapp.loop import SlotLoop
+from rrm.xapp.metrics import XAppMetrics
 
 MAX_LINKS = 12  # the configured K limit in these tests
 PMAX_W = 0.01
@@ -306,8 +314,8 @@ def test_the_node_still_accepts_a_sound_control_after_the_hostile_ones(node_serv
 
 
 def test_fresh_channel_and_node_ids_per_message_do_not_grow_memory(monkeypatch):
-    import xapp.loop as loop_module
-    import xapp.metrics as metrics_module
+    import rrm.xapp.loop as loop_module
+    import rrm.xapp.metrics as metrics_module
 
     monkeypatch.setattr(loop_module, "MAX_TRACKED_STREAMS", 50)
     monkeypatch.setattr(metrics_module, "MAX_NODE_LABELS", 20)

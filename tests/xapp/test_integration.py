@@ -9,13 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from sim import physics
-from sim.e2 import e2_pb2 as pb
-from sim.e2.codec import decode_ack, decode_control, decode_indication, parse
-from sim.objectives import get_objective
-from sim.trace import RecordKind, read_trace
+from rrm.core import physics
+from rrm.core.objectives import get_objective
+from rrm.core.trace import RecordKind, read_trace
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import decode_ack, decode_control, decode_indication, parse
 
-RRM = [sys.executable, "-m", "xapp.cli"]
+RRM = [sys.executable, "-m", "rrm.xapp.cli"]
 pytestmark = pytest.mark.slow
 
 

@@ -2,7 +2,7 @@
 
 import os
 
-from xapp.watch import ConfigWatcher
+from rrm.xapp.watch import ConfigWatcher
 
 
 def test_in_place_edit_is_noticed(tmp_path):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.cellfree.batch import CellFreeBatch
-from sim.scenarios.cellfree import CellFreeConfig, generate_cellfree, to_state
-from sim.types import CellFreeState
+from rrm.core.types import CellFreeState
+from rrm.models.cellfree.batch import CellFreeBatch
+from rrm.sim.scenarios.cellfree import CellFreeConfig, generate_cellfree, to_state
 
 
 def cellfree_state(n: int, seed: int, **overrides: object) -> CellFreeState:

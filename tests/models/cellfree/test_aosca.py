@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.cellfree.aosca import LN2, AoScaConfig, ao_sca, smooth_indicator
-from models.cellfree.batch import CellFreeBatch
-from models.policy import make_policy
-from sim.cellfree_physics import ap_power_w, feasible
-from sim.objectives import Objective
+from rrm.core.cellfree_physics import ap_power_w, feasible
+from rrm.core.objectives import Objective
+from rrm.models.cellfree.aosca import LN2, AoScaConfig, ao_sca, smooth_indicator
+from rrm.models.cellfree.batch import CellFreeBatch
+from rrm.models.policy import make_policy
 from tests.models.cellfree.conftest import cellfree_state
 
 

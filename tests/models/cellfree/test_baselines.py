@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.cellfree.batch import CellFreeBatch, normalise_ap_power, weighted_sum_rate
-from models.cellfree.fczf import fc_zf
-from models.cellfree.fronthaul import scale_allocation, scale_to_fronthaul
-from models.cellfree.pcwmmse import pc_wmmse
-from models.cellfree.wmmse import wmmse_beamforming
-from models.policy import make_policy
-from sim.cellfree_physics import ap_power_w, feasible, rates, sinr
-from sim.objectives import Objective
-from sim.types import BeamformingAllocation
+from rrm.core.cellfree_physics import ap_power_w, feasible, rates, sinr
+from rrm.core.objectives import Objective
+from rrm.core.types import BeamformingAllocation
+from rrm.models.cellfree.batch import CellFreeBatch, normalise_ap_power, weighted_sum_rate
+from rrm.models.cellfree.fczf import fc_zf
+from rrm.models.cellfree.fronthaul import scale_allocation, scale_to_fronthaul
+from rrm.models.cellfree.pcwmmse import pc_wmmse
+from rrm.models.cellfree.wmmse import wmmse_beamforming
+from rrm.models.policy import make_policy
 from tests.models.cellfree.conftest import cellfree_state
 
 

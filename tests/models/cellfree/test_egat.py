@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from models.cellfree.egat import Egat, EgatConfig, bernoulli_log_prob, features, postprocess
-from sim.cellfree_physics_torch import ap_power_w
+from rrm.core.cellfree_physics_torch import ap_power_w
+from rrm.models.cellfree.egat import Egat, EgatConfig, bernoulli_log_prob, features, postprocess
 
 
 def _inputs(n: int, b: int, k: int, m: int = 2, seed: int = 0

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from models.cellfree.egat import Egat, EgatConfig, postprocess
-from models.cellfree.store import load_egat, save_egat
-from models.cellfree.train import (
+from rrm.core.cellfree_physics import rates
+from rrm.core.errors import CheckpointError
+from rrm.core.objectives import Objective
+from rrm.models.cellfree.egat import Egat, EgatConfig, postprocess
+from rrm.models.cellfree.store import load_egat, save_egat
+from rrm.models.cellfree.train import (
     TorchBatch,
     TrainConfig,
     infer,
@@ -18,11 +21,8 @@ from models.cellfree.train import (
     train_egat,
     train_step,
 )
-from models.policy import make_policy
-from sim.cellfree_physics import rates
-from sim.errors import CheckpointError
-from sim.objectives import Objective
-from sim.scenarios.cellfree import CellFreeConfig
+from rrm.models.policy import make_policy
+from rrm.sim.scenarios.cellfree import CellFreeConfig
 from tests.models.cellfree.conftest import cellfree_state
 
 TINY = EgatConfig(width=8, heads=2, layers=1)
@@ -95,8 +95,8 @@ def test_training_checkpoint_round_trip_and_policy(tmp_path) -> None:  # type: i
 
 
 def test_dnn_ablation_trains_saves_and_refuses_other_sizes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from models.cellfree.dnn import DenseNet, DnnConfig
-    from sim.errors import InvalidInput
+    from rrm.core.errors import InvalidInput
+    from rrm.models.cellfree.dnn import DenseNet, DnnConfig
 
     torch.manual_seed(0)
     model = DenseNet(DnnConfig(num_aps=4, num_ues=3, width=16, layers=2))

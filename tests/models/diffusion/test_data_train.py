@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from models.diffusion.data import ExpertDataConfig, generate_expert_data, load_expert_data
-from models.diffusion.evaluate import cumulative_rates, metrics
-from models.diffusion.expert import ExpertConfig
-from models.diffusion.model import GraphDiffusion
-from models.diffusion.train import TrainConfig, train
-from models.diffusion.ugnn import UGNN, UGNNConfig
-from sim import physics
-from sim.errors import InvalidInput
+from rrm.core import physics
+from rrm.core.errors import InvalidInput
+from rrm.models.diffusion.data import ExpertDataConfig, generate_expert_data, load_expert_data
+from rrm.models.diffusion.evaluate import cumulative_rates, metrics
+from rrm.models.diffusion.expert import ExpertConfig
+from rrm.models.diffusion.model import GraphDiffusion
+from rrm.models.diffusion.train import TrainConfig, train
+from rrm.models.diffusion.ugnn import UGNN, UGNNConfig
 
 TINY = ExpertDataConfig(num_pairs=4, networks_per_density=8, seed=1,
                         expert=ExpertConfig(iterations=20, window=10, samples=5))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.diffusion.expert import DualDescent, DualStep, ExpertConfig, run_expert
-from sim import physics
-from sim.errors import ConfigError, InvalidInput
+from rrm.core import physics
+from rrm.core.errors import ConfigError, InvalidInput
+from rrm.models.diffusion.expert import DualDescent, DualStep, ExpertConfig, run_expert
 
 F_MIN = 1.0
 

@@ -6,25 +6,25 @@ import numpy as np
 import pytest
 import torch
 
-from models.diffusion.buffer import SampleBuffers
-from models.diffusion.data import ExpertSet
-from models.diffusion.evaluate import cumulative_rates
-from models.diffusion.expert import ExpertConfig, run_expert
-from models.diffusion.model import GraphDiffusion, load_diffusion, save_diffusion
-from models.diffusion.schedule import DdimConfig
-from models.diffusion.train import TrainConfig, train
-from models.diffusion.ugnn import UGNN, UGNNConfig
-from models.policy import PolicyUnavailable, make_policy
-from sim.e2.messages import SubscribeMsg
-from sim.nodes import NodeSpec, build_node
-from sim.simulator import Simulator
-from sim.types import InterferenceState
-from xapp.decision import Decider
-from xapp.guards import GuardConfig
-from xapp.health import HealthState
-from xapp.loop import SlotLoop
-from xapp.metrics import XAppMetrics
-from xapp.transport.inproc import InProcessClient
+from rrm.core.types import InterferenceState
+from rrm.core.wire.messages import SubscribeMsg
+from rrm.models.diffusion.buffer import SampleBuffers
+from rrm.models.diffusion.data import ExpertSet
+from rrm.models.diffusion.evaluate import cumulative_rates
+from rrm.models.diffusion.expert import ExpertConfig, run_expert
+from rrm.models.diffusion.model import GraphDiffusion, load_diffusion, save_diffusion
+from rrm.models.diffusion.schedule import DdimConfig
+from rrm.models.diffusion.train import TrainConfig, train
+from rrm.models.diffusion.ugnn import UGNN, UGNNConfig
+from rrm.models.policy import PolicyUnavailable, make_policy
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.sim.simulator import Simulator
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
+from rrm.xapp.health import HealthState
+from rrm.xapp.loop import SlotLoop
+from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.transport.inproc import InProcessClient
 
 F_MIN = 1.0
 

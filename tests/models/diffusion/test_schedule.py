@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from models.diffusion.schedule import DdimConfig, DdimSampler, NoiseSchedule, ScheduleConfig
-from sim.errors import ConfigError
+from rrm.core.errors import ConfigError
+from rrm.models.diffusion.schedule import DdimConfig, DdimSampler, NoiseSchedule, ScheduleConfig
 
 
 @pytest.fixture(scope="module")

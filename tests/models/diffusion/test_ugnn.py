@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.diffusion.features import model_inputs, node_state, to_power, to_signal
-from models.diffusion.ugnn import UGNN, TopKPool, UGNNConfig, coarsen_gso, unpool
-from sim.scenarios.ergodic import ErgodicConfig, generate_ergodic
+from rrm.models.diffusion.features import model_inputs, node_state, to_power, to_signal
+from rrm.models.diffusion.ugnn import UGNN, TopKPool, UGNNConfig, coarsen_gso, unpool
+from rrm.sim.scenarios.ergodic import ErgodicConfig, generate_ergodic
 
 CFG = ErgodicConfig(num_pairs=12, side_m=1100.0)
 

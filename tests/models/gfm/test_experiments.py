@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from models.gfm import experiments as ex
-from models.gfm import report
-from models.gfm.backbone import BackboneConfig, GFMBackbone
-from models.gfm.pretrain import PretrainConfig
-from models.gfm.train import FinetuneConfig
-from models.policy import make_policy
+from rrm.models.gfm import experiments as ex
+from rrm.models.gfm import report
+from rrm.models.gfm.backbone import BackboneConfig, GFMBackbone
+from rrm.models.gfm.pretrain import PretrainConfig
+from rrm.models.gfm.train import FinetuneConfig
+from rrm.models.policy import make_policy
 
 TINY = BackboneConfig(layers=1, dim=8, heads=2, bias_hidden=4)
 TINY_FT = FinetuneConfig(warmup_epochs=1, epochs=1, batch_size=8)

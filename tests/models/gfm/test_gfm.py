@@ -6,22 +6,22 @@ import numpy as np
 import pytest
 import torch
 
-from models.gfm.backbone import BackboneConfig, GFMBackbone
-from models.gfm.data import GraphSet
-from models.gfm.features import graph_batch
-from models.gfm.head import GFMPowerModel, PowerHead
-from models.gfm.policy import GFMPolicy
-from models.gfm.pretrain import (
+from rrm.core.errors import CheckpointError
+from rrm.core.objectives import get_objective
+from rrm.core.types import InterferenceState
+from rrm.models.gfm.backbone import BackboneConfig, GFMBackbone
+from rrm.models.gfm.data import GraphSet
+from rrm.models.gfm.features import graph_batch
+from rrm.models.gfm.head import GFMPowerModel, PowerHead
+from rrm.models.gfm.policy import GFMPolicy
+from rrm.models.gfm.pretrain import (
     HybridPretrainer,
     PretrainConfig,
     masked_edge_loss,
     sample_edge_mask,
 )
-from models.gfm.store import load_power_model, save_power_model
-from models.gfm.train import FinetuneConfig, finetune, utility_loss
-from sim.errors import CheckpointError
-from sim.objectives import get_objective
-from sim.types import InterferenceState
+from rrm.models.gfm.store import load_power_model, save_power_model
+from rrm.models.gfm.train import FinetuneConfig, finetune, utility_loss
 
 TINY = BackboneConfig(layers=2, dim=16, heads=2, bias_hidden=8)
 NOISE, PMAX = 1e-13, 0.01
@@ -176,7 +176,7 @@ def test_policy_respects_budgets_and_accepts_missing_csi(tmp_path):
 
 
 def test_pcgnn_baseline_is_equivariant_and_round_trips(tmp_path):
-    from models.gfm.pcgnn import PCGNN, PCGNNConfig
+    from rrm.models.gfm.pcgnn import PCGNN, PCGNNConfig
 
     model = GFMPowerModel(PCGNN(PCGNNConfig(layers=2, dim=8)), PowerHead(8)).eval()
     g = gains()
@@ -190,14 +190,14 @@ def test_pcgnn_baseline_is_equivariant_and_round_trips(tmp_path):
 
 
 def test_n_shot_sets_are_prefixes_of_the_fine_tuning_pool():
-    from models.gfm.data import load_entry
+    from rrm.models.gfm.data import load_entry
 
     small, pool = load_entry("D16", "train", 16, 0), load_entry("D16", "train", 2048, 0)
     assert torch.equal(small.gains, pool.gains[:16]) and len(pool.gains) == 2048
 
 
 def test_csi_drop_hides_links_from_the_model_but_scores_true_channels(monkeypatch):
-    import models.gfm.train as train_module
+    import rrm.models.gfm.train as train_module
 
     seen = []
     real = train_module.graph_batch

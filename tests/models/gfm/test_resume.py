@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from models.gfm.backbone import BackboneConfig
-from models.gfm.data import load_entry
-from models.gfm.pretrain import HybridPretrainer, PretrainConfig
-from models.gfm.store import load_backbone
-from models.gfm.train import pretrain
-from sim.errors import CheckpointError
-from xapp.cli import main
+from rrm.core.errors import CheckpointError
+from rrm.models.gfm.backbone import BackboneConfig
+from rrm.models.gfm.data import load_entry
+from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
+from rrm.models.gfm.store import load_backbone
+from rrm.models.gfm.train import pretrain
+from rrm.xapp.cli import main
 
 TINY = BackboneConfig(layers=1, dim=8, heads=2, bias_hidden=4)
 

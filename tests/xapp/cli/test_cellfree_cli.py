@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.cellfree.store import load_egat
-from xapp.cli import main
+from rrm.models.cellfree.store import load_egat
+from rrm.xapp.cli import main
 
 
 def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

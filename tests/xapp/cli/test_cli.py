@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from sim import physics
-from sim.dataset import read_dataset
-from xapp.cli import main
+from rrm.core import physics
+from rrm.sim.dataset import read_dataset
+from rrm.xapp.cli import main
 
 
 def rrm(*args):
-    return subprocess.run([sys.executable, "-m", "xapp.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rrm.xapp.cli", *args], capture_output=True,
                           text=True, timeout=120)
 
 

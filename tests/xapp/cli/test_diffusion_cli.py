@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from models.diffusion.model import load_diffusion
-from xapp.cli import main
+from rrm.models.diffusion.model import load_diffusion
+from rrm.xapp.cli import main
 
 
 @pytest.fixture(autouse=True)

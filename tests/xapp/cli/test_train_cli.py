@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from models.gfm.store import load_backbone, load_power_model
-from xapp.cli import main
+from rrm.models.gfm.store import load_backbone, load_power_model
+from rrm.xapp.cli import main
 
 
 def test_pretrain_finetune_eval_chain(tmp_path, capsys):

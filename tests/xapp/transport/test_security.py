@@ -12,16 +12,16 @@ import time
 import numpy as np
 import pytest
 
-import xapp.transport.grpc_client as grpc_client
-import xapp.transport.zmq_client as zmq_client
-from sim.e2.credentials import CurveFiles, TlsFiles
-from sim.e2.grpc_server import create_grpc_server, stop_grpc_server
-from sim.e2.messages import Outcome, SubscribeMsg
-from sim.e2.zmq_server import create_zmq_server
+import rrm.xapp.transport.grpc_client as grpc_client
+import rrm.xapp.transport.zmq_client as zmq_client
+from rrm.core.wire.credentials import CurveFiles, TlsFiles
+from rrm.core.wire.messages import Outcome, SubscribeMsg
+from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
+from rrm.sim.e2.zmq_server import create_zmq_server
+from rrm.xapp.transport import ClientSecurity, connect
+from rrm.xapp.transport.base import TransportError
 from tests.xapp.transport.credentials import make_curve_keys, make_pki
 from tests.xapp.transport.test_transports import FakeNode, control_for
-from xapp.transport import ClientSecurity, connect
-from xapp.transport.base import TransportError
 
 pytestmark = pytest.mark.timeout(30)
 REFUSAL_S = 1.0  # how long a client tries before a refused handshake is reported, s

@@ -18,10 +18,11 @@ import pytest
 import zmq
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sim.e2 import e2_pb2 as pb
-from sim.e2.codec import decode_indication, encode_indication, parse
-from sim.e2.grpc_server import SERVICE_NAME, create_grpc_server, stop_grpc_server
-from sim.e2.messages import (
+from rrm.core.errors import ConfigError, InvalidInput, ProtocolMismatch
+from rrm.core.types import InterferenceState, PowerAllocation
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import decode_indication, encode_indication, parse
+from rrm.core.wire.messages import (
     AckMsg,
     AppliedSource,
     ControlMsg,
@@ -32,13 +33,12 @@ from sim.e2.messages import (
     SubscribedMsg,
     SubscribeMsg,
 )
-from sim.e2.service import Subscription
-from sim.e2.zmq_server import create_zmq_server
-from sim.errors import ConfigError, InvalidInput, ProtocolMismatch
-from sim.types import InterferenceState, PowerAllocation
-from xapp.transport import connect
-from xapp.transport.base import QUEUE_SLOTS, TransportError
-from xapp.transport.grpc_client import wait_for_health
+from rrm.sim.e2.grpc_server import SERVICE_NAME, create_grpc_server, stop_grpc_server
+from rrm.sim.e2.service import Subscription
+from rrm.sim.e2.zmq_server import create_zmq_server
+from rrm.xapp.transport import connect
+from rrm.xapp.transport.base import QUEUE_SLOTS, TransportError
+from rrm.xapp.transport.grpc_client import wait_for_health
 
 pytestmark = pytest.mark.timeout(30)
 K = 5
@@ -403,8 +403,8 @@ def free_port() -> int:
 
 
 def test_unreachable_node_is_a_transport_error(transport, monkeypatch):
-    import xapp.transport.grpc_client as grpc_client
-    import xapp.transport.zmq_client as zmq_client
+    import rrm.xapp.transport.grpc_client as grpc_client
+    import rrm.xapp.transport.zmq_client as zmq_client
 
     monkeypatch.setattr(grpc_client, "CONNECT_TIMEOUT_S", 0.3)
     monkeypatch.setattr(zmq_client, "SUBSCRIBE_TIMEOUT_S", 0.3)

@@ -1,0 +1,84 @@
+"""Checkpoint directories: safetensors weights, a JSON config, JSON metadata.
+
+Layout of a checkpoint directory::
+
+    model.safetensors   weights (no pickle: safetensors holds raw tensors only)
+    config.json         what to build: {"kind": ..., model sizes, training config}
+    metadata.json       how it was made: command, seeds, git revision, metrics,
+                        and the sha256 of model.safetensors
+
+Loading checks the sha256 before reading a single weight; a missing,
+truncated or altered file raises :class:`rrm.core.errors.CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from rrm.core.errors import CheckpointError
+
+WEIGHTS, CONFIG, METADATA = "model.safetensors", "config.json", "metadata.json"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_revision() -> str:
+    """The working tree's commit (``unknown`` outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save_checkpoint(directory: str | Path, state: dict[str, torch.Tensor],
+                    config: dict[str, Any], metadata: dict[str, Any]) -> Path:
+    """Write a checkpoint directory; returns its path."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+    save_file(tensors, str(d / WEIGHTS))
+    (d / CONFIG).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    meta = {**metadata, "sha256": sha256_of(d / WEIGHTS), "git_revision": git_revision()}
+    (d / METADATA).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    return d
+
+
+def load_checkpoint(directory: str | Path
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """Verified (weights, config, metadata) of a checkpoint directory."""
+    d = Path(directory)
+    for name in (WEIGHTS, CONFIG, METADATA):
+        if not (d / name).is_file():
+            raise CheckpointError(f"checkpoint {str(d)!r} has no {name}")
+    try:
+        config = json.loads((d / CONFIG).read_text())
+        metadata = json.loads((d / METADATA).read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"checkpoint {str(d)!r}: unreadable JSON ({err})") from None
+    expected = metadata.get("sha256")
+    actual = sha256_of(d / WEIGHTS)
+    if expected != actual:
+        raise CheckpointError(f"checkpoint {str(d)!r}: sha256 mismatch (weights altered or "
+                              f"truncated: expected {str(expected)[:12]}, got {actual[:12]})")
+    try:
+        state = load_file(str(d / WEIGHTS))
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"checkpoint {str(d)!r}: unreadable weights ({err})") from None
+    return state, config, metadata

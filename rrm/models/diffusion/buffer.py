@@ -1,0 +1,169 @@
+"""Per-network buffers of pre-sampled allocations, refilled off the slot's critical path.
+
+A time-sharing policy plays one allocation per slot drawn from a
+distribution conditioned on the network's *large-scale* state (seed 004,
+sec. 3). Drawing (100 DDIM steps, or thousands of primal-dual iterations)
+is far slower than a slot, so each network (E2 node) gets a buffer of
+allocations drawn in advance by one background thread:
+
+* a slot pops the next allocation (O(1), no model call);
+* when the buffer runs below ``refill_below``, a refill is queued;
+* when the large-scale state changes (new ``topology_version`` or different
+  gains / f_min), the buffer is dropped and refilled: allocations drawn for
+  another network must never be played;
+* an empty or stale buffer raises :class:`rrm.models.policy.PolicyUnavailable`,
+  which the xApp turns into a WMMSE fallback (``policy_unavailable``).
+
+Counters (``served``, ``empty``, ``stale``, ``refills``, ``sampling_s``)
+say how often the buffer carried the slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import structlog
+from numpy.typing import NDArray
+
+from rrm.models.policy import PolicyUnavailable
+
+FloatArray = NDArray[np.float64]
+# (large_scale [N, N], noise_w, pmax_w, f_min [N], count) -> power shares [count, N]
+Sampler = Callable[[FloatArray, float, float, FloatArray, int], FloatArray]
+log = structlog.get_logger("rrm.models.diffusion.buffer")
+
+
+@dataclass(frozen=True)
+class NetworkKey:
+    """Identity of a large-scale state: topology version + digest of gains and f_min."""
+
+    version: int
+    digest: str
+
+    @classmethod
+    def of(cls, version: int, large_scale: FloatArray, f_min: FloatArray) -> NetworkKey:
+        h = hashlib.sha1(np.ascontiguousarray(large_scale, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(f_min, dtype=np.float64).tobytes())
+        return cls(int(version), h.hexdigest())
+
+
+@dataclass
+class NetworkBuffer:
+    """Allocations drawn for one large-scale state (``p / Pmax`` rows of length N)."""
+
+    key: NetworkKey
+    large_scale: FloatArray
+    f_min: FloatArray
+    noise_w: float
+    pmax_w: float
+    shares: deque[FloatArray] = field(default_factory=deque)
+
+
+class SampleBuffers:
+    """Buffers per node id and the background thread that fills them.
+
+    Args:
+        sampler: draws ``count`` allocations for one network.
+        capacity: allocations kept per network.
+        refill_below: queue a refill when fewer remain.
+        batch: allocations drawn per refill.
+        first_batch: allocations drawn when the buffer is empty (after a change
+            of the large-scale state): a small draw ends the fallback sooner,
+            since a sampling pass costs a fixed part plus a part per sample.
+    """
+
+    def __init__(self, sampler: Sampler, capacity: int = 64, refill_below: int = 16,
+                 batch: int = 32, first_batch: int = 4) -> None:
+        self.sampler, self.capacity = sampler, capacity
+        self.refill_below, self.batch = refill_below, batch
+        self.first_batch = min(first_batch, batch)
+        self.counters: Counter[str] = Counter()
+        self.sampling_s = 0.0
+        self._buffers: dict[str, NetworkBuffer] = {}
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._requests: queue.Queue[str | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._run, name="sample-refill", daemon=True)
+        self._worker.start()
+
+    def take(self, node: str, version: int, large_scale: FloatArray, f_min: FloatArray,
+             noise_w: float, pmax_w: float) -> FloatArray:
+        """The next allocation ``[N]`` (``p / Pmax``) for ``node``; raises PolicyUnavailable."""
+        key = NetworkKey.of(version, large_scale, f_min)
+        with self._lock:
+            buf = self._buffers.get(node)
+            if buf is None or buf.key != key:
+                reason = "cold" if buf is None else "stale"
+                self._buffers[node] = NetworkBuffer(key, np.array(large_scale, dtype=np.float64),
+                                                    np.array(f_min, dtype=np.float64),
+                                                    noise_w, pmax_w)
+                self.counters[reason] += 1
+                self._request(node)
+                raise PolicyUnavailable(f"sample buffer {reason}: large-scale state "
+                                        f"v{version} not sampled yet; refilling")
+            if not buf.shares:
+                self.counters["empty"] += 1
+                self._request(node)
+                raise PolicyUnavailable("sample buffer empty; refilling")
+            share = buf.shares.popleft()
+            if len(buf.shares) < self.refill_below:
+                self._request(node)
+            self.counters["served"] += 1
+            return share
+
+    def available(self, node: str) -> int:
+        """Allocations buffered for ``node``."""
+        with self._lock:
+            buf = self._buffers.get(node)
+            return len(buf.shares) if buf else 0
+
+    def wait_filled(self, node: str, count: int, timeout_s: float) -> bool:
+        """Block until ``node`` has ``count`` allocations (tests, warm-up); False on timeout."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if self.available(node) >= count:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def _request(self, node: str) -> None:  # caller holds the lock
+        if node not in self._pending:
+            self._pending.add(node)
+            self._requests.put(node)
+
+    def _run(self) -> None:
+        while (node := self._requests.get()) is not None:
+            with self._lock:
+                self._pending.discard(node)
+                buf = self._buffers.get(node)
+                if buf is None or len(buf.shares) >= self.capacity:
+                    continue
+                key, args = buf.key, (buf.large_scale, buf.noise_w, buf.pmax_w, buf.f_min)
+                count = self.batch if buf.shares else self.first_batch
+            t0 = time.perf_counter()
+            try:
+                drawn = self.sampler(args[0], args[1], args[2], args[3], count)
+            except Exception as err:  # a failed draw leaves the buffer empty: the xApp falls back
+                log.error("sampling_failed", node=node, error=str(err)[:200])
+                continue
+            self.sampling_s += time.perf_counter() - t0
+            with self._lock:
+                cur = self._buffers.get(node)
+                if cur is not None and cur.key == key:  # the state may have moved on meanwhile
+                    room = self.capacity - len(cur.shares)
+                    cur.shares.extend(np.asarray(drawn, dtype=np.float64)[:room])
+                    self.counters["refills"] += 1
+                    if len(cur.shares) < self.refill_below:
+                        self._request(node)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the refill thread, waiting up to ``timeout_s`` for the draw in progress."""
+        self._requests.put(None)
+        self._worker.join(timeout_s)

@@ -1,0 +1,102 @@
+"""The conditional graph-signal diffusion model: U-GNN denoiser + schedule + DDIM sampler.
+
+``GraphDiffusion.sample`` draws allocations ``x ~ D_x(. | H, u; theta)``
+(seed 004, eqs. 3-5) for a batch of networks given their large-scale gains
+and f_min, as power shares ``p / Pmax``. Checkpoints: :mod:`rrm.models.checkpoint`
+(kind ``graph-diffusion``; the config holds the U-GNN, schedule and DDIM
+settings).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+from torch import Tensor
+
+from rrm.core.errors import CheckpointError
+from rrm.models.checkpoint import load_checkpoint, save_checkpoint
+from rrm.models.diffusion.features import model_inputs, to_power
+from rrm.models.diffusion.schedule import DdimConfig, DdimSampler, NoiseSchedule, ScheduleConfig
+from rrm.models.diffusion.ugnn import UGNN, UGNNConfig
+
+KIND = "graph-diffusion"
+DEFAULT_SCHEDULE, DEFAULT_DDIM = ScheduleConfig(), DdimConfig()
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "diffusion-small"
+
+
+class GraphDiffusion:
+    """Denoiser + noise schedule + DDIM sampler (kept apart, diffusers-style)."""
+
+    def __init__(self, denoiser: UGNN, schedule: ScheduleConfig = DEFAULT_SCHEDULE,
+                 ddim: DdimConfig = DEFAULT_DDIM) -> None:
+        self.denoiser = denoiser
+        self.schedule = NoiseSchedule(schedule)
+        self.ddim = ddim
+        self.sampler = DdimSampler(self.schedule, ddim)
+
+    def with_ddim(self, ddim: DdimConfig) -> GraphDiffusion:
+        """The same denoiser with other sampler settings."""
+        return GraphDiffusion(self.denoiser, self.schedule.cfg, ddim)
+
+    @torch.no_grad()
+    def sample_inputs(self, gso: Tensor, u: Tensor, num_samples: int,
+                      generator: torch.Generator | None = None) -> Tensor:
+        """``[B, S, N]`` power shares for model inputs ``gso [B, N, N]``, ``u [B, N, 3]``."""
+        self.denoiser.eval()
+        b, n = u.shape[:2]
+        gso_s = gso.repeat_interleave(num_samples, dim=0)  # (B S, N, N)
+        u_s = u.repeat_interleave(num_samples, dim=0)
+
+        def eps(x: Tensor, k: Tensor) -> Tensor:
+            return self.denoiser(x, k, gso_s, u_s)
+
+        x = self.sampler.sample(eps, (b * num_samples, n), generator)
+        return to_power(x).reshape(b, num_samples, n)
+
+    def sample(self, large_scale: NDArray[np.float64], noise_w: float, pmax_w: float,
+               f_min: ArrayLike, num_samples: int, seed: int | None = None) -> NDArray[np.float64]:
+        """``[B, S, N]`` power shares ``p / Pmax`` for ``large_scale [B, N, N]`` and ``f_min``."""
+        g = np.asarray(large_scale, dtype=np.float64)
+        fmin = np.asarray(f_min, dtype=np.float64)
+        if fmin.ndim == 1 and fmin.shape[0] == g.shape[0]:
+            fmin = fmin[:, None]
+        gso, u = model_inputs(g, pmax_w / noise_w, fmin)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self.sample_inputs(gso, u, num_samples, gen).double().numpy()
+
+    def config(self) -> dict[str, Any]:
+        """What to rebuild it from."""
+        return {"kind": KIND, "ugnn": self.denoiser.cfg.as_dict(),
+                "schedule": self.schedule.cfg.as_dict(),
+                "ddim": {"num_inference_steps": self.ddim.num_inference_steps,
+                         "eta": self.ddim.eta, "clip": self.ddim.clip}}
+
+
+def save_diffusion(directory: str | Path, model: GraphDiffusion, training: dict[str, Any],
+                   metadata: dict[str, Any]) -> Path:
+    """Write ``model`` as a checkpoint directory."""
+    return save_checkpoint(directory, model.denoiser.state_dict(),
+                           {**model.config(), "training": training}, metadata)
+
+
+def load_diffusion(directory: str | Path | None = None) -> tuple[GraphDiffusion, dict[str, Any]]:
+    """A verified diffusion checkpoint (default: the shipped ``diffusion-small``)."""
+    d = SHIPPED if directory is None else Path(directory)
+    state, config, metadata = load_checkpoint(d)
+    if config.get("kind") != KIND:
+        raise CheckpointError(f"{str(d)!r} is not a diffusion checkpoint "
+                              f"(kind {config.get('kind')!r})")
+    try:
+        ugnn = UGNN(UGNNConfig(**config["ugnn"]))
+        model = GraphDiffusion(ugnn, ScheduleConfig(**config["schedule"]),
+                               DdimConfig(**config["ddim"]))
+        ugnn.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, RuntimeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"checkpoint {str(d)!r} does not fit the U-GNN: {first}") from None
+    ugnn.eval()
+    return model, metadata

@@ -1,0 +1,168 @@
+"""The E2 node over gRPC: server-streaming Subscribe, unary Control, standard health.
+
+What flows: ``Subscribe(SubscriptionRequest)`` answers with a stream of
+``SubscriptionEvent`` (first the ack or the failure, then one indication per
+slot until the client cancels); ``Control(ControlRequest)`` answers with one
+``ControlAck``. The standard ``grpc.health.v1`` service reports SERVING for
+``""`` and ``rrm.e2.v1.E2Node`` while the server runs and NOT_SERVING once it
+is stopping.
+
+The servicer holds only RPC plumbing: it decodes, calls the pure handlers of
+a :class:`rrm.sim.e2.service.NodeService` on domain objects, and encodes. Each
+open subscription occupies one worker thread for its lifetime.
+
+Garbage bytes that are not a ControlRequest at all fail in gRPC's own
+deserializer and are answered with status INTERNAL before any servicer code
+runs (the server keeps serving); a request that parses but fails validation
+is counted through ``malformed_control`` and acknowledged REJECTED with cause
+INVALID_MESSAGE.
+
+Transport security: with ``tls`` (:class:`rrm.core.wire.credentials.TlsFiles`,
+certificate + key) the port is TLS-only; a ``ca_file`` there makes it mutual
+TLS (clients must present a certificate that CA signed). Without ``tls`` on
+a non-loopback address the node logs ``insecure_bind``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent import futures
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from rrm.core.errors import ConfigError, InvalidInput
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire import e2_pb2_grpc
+from rrm.core.wire.codec import (
+    decode_control,
+    decode_subscribe,
+    encode_ack,
+    encode_subscription_event,
+    header_from_pb,
+)
+from rrm.core.wire.credentials import TlsFiles, insecure_warning, load_tls
+from rrm.core.wire.messages import PROTOCOL_VERSION, AckMsg, Cause, Outcome, SubscriptionFailed
+from rrm.sim.e2.service import NodeService
+
+log = structlog.get_logger("rrm.sim.grpc")
+SERVICE_NAME = "rrm.e2.v1.E2Node"
+POLL_S = 0.1  # how often a stream checks that its client is still there, s
+DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB: a K = 2000 gain matrix is 32 MB
+DEFAULT_WORKERS = 16  # each open subscription holds one worker thread
+
+
+def version_mismatch(client_version: int) -> SubscriptionFailed:
+    """The failure a node answers to a subscription in another protocol version."""
+    return SubscriptionFailed(Cause.UNSUPPORTED_VERSION,
+                              f"node speaks protocol v{PROTOCOL_VERSION}, "
+                              f"xApp sent v{client_version}")
+
+
+class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
+    """gRPC face of a NodeService (RPC methods only)."""
+
+    def __init__(self, service: NodeService) -> None:
+        self.service = service
+
+    def Subscribe(self, request: pb.SubscriptionRequest,  # noqa: N802 - generated name
+                  context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent]:
+        """Ack (or failure) first, then one indication per slot until the client leaves."""
+        sub = decode_subscribe(request)
+        if sub.protocol_version != PROTOCOL_VERSION:
+            log.warning("subscription_version_mismatch", xapp_id=sub.xapp_id,
+                        version=sub.protocol_version)
+            yield encode_subscription_event(version_mismatch(sub.protocol_version))
+            return
+        result = self.service.subscribe(sub)
+        if isinstance(result, SubscriptionFailed):
+            log.warning("subscription_refused", xapp_id=sub.xapp_id, cause=result.cause.name)
+            yield encode_subscription_event(result)
+            return
+        feed = result.feed
+        log.info("subscription_opened", channel_id=result.ack.channel_id, xapp_id=sub.xapp_id)
+        try:
+            yield encode_subscription_event(result.ack)
+            while context.is_active() and not feed.closed:
+                ind = feed.get(POLL_S)
+                if ind is not None:
+                    yield pb.SubscriptionEvent(indication=ind)
+        finally:
+            feed.close()
+            log.info("subscription_closed", channel_id=result.ack.channel_id)
+
+    def Control(self, request: pb.ControlRequest,  # noqa: N802 - generated name
+                context: grpc.ServicerContext) -> pb.ControlAck:
+        """Decode, apply through the service, acknowledge."""
+        try:
+            msg = decode_control(request)
+        except InvalidInput as err:
+            self.service.malformed_control(str(err))
+            log.warning("control_malformed", detail=str(err))
+            return encode_ack(AckMsg(header_from_pb(request.header), Outcome.REJECTED,
+                                     Cause.INVALID_MESSAGE, str(err)[:200]))
+        return encode_ack(self.service.control(msg))
+
+
+def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
+                       max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                       max_workers: int = DEFAULT_WORKERS, tls: TlsFiles | None = None,
+                       ) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """Start a gRPC E2 node on ``address`` ("host:port", port 0 = any free port).
+
+    Returns (started server, bound port, health servicer); pass the last two
+    to :func:`stop_grpc_server`. ``max_message_bytes`` caps both directions;
+    a larger request is refused with RESOURCE_EXHAUSTED. ``max_workers``
+    bounds concurrent subscriptions plus in-flight controls. ``tls``: serve
+    TLS (mutual TLS when it names a client CA); bad files raise ConfigError.
+    """
+    credentials = _server_credentials(tls) if tls is not None else None
+    insecure_warning(address.rsplit(":", 1)[0], credentials is not None, "bind", "grpc")
+    options = [("grpc.max_send_message_length", max_message_bytes),
+               ("grpc.max_receive_message_length", max_message_bytes)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
+                                                    thread_name_prefix="e2-grpc"),
+                         options=options)
+    e2_pb2_grpc.add_E2NodeServicer_to_server(E2NodeServicer(service), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    try:
+        port = (server.add_secure_port(address, credentials) if credentials is not None
+                else server.add_insecure_port(address))
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise InvalidInput(f"cannot bind the gRPC E2 node to {address!r} (in use or invalid)")
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("grpc_server_started", address=address, port=port,
+             security=_security_name(tls))
+    return server, port, health_servicer
+
+
+def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    if not tls.cert_file:
+        raise ConfigError("TLS server: a certificate and a key file are required")
+    pem = load_tls(tls, "server", ("certificate (--tls-cert)", "key (--tls-key)",
+                                   "client CA (--tls-client-ca)"))
+    return grpc.ssl_server_credentials([(pem.key, pem.cert)], root_certificates=pem.ca or None,
+                                       require_client_auth=bool(pem.ca))
+
+
+def _security_name(tls: TlsFiles | None) -> str:
+    if tls is None:
+        return "none"
+    return "mutual-tls" if tls.ca_file else "tls"
+
+
+def stop_grpc_server(server: grpc.Server, health_servicer: health.HealthServicer,
+                     grace_s: float = 1.0) -> None:
+    """Report NOT_SERVING, then stop, letting in-flight RPCs finish for ``grace_s`` s."""
+    try:
+        for name in ("", SERVICE_NAME):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    finally:
+        server.stop(grace_s).wait()
+        log.info("grpc_server_stopped")

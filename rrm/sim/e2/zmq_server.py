@@ -1,0 +1,298 @@
+"""The E2 node over ZeroMQ: XPUB for indications, ROUTER for subscriptions and controls.
+
+Framing (every payload is a serialized protobuf message of e2.proto):
+
+* control socket (ROUTER, client side DEALER): requests are
+  ``[identity, b"", kind, payload]`` with ``kind`` = ``b"subscribe"``
+  (payload: SubscriptionRequest; reply payload: a SubscriptionEvent holding
+  the ack or the failure) or ``b"control"`` (payload: ControlRequest; reply
+  payload: ControlAck). Replies are ``[identity, b"", kind, payload]``.
+  Garbage payloads, unknown kinds and bad framing are counted through
+  ``malformed_control`` and answered with a REJECTED ack, cause
+  INVALID_MESSAGE; the server never dies of a message. A request larger than
+  ``max_message_bytes`` (ZMQ_MAXMSGSIZE) makes ZeroMQ drop that peer's
+  connection: the client times out, reconnects, and the server carries on.
+* indication socket (XPUB, client side SUB): ``[topic, SubscriptionEvent]``
+  where ``topic`` is the subscription's transaction id (UTF-8), chosen by the
+  xApp; a ZeroMQ subscription therefore needs a non-empty transaction id.
+
+Slow joiners: a SUB socket's topic filter reaches the publisher some time
+after it connects, and a PUB drops whatever it sends before that. The server
+uses XPUB, which reports each subscribed topic prefix, and publishes a
+subscription's indications only once some SUB socket has subscribed to its
+topic; until then they wait in the feed (which keeps the freshest). So a
+client that holds its ack never misses the first indications, whatever the
+order in which its SUB filter and its subscribe request arrive. A feed whose
+topic nobody listens to for ``ORPHAN_S`` is closed (the client went away).
+
+Transport security: with ``curve`` (:class:`rrm.core.wire.credentials.CurveFiles`)
+both sockets are CURVE servers (encrypted; a client must know the node's
+public key). With an authorised-clients directory a ZAP handler
+(``zmq.auth.ThreadAuthenticator`` on the node's own context) admits only the
+public keys found there; others fail the handshake and never reach the
+node's code. Without ``curve`` on a non-loopback host the node logs
+``insecure_bind``.
+
+ZeroMQ sockets are not thread-safe: one server thread owns both, polling
+them with a short timeout and draining every open feed in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import structlog
+import zmq
+from google.protobuf.message import Message
+from zmq.auth.thread import ThreadAuthenticator
+
+from rrm.core.errors import InvalidInput
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import (
+    decode_control,
+    decode_subscribe,
+    encode_ack,
+    encode_subscription_event,
+    header_from_pb,
+    parse,
+)
+from rrm.core.wire.credentials import (
+    CurveFiles,
+    check_authorized_dir,
+    insecure_warning,
+    load_curve_keypair,
+)
+from rrm.core.wire.messages import PROTOCOL_VERSION, AckMsg, Cause, Outcome, SubscriptionFailed
+from rrm.sim.e2.service import IndicationFeed, NodeService
+
+log = structlog.get_logger("rrm.sim.zmq")
+POLL_MS = 1  # idle wake-up period: how long a queued indication may wait to go out, ms
+ORPHAN_S = 10.0  # a feed whose topic has no subscriber for this long is closed, s
+DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB
+
+
+class ZmqE2Server:
+    """A NodeService served on an XPUB and a ROUTER socket by one thread."""
+
+    def __init__(self, service: NodeService, host: str, pub_port: int, ctl_port: int,
+                 max_message_bytes: int, curve: CurveFiles | None = None) -> None:
+        self.service = service
+        keys = None
+        if curve is not None:
+            keys = load_curve_keypair(curve.secret_key_file, "CURVE server secret key")
+            if curve.authorized_dir:
+                check_authorized_dir(curve.authorized_dir)
+        insecure_warning(host, curve is not None, "bind", "zmq")
+        # A CURVE node gets a context of its own: its ZAP handler then judges its sockets only.
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = (
+            zmq.Context() if curve is not None else zmq.Context.instance())
+        self.auth: ThreadAuthenticator | None = None
+        if curve is not None and curve.authorized_dir:
+            self.auth = ThreadAuthenticator(self.ctx, log=_quiet_auth_log())
+            self.auth.start()
+            self.auth.configure_curve(domain="*", location=curve.authorized_dir)
+        self.pub = self.ctx.socket(zmq.XPUB)
+        self.router = self.ctx.socket(zmq.ROUTER)
+        for sock in (self.pub, self.router):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+            if keys is not None:
+                sock.curve_publickey, sock.curve_secretkey = keys
+                sock.curve_server = True
+        try:
+            self.pub_port = _bind(self.pub, host, pub_port)
+            self.ctl_port = _bind(self.router, host, ctl_port)
+        except zmq.ZMQError as err:
+            self.pub.close()
+            self.router.close()
+            self._release_context()
+            raise InvalidInput(f"cannot bind the ZeroMQ E2 node on {host}: {err}") from None
+        self.feeds: dict[bytes, IndicationFeed] = {}
+        self._listened: set[bytes] = set()  # topic prefixes some SUB socket subscribed to
+        self._unheard_since: dict[bytes, float] = {}  # topic -> when it had no subscriber
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="zmq-e2-node", daemon=True)
+
+    def start(self) -> ZmqE2Server:
+        """Start the server thread."""
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread; it closes the feeds and the sockets on its way out."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout_s)
+        if not self._thread.is_alive():
+            self._release_context()
+
+    def _release_context(self) -> None:
+        """Stop the ZAP handler and end a private context (the shared one stays)."""
+        if self.auth is not None:
+            self.auth.stop()
+            self.auth = None
+        if self.ctx is not zmq.Context.instance() and not self.ctx.closed:
+            self.ctx.term()
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.pub, zmq.POLLIN)
+        try:
+            while not self._stop.is_set():
+                ready = dict(poller.poll(POLL_MS))
+                if self.pub in ready:
+                    self._track_listeners()
+                if self.router in ready:
+                    self._handle_safely(self.router.recv_multipart())
+                self._publish()
+        finally:
+            for feed in self.feeds.values():
+                feed.close()
+            self.pub.close()
+            self.router.close()
+            log.info("zmq_server_stopped", pub_port=self.pub_port, ctl_port=self.ctl_port)
+
+    def _track_listeners(self) -> None:
+        """Read XPUB's (un)subscription messages: ``b"\\x01" + prefix`` / ``b"\\x00" + prefix``."""
+        while True:
+            try:
+                msg = self.pub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if msg[:1] == b"\x01":
+                self._listened.add(msg[1:])
+            elif msg[:1] == b"\x00":
+                self._listened.discard(msg[1:])
+
+    def _publish(self) -> None:
+        now = time.monotonic()
+        for topic, feed in list(self.feeds.items()):
+            if feed.closed:
+                self._forget(topic)
+            elif not any(topic.startswith(p) for p in self._listened):
+                if now - self._unheard_since.setdefault(topic, now) > ORPHAN_S:
+                    log.info("subscription_orphaned", topic=topic.decode(errors="replace"))
+                    feed.close()
+                    self._forget(topic)
+            else:
+                self._unheard_since.pop(topic, None)
+                while (ind := feed.get(0)) is not None:
+                    event = pb.SubscriptionEvent(indication=ind)
+                    self.pub.send_multipart([topic, event.SerializeToString()])
+
+    def _forget(self, topic: bytes) -> None:
+        del self.feeds[topic]
+        self._unheard_since.pop(topic, None)
+
+    def _handle_safely(self, frames: list[bytes]) -> None:
+        """Answer one request; a failing handler costs a REJECTED ack, never the thread."""
+        try:
+            self._handle(frames)
+        except Exception as err:  # noqa: BLE001 - the server must outlive any request
+            log.exception("zmq_request_failed", error=str(err))
+            ack = _rejection(pb.ControlRequest(), f"node failed: {err}", Cause.FAILED_TO_EXECUTE)
+            self._reply(frames[0], b"control", ack)
+
+    def _handle(self, frames: list[bytes]) -> None:
+        identity = frames[0]
+        if len(frames) != 4 or frames[1] != b"":
+            self._malformed(identity, f"bad framing ({len(frames)} frames, expected 4)")
+            return
+        _, _, kind, payload = frames
+        if kind == b"subscribe":
+            self._reply(identity, kind, self._subscribe(payload))
+        elif kind == b"control":
+            self._reply(identity, kind, self._control(payload))
+        else:
+            self._malformed(identity, f"unknown message kind {kind[:20]!r}")
+
+    def _malformed(self, identity: bytes, detail: str) -> None:
+        self._reply(identity, b"control", self._refuse(pb.ControlRequest(), detail))
+
+    def _refuse(self, request: pb.ControlRequest, detail: str) -> pb.ControlAck:
+        """Count a malformed control and build its REJECTED / INVALID_MESSAGE ack."""
+        self.service.malformed_control(detail)
+        log.warning("control_malformed", detail=detail)
+        return _rejection(request, detail)
+
+    def _subscribe(self, payload: bytes) -> pb.SubscriptionEvent:
+        try:
+            request = decode_subscribe(parse(pb.SubscriptionRequest, payload))
+        except InvalidInput as err:
+            return encode_subscription_event(SubscriptionFailed(Cause.INVALID_MESSAGE, str(err)))
+        if request.protocol_version != PROTOCOL_VERSION:
+            log.warning("subscription_version_mismatch", xapp_id=request.xapp_id,
+                        version=request.protocol_version)
+            return encode_subscription_event(SubscriptionFailed(
+                Cause.UNSUPPORTED_VERSION, f"node speaks protocol v{PROTOCOL_VERSION}, "
+                                           f"xApp sent v{request.protocol_version}"))
+        if not request.transaction_id:
+            return encode_subscription_event(SubscriptionFailed(
+                Cause.INVALID_MESSAGE, "ZeroMQ subscriptions need a transaction id (the topic)"))
+        result = self.service.subscribe(request)
+        if isinstance(result, SubscriptionFailed):
+            log.warning("subscription_refused", xapp_id=request.xapp_id, cause=result.cause.name)
+            return encode_subscription_event(result)
+        topic = request.transaction_id.encode()
+        if topic in self.feeds:
+            self.feeds[topic].close()  # resumed by transaction id: the new feed replaces it
+            self._forget(topic)
+        self.feeds[topic] = result.feed
+        log.info("subscription_opened", channel_id=result.ack.channel_id,
+                 xapp_id=request.xapp_id, topic=request.transaction_id)
+        return encode_subscription_event(result.ack)
+
+    def _control(self, payload: bytes) -> pb.ControlAck:
+        try:
+            wire = parse(pb.ControlRequest, payload)
+        except InvalidInput as err:
+            return self._refuse(pb.ControlRequest(), str(err))
+        try:
+            msg = decode_control(wire)
+        except InvalidInput as err:
+            return self._refuse(wire, str(err))  # echo the header it did carry
+        return encode_ack(self.service.control(msg))
+
+    def _reply(self, identity: bytes, kind: bytes, message: Message) -> None:
+        self.router.send_multipart([identity, b"", kind, message.SerializeToString()])
+
+
+def _rejection(request: pb.ControlRequest, detail: str,
+               cause: Cause = Cause.INVALID_MESSAGE) -> pb.ControlAck:
+    return encode_ack(AckMsg(header_from_pb(request.header), Outcome.REJECTED, cause,
+                             detail[:200]))
+
+
+def _quiet_auth_log() -> logging.Logger:
+    """zmq.auth logs every admitted connection at debug and every refusal at info."""
+    logger = logging.getLogger("rrm.sim.zmq.auth")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+def _bind(sock: zmq.Socket[bytes], host: str, port: int) -> int:
+    if port == 0:
+        return int(sock.bind_to_random_port(f"tcp://{host}"))
+    sock.bind(f"tcp://{host}:{port}")
+    return port
+
+
+def create_zmq_server(service: NodeService, host: str = "127.0.0.1", pub_port: int = 0,
+                      ctl_port: int = 0, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                      curve: CurveFiles | None = None) -> tuple[ZmqE2Server, int, int]:
+    """Start a ZeroMQ E2 node; returns (server, indication port, control port).
+
+    Port 0 binds any free port. ``max_message_bytes`` caps what the node
+    accepts on either socket. ``curve``: encrypt with CURVE (and admit only
+    authorised client keys when it names a directory); bad key files raise
+    ConfigError. Stop it with :meth:`ZmqE2Server.stop`.
+    """
+    server = ZmqE2Server(service, host, pub_port, ctl_port, max_message_bytes, curve).start()
+    security = "none" if curve is None else (
+        "curve+authorized-clients" if curve.authorized_dir else "curve")
+    log.info("zmq_server_started", host=host, pub_port=server.pub_port,
+             ctl_port=server.ctl_port, security=security)
+    return server, server.pub_port, server.ctl_port

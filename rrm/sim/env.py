@@ -1,0 +1,152 @@
+"""Network environments: a topology per episode, fading redrawn every slot.
+
+gymnasium-style: :meth:`reset` starts an episode (one seeded
+``np.random.Generator`` per environment) and returns the first slot's
+observation; :meth:`step` applies an allocation to the current slot,
+returns what it achieved, and moves to the next slot. Generating the channel
+is kept apart from applying an allocation to it (:mod:`rrm.core.physics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rrm.core import physics
+from rrm.core.objectives import Objective
+from rrm.core.types import InterferenceState, PowerAllocation
+from rrm.sim.fading import FadingProcess
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The large-scale state of an interference network for one episode.
+
+    Attributes:
+        large_scale: ``[K, K]`` linear power gain (path loss x shadowing),
+            receiver k from transmitter j.
+        noise_w: noise power per receiver, W.
+        pmax_w: ``[K]`` power budgets, W.
+        f_min: ``[K]`` minimum ergodic rates, bit/s/Hz (ergodic networks; zeros otherwise).
+    """
+
+    large_scale: NDArray[np.float64]
+    noise_w: float
+    pmax_w: NDArray[np.float64]
+    f_min: NDArray[np.float64]
+
+    @property
+    def num_links(self) -> int:
+        """K."""
+        return int(self.large_scale.shape[0])
+
+
+TopologyFactory = Callable[[np.random.Generator], Topology]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One slot as the environment knows it and as it is reported.
+
+    Attributes:
+        slot: slot index within the run.
+        true_state: the channel the allocation will meet.
+        reported: what the controller is told (cross links may be missing).
+        topology_version: increments whenever the topology changes.
+    """
+
+    slot: int
+    true_state: InterferenceState
+    reported: InterferenceState
+    topology_version: int
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What an allocation achieved in its slot: rates [K] bit/s/Hz and utility."""
+
+    slot: int
+    rates: NDArray[np.float64]
+    utility: float
+
+
+class InterferenceEnv:
+    """An interference network (d2d or ergodic) evolving slot by slot.
+
+    Args:
+        topology_factory: draws a topology from the environment's generator.
+        fading: the small-scale fading process (i.i.d. or Gauss-Markov).
+        objective: utility reported in step results.
+        csi_missing_fraction: share of cross links left unreported each slot.
+        episode_slots: slots per topology (0: one topology for the whole run).
+    """
+
+    def __init__(self, topology_factory: TopologyFactory, fading: FadingProcess,
+                 objective: Objective, csi_missing_fraction: float = 0.0,
+                 episode_slots: int = 0) -> None:
+        self.topology_factory = topology_factory
+        self.fading = fading
+        self.objective = objective
+        self.csi_missing_fraction = csi_missing_fraction
+        self.episode_slots = episode_slots
+        self.rng = np.random.default_rng()
+        self.slot = 0
+        self.topology_version = 0
+        self._obs: Observation | None = None
+
+    def reset(self, *, seed: int | None = None) -> Observation:
+        """Start a run: new generator (when seeded), new topology, first slot."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.slot = 0
+        self._new_topology()
+        return self._observe(self.fading.reset(self.rng, self.topology.large_scale.shape))
+
+    def _new_topology(self) -> None:
+        self.topology = self.topology_factory(self.rng)
+        self.topology_version += 1
+
+    def _observe(self, fading_gain: NDArray[np.float64]) -> Observation:
+        t = self.topology
+        gains = t.large_scale * fading_gain  # (K, K)
+        true_state = InterferenceState(gains, t.noise_w, t.pmax_w)
+        reported = true_state
+        if self.csi_missing_fraction > 0:
+            mask = physics.random_csi_mask(self.rng, gains.shape, self.csi_missing_fraction)
+            reported = InterferenceState(physics.apply_csi_mask(gains, mask), t.noise_w,
+                                         t.pmax_w, csi_mask=mask)
+        self._obs = Observation(self.slot, true_state, reported, self.topology_version)
+        return self._obs
+
+    @property
+    def observation(self) -> Observation:
+        """The current slot (after :meth:`reset`)."""
+        if self._obs is None:
+            raise RuntimeError("call reset() before using the environment")
+        return self._obs
+
+    def realise(self, allocation: PowerAllocation) -> StepResult:
+        """Rates and utility of ``allocation`` in the current slot (no state change)."""
+        s = self.observation.true_state
+        rates = physics.rates(s.gains, allocation.power_w, s.noise_w)
+        return StepResult(self.slot, rates, float(self.objective.utility(rates)))
+
+    def advance(self) -> Observation:
+        """Move to the next slot: new fading, and a new topology at episode ends."""
+        self.slot += 1
+        if self.episode_slots and self.slot % self.episode_slots == 0:
+            self._new_topology()
+            return self._observe(self.fading.reset(self.rng, self.topology.large_scale.shape))
+        return self._observe(self.fading.step())
+
+    def step(self, allocation: PowerAllocation) -> tuple[StepResult, Observation]:
+        """Apply ``allocation`` to the current slot, then advance."""
+        result = self.realise(allocation)
+        return result, self.advance()
+
+    def full_power(self) -> PowerAllocation:
+        """Every link at its budget (the default when nothing else is known)."""
+        return PowerAllocation(self.topology.pmax_w.copy())

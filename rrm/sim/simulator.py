@@ -1,0 +1,221 @@
+"""The simulator service: several nodes on a slot clock, behind the E2 contract.
+
+:class:`Simulator` implements :class:`rrm.sim.e2.service.NodeService`. A clock
+thread opens a slot on every node each period, publishes its indication to
+every subscription that covers the node, and closes it at the deadline
+(applying the node's default when no valid control arrived). With
+``lockstep`` the next slot opens as soon as every node's slot has been
+answered (bounded by the period): same behaviour, faster tests and demos.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import structlog
+
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import encode_indication
+from rrm.core.wire.freshness import DropOldestQueue
+from rrm.core.wire.messages import (
+    PROTOCOL_VERSION,
+    AckMsg,
+    Cause,
+    ControlMsg,
+    Outcome,
+    SubscribedMsg,
+    SubscribeMsg,
+    SubscriptionFailed,
+)
+from rrm.sim.e2.service import Subscription
+from rrm.sim.node import SimNode
+
+log = structlog.get_logger("rrm.sim")
+FEED_CAPACITY = 64  # indications buffered per subscription before the oldest is dropped
+
+
+class QueueFeed:
+    """A subscription's bounded indication queue; drops the oldest when full."""
+
+    def __init__(self, node_ids: frozenset[str], capacity: int = FEED_CAPACITY) -> None:
+        self.node_ids = node_ids
+        self._q: DropOldestQueue[pb.Indication] = DropOldestQueue(capacity)
+        self._closed = threading.Event()
+
+    @property
+    def dropped(self) -> int:
+        """Indications evicted because the reader lagged."""
+        return self._q.dropped
+
+    def put(self, ind: pb.Indication) -> None:
+        """Queue an indication (drop the oldest one if the reader lags)."""
+        self._q.put(ind)
+
+    def get(self, timeout_s: float) -> pb.Indication | None:
+        """Next indication, or None after ``timeout_s`` or once closed."""
+        return None if self._closed.is_set() else self._q.get(timeout_s)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed by either side."""
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Stop delivering."""
+        self._closed.set()
+
+
+@dataclass
+class _Channel:
+    channel_id: str
+    transaction_id: str
+    feed: QueueFeed
+    node_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+class Simulator:
+    """Nodes + subscriptions + the slot clock.
+
+    Args:
+        nodes: the simulated E2 nodes (distinct node ids).
+        slot_period_s: time between slots, s.
+        lockstep: open the next slot as soon as every node answered.
+        max_slots: stop after this many slots (None: run until stopped).
+        wait_for_subscriber: start the clock only once a subscription exists
+            (replays: no recorded slot is published to nobody).
+    """
+
+    def __init__(self, nodes: list[SimNode], slot_period_s: float = 0.010,
+                 lockstep: bool = False, max_slots: int | None = None,
+                 wait_for_subscriber: bool = False) -> None:
+        self.nodes = {n.cfg.node_id: n for n in nodes}
+        if len(self.nodes) != len(nodes):
+            raise ValueError("node ids must be distinct")
+        self.slot_period_s = slot_period_s
+        self.lockstep = lockstep
+        self.max_slots = max_slots
+        self._subscribed = threading.Event()
+        if not wait_for_subscriber:
+            self._subscribed.set()
+        self.finished = threading.Event()
+        self.slots_run = 0
+        self.malformed = 0
+        self._channels: dict[str, _Channel] = {}
+        self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
+        self._pending: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- NodeService -------------------------------------------------------
+    def subscribe(self, request: SubscribeMsg) -> Subscription | SubscriptionFailed:
+        """Open or resume a subscription (by transaction id)."""
+        if request.protocol_version != PROTOCOL_VERSION:
+            return SubscriptionFailed(Cause.UNSUPPORTED_VERSION,
+                                      f"node speaks protocol v{PROTOCOL_VERSION}, "
+                                      f"xApp sent v{request.protocol_version}")
+        unknown = sorted(set(request.node_ids) - set(self.nodes))
+        if unknown:
+            return SubscriptionFailed(Cause.UNKNOWN_SUBSCRIPTION, f"unknown node ids: {unknown}")
+        wanted = frozenset(request.node_ids or self.nodes)
+        with self._lock:
+            old = next((c for c in self._channels.values()
+                        if request.transaction_id and c.transaction_id == request.transaction_id),
+                       None)
+            if old is not None:
+                old.feed.close()
+            channel_id = old.channel_id if old else uuid.uuid4().hex[:16]
+            chan = _Channel(channel_id, request.transaction_id, QueueFeed(wanted), wanted)
+            self._channels[channel_id] = chan
+            self._subscribed.set()
+        ack = SubscribedMsg(channel_id, request.transaction_id,
+                            tuple(self.nodes[n].info for n in sorted(wanted)), old is not None)
+        log.info("subscription_opened", channel_id=channel_id, xapp=request.xapp_id,
+                 nodes=sorted(wanted), resumed=old is not None)
+        return Subscription(ack, chan.feed)
+
+    def control(self, request: ControlMsg) -> AckMsg:
+        """Route a control to its node; wake the clock in lockstep mode."""
+        node = self.nodes.get(request.header.node_id)
+        if node is None:
+            return AckMsg(request.header, Outcome.REJECTED, Cause.UNKNOWN_SUBSCRIPTION,
+                          f"unknown node {request.header.node_id!r}")
+        ack = node.control(request)
+        if ack.outcome != Outcome.REJECTED:
+            with self._lock:
+                self._pending.discard(node.cfg.node_id)
+                self._answered.notify_all()
+        return ack
+
+    def malformed_control(self, detail: str) -> None:
+        """Count an undecodable control."""
+        with self._lock:
+            self.malformed += 1
+        log.warning("control_malformed", detail=detail[:200])
+
+    # -- clock -------------------------------------------------------------
+    def start(self) -> None:
+        """Start the slot clock thread."""
+        self._thread = threading.Thread(target=self._run, name="slot-clock", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the clock and close every subscription."""
+        self._stop.set()
+        with self._lock:
+            self._answered.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            for c in self._channels.values():
+                c.feed.close()
+
+    def _run(self) -> None:
+        while not self._subscribed.wait(0.1):  # a replay loses nothing before the xApp is there
+            if self._stop.is_set():
+                self.finished.set()
+                return
+        next_t = time.monotonic()
+        try:
+            while not self._stop.is_set() and not self._done():
+                self._publish_slot()
+                next_t += self.slot_period_s
+                self._wait_slot_end(next_t)
+                for node in self.nodes.values():
+                    node.close_slot()
+                self.slots_run += 1
+                if time.monotonic() > next_t + self.slot_period_s:
+                    next_t = time.monotonic()  # fell behind: do not burst to catch up
+        finally:
+            self.finished.set()
+            log.info("simulation_finished", slots=self.slots_run)
+
+    def _done(self) -> bool:
+        """True after ``max_slots`` or when a replayed trace has run out."""
+        if self.max_slots is not None and self.slots_run >= self.max_slots:
+            return True
+        return any(getattr(n.env, "exhausted", False) for n in self.nodes.values())
+
+    def _publish_slot(self) -> None:
+        with self._lock:
+            channels = [c for c in self._channels.values() if not c.feed.closed]
+            self._pending = set(self.nodes)
+        for node_id, node in self.nodes.items():
+            encoded = encode_indication(node.open_slot())
+            for chan in channels:
+                if node_id in chan.node_ids:
+                    msg = pb.Indication()
+                    msg.CopyFrom(encoded)
+                    msg.header.channel_id = chan.channel_id
+                    chan.feed.put(msg)
+
+    def _wait_slot_end(self, deadline: float) -> None:
+        with self._lock:
+            while not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.lockstep and not self._pending):
+                    return
+                self._answered.wait(timeout=left)

@@ -1,0 +1,178 @@
+"""The xApp process: configuration, policy, subscription with reconnects, slot loop.
+
+``run_xapp`` wires the pieces: health/metrics HTTP, the policy (or WMMSE
+only when it cannot load, said in health and metrics), the E2 client with
+exponential backoff on connection loss (resubscribing with the same
+transaction id), the slot loop, optional trace recording, and a config
+watcher that applies log level and guard changes without a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from rrm.core.errors import ProtocolMismatch, RrmError
+from rrm.core.wire.messages import SubscribeMsg
+from rrm.models.policy import Policy, make_policy
+from rrm.xapp.config import XAppConfig, config_as_dict, load_config
+from rrm.xapp.decision import Decider
+from rrm.xapp.health import HealthState, serve_health
+from rrm.xapp.logs import set_log_level
+from rrm.xapp.loop import LoopStats, SlotLoop
+from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.recorder import Recorder
+from rrm.xapp.transport import connect
+from rrm.xapp.transport.base import TransportError
+from rrm.xapp.transport.security import check_credentials, warn_if_insecure
+from rrm.xapp.watch import ConfigWatcher
+
+log = structlog.get_logger("rrm.xapp")
+
+
+def load_policies(cfg: XAppConfig, health: HealthState,
+                  metrics: XAppMetrics) -> tuple[Policy, Policy]:
+    """The configured policy and the fallback; WMMSE-only when the policy fails to load.
+
+    A missing, truncated or tampered checkpoint (sha256 mismatch) is a
+    :class:`rrm.core.errors.CheckpointError`: the xApp then serves with the
+    fallback alone and says why in ``/ric/v1/health/ready``
+    (``fallback_only_reason``) and in ``rrm_xapp_fallback_only{reason}``.
+    """
+    fallback = make_policy(cfg.fallback_policy, max_iter=cfg.fallback_max_iter)
+    kwargs = {"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}
+    try:
+        policy = make_policy(cfg.policy, **kwargs)
+        metrics.policy_loaded.labels(policy=cfg.policy).set(1)
+    except (RrmError, TypeError) as err:
+        # TypeError: a policy without a checkpoint was given one
+        health.fallback_only_reason = f"policy {cfg.policy!r} unavailable: {err}"
+        metrics.policy_loaded.labels(policy=cfg.policy).set(0)
+        metrics.fallback_only.labels(reason=_snake(type(err).__name__)).set(1)
+        log.error("policy_load_failed", policy=cfg.policy, error=str(err),
+                  mode="fallback_only")
+        policy = fallback
+    health.policy_loaded = True
+    return policy, fallback
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+class XApp:
+    """One xApp instance; :meth:`run` blocks until ``stop`` is set or ``max_slots``."""
+
+    def __init__(self, cfg: XAppConfig, config_path: str | None = None,
+                 references: bool = False) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.references = references
+        self.metrics = XAppMetrics()
+        self.health = HealthState()
+        self.stats = LoopStats()
+        self.last_seq: dict[tuple[str, str], int] = {}
+        self.transaction_id = uuid.uuid4().hex
+        self.policy, self.fallback = load_policies(cfg, self.health, self.metrics)
+        self.decider = Decider(self.policy, self.fallback, cfg.guards, cfg.objective,
+                               cellfree_fallback=cfg.cellfree_fallback)
+        self.recorder: Recorder | None = None
+        if cfg.record_path:
+            meta = {"writer": "rrm xapp", "config": config_as_dict(cfg)}
+            self.recorder = Recorder(cfg.record_path, meta, self.metrics, health=self.health)
+        self.http_port = 0
+        self.loop: SlotLoop | None = None
+        # said once at start (and printed by the CLI); files are read at each connection
+        self.insecure = warn_if_insecure(cfg.transport, cfg.e2_address, cfg.security())
+        check_credentials(cfg.transport, cfg.security())  # bad key files: ConfigError now
+
+    def reload(self, path: Path) -> None:
+        """Apply a changed config file: log level, guards and objective take effect now."""
+        new = load_config(path)
+        set_log_level(new.log_level)
+        self.decider.guards = new.guards
+        self.decider.objective_name = new.objective
+        self.cfg = dataclasses.replace(self.cfg, log_level=new.log_level, guards=new.guards,
+                                       objective=new.objective)
+        log.info("config_reloaded", path=str(path), log_level=new.log_level)
+
+    def run(self, stop: threading.Event, max_slots: int | None = None,
+            serve_http: bool = True) -> LoopStats:
+        """Serve until stopped; reconnects with backoff when the node goes away."""
+        server = watcher = None
+        if serve_http:
+            server, self.http_port = serve_health(self.health, self.metrics.registry,
+                                                  port=self.cfg.health_port)
+        if self.config_path:
+            watcher = ConfigWatcher(self.config_path, self.reload).start()
+        log.info("xapp_started", config=config_as_dict(self.cfg), policy=self.policy.name)
+        try:
+            self._serve(stop, max_slots)
+        finally:
+            for closer in (self.decider.close, getattr(watcher, "stop", None),
+                           getattr(self.recorder, "close", None),
+                           getattr(server, "shutdown", None)):
+                if closer is not None:
+                    closer()
+        return self.stats
+
+    def _serve(self, stop: threading.Event, max_slots: int | None) -> None:
+        backoff = self.cfg.reconnect_initial_s
+        first = True
+        while not stop.is_set() and (max_slots is None or self.stats.slots < max_slots):
+            try:
+                self._session(stop, max_slots, resumed=not first)
+                backoff = self.cfg.reconnect_initial_s
+            except ProtocolMismatch:
+                raise
+            except TransportError as err:
+                self.health.subscribed = False
+                self.metrics.subscribed.set(0)
+                log.warning("e2_connection_lost", error=str(err), retry_in_s=backoff)
+                self._wait_alive(stop, backoff)
+                backoff = min(backoff * 2, self.cfg.reconnect_max_s)
+            first = False
+
+    def _wait_alive(self, stop: threading.Event, seconds: float) -> None:
+        """Back off without looking dead: reconnecting is the loop working as designed
+        (liveness stays 200; readiness is 503 while unsubscribed)."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set():
+            self.health.beat()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(left, 1.0))
+
+    def _session(self, stop: threading.Event, max_slots: int | None, resumed: bool) -> None:
+        self.health.beat()  # a connect attempt may take the client's whole connect timeout
+        client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes,
+                         self.cfg.security())
+        try:
+            ack = client.subscribe(SubscribeMsg(self.cfg.xapp_id, self.cfg.node_ids,
+                                                self.cfg.objective, self.transaction_id))
+            self.health.subscribed = True
+            self.metrics.subscribed.set(1)
+            if resumed:
+                self.metrics.reconnects.inc()
+            log.info("subscribed", channel_id=ack.channel_id, resumed=ack.resumed,
+                     nodes=[n.node_id for n in ack.nodes])
+            self.loop = SlotLoop(client, self.decider, self.metrics, self.health,
+                                 self.recorder, self.cfg.deadline_fraction, self.references,
+                                 self.stats, self.last_seq)
+            self.loop.run(stop, max_slots)
+        finally:
+            client.close()
+
+
+def summary(app: XApp) -> dict[str, Any]:
+    """The run summary (``rrm demo --json`` / ``rrm xapp run --json``)."""
+    if app.loop is not None and app.references:
+        app.loop.finish_references()
+    return app.stats.summary(app.policy.name)

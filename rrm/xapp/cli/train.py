@@ -1,0 +1,215 @@
+"""``rrm pretrain`` and ``rrm finetune``: GFM-RA on the D1-D20 catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rrm.core.errors import InvalidInput
+from rrm.core.types import InterferenceState
+from rrm.models.gfm.backbone import PRESETS, BackboneConfig
+from rrm.models.gfm.data import load_entry, parse_entries
+from rrm.models.gfm.evaluate import evaluate
+from rrm.models.gfm.experiments import normalised
+from rrm.models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
+from rrm.models.gfm.policy import GFMPolicy
+from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
+from rrm.models.gfm.store import load_backbone, save_backbone, save_power_model
+from rrm.models.gfm.train import FinetuneConfig, finetune, pretrain
+from rrm.models.policy import make_policy
+
+
+def add_parsers(commands: Any) -> None:
+    """Register ``pretrain`` and ``finetune``."""
+    p = commands.add_parser("pretrain", help="hybrid pre-training of the GFM-RA backbone")
+    p.add_argument("--entries", default="D1-D15", help="catalog entries (default D1-D15)")
+    p.add_argument("--n-per-entry", type=int, default=256, help="training snapshots per entry")
+    p.add_argument("--preset", default="small", choices=sorted(PRESETS))
+    p.add_argument("--layers", type=int)
+    p.add_argument("--dim", type=int)
+    p.add_argument("--heads", type=int)
+    p.add_argument("--edge-value-dim", type=int, default=0,
+                   help="edge values per head (our extension; 0 = the paper's attention)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=PretrainConfig.lr)
+    p.add_argument("--mask-ratio", type=float, default=PretrainConfig.mask_ratio)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="stop after the epoch that passes S seconds (rerun to continue)")
+    p.add_argument("--out", required=True,
+                   help="checkpoint directory to write; OUT/resume holds the state after "
+                        "every epoch, and the same command run again continues from it")
+    p.set_defaults(run=run_pretrain)
+    f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
+    f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
+    f.add_argument("--arch", default="gfm", choices=["gfm", "pcgnn"],
+                   help="pcgnn: the MPNN baseline of Shen et al. (always from scratch)")
+    f.add_argument("--edge-value-dim", type=int, default=0,
+                   help="from scratch: edge values per head (our extension; 0 = paper)")
+    f.add_argument("--catalog", default="D18",
+                   help="entry or entries (D16-D20, D16,D18): N shots from each")
+    f.add_argument("--shots", type=int, default=2048, help="N-shot training set size")
+    f.add_argument("--objective", default="sum", choices=[*PROMPTS, "switch"])
+    f.add_argument("--warmup-epochs", type=int, default=FinetuneConfig.warmup_epochs)
+    f.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
+    f.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
+    f.add_argument("--min-steps-per-epoch", type=int,
+                   default=FinetuneConfig.min_steps_per_epoch,
+                   help="smaller batches for small N (64 shots -> 8 batches of 8)")
+    f.add_argument("--csi-drop", type=float, default=0.0,
+                   help="hide a share U(0, X) of cross links per minibatch (robustness to "
+                        "missing CSI; our extension)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
+    f.add_argument("--out", required=True)
+    f.set_defaults(run=run_finetune)
+
+
+def _command(args: argparse.Namespace) -> str:
+    return "rrm " + " ".join(shlex.quote(a) for a in args.argv)
+
+
+def _backbone_config(args: argparse.Namespace) -> BackboneConfig:
+    base = PRESETS[args.preset].as_dict()
+    for key in ("layers", "dim", "heads", "edge_value_dim"):
+        if getattr(args, key, None) is not None:
+            base[key] = getattr(args, key)
+    try:
+        return BackboneConfig(**base)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise InvalidInput(str(err)) from None
+
+
+def _init_distributed() -> int:
+    """Join the ``torchrun`` process group when launched by it; returns the rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank()
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    """Pre-train on catalog entries and write the backbone checkpoint (rank 0)."""
+    torch.set_num_threads(args.threads)
+    rank = _init_distributed()
+    if args.time_limit is not None and args.time_limit < 0:
+        raise InvalidInput("--time-limit must be >= 0 seconds")
+    names = parse_entries(args.entries)
+    sets = [load_entry(n, "train", args.n_per_entry, args.seed) for n in tqdm(
+        names, desc="generating", unit="entry", file=sys.stderr)]
+    cfg = PretrainConfig(mask_ratio=args.mask_ratio, lr=args.lr)
+    model = HybridPretrainer(_backbone_config(args), cfg)
+    resume = Path(args.out) / "resume"
+    with tqdm(total=args.epochs, desc="pre-training", unit="epoch", file=sys.stderr,
+              disable=rank != 0) as bar:
+        def progress(row: dict[str, float]) -> None:
+            bar.n = int(row["epoch"])
+            bar.refresh()
+            bar.set_postfix(edge=f"{row['loss_edge']:.4f}", cl=f"{row['loss_cl']:.4f}")
+        history = pretrain(model, sets, args.epochs, args.batch_size, args.lr, args.seed,
+                           progress, resume, args.time_limit)
+    wall = sum(row.get("seconds", 0.0) for row in history)  # every invocation's epochs
+    training = {"pretrain": cfg.as_dict(), "entries": names, "n_per_entry": args.n_per_entry,
+                "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
+    done = len(history)
+    meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history,
+            "epochs_done": done,
+            "data": {"split": "train", "seed": args.seed}, "threads": args.threads,
+            "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
+    if rank != 0:
+        return 0
+    save_backbone(args.out, model.backbone, training, meta)
+    if done < args.epochs:
+        print(f"stopped at the time limit after epoch {done} of {args.epochs} (backbone so far "
+              f"-> {args.out}); run the same command again to continue")
+        return 0
+    print(f"pre-trained {len(names)} entries x {args.n_per_entry} for {args.epochs} epochs in "
+          f"{wall:.0f} s; final L_edge {history[-1]['loss_edge']:.4f}, "
+          f"L_cl {history[-1]['loss_cl']:.4f} -> {args.out}")
+    return 0
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    """Fine-tune a head (and the backbone) on N shots; evaluate; write the checkpoint."""
+    torch.set_num_threads(args.threads)
+    if args.shots < 1:
+        raise InvalidInput("--shots must be at least 1")
+    if args.batch_size < 1 or args.min_steps_per_epoch < 1:
+        raise InvalidInput("--batch-size and --min-steps-per-epoch must be at least 1")
+    if not 0 <= args.csi_drop <= 1:
+        raise InvalidInput("--csi-drop must lie in [0, 1]")
+    torch.manual_seed(args.seed)
+    backbone: Any
+    if args.arch == "pcgnn":
+        from rrm.models.gfm.pcgnn import PCGNN, PCGNNConfig
+        backbone = PCGNN(PCGNNConfig())
+    elif args.backbone:
+        backbone, _ = load_backbone(args.backbone)
+    else:
+        from rrm.models.gfm.backbone import GFMBackbone
+        backbone = GFMBackbone(BackboneConfig(**{**PRESETS["small"].as_dict(),  # type: ignore[arg-type]
+                                                 "edge_value_dim": args.edge_value_dim}))
+    switch = args.objective == "switch"
+    model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switch))  # type: ignore[arg-type]
+    entries = parse_entries(args.catalog)
+    train_sets = [load_entry(e, "train", args.shots, args.seed) for e in entries]
+    cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
+                         batch_size=args.batch_size,
+                         min_steps_per_epoch=args.min_steps_per_epoch,
+                         csi_drop=args.csi_drop)
+    start = time.perf_counter()
+    total = args.warmup_epochs + args.epochs
+    with tqdm(total=total, desc="fine-tuning", unit="epoch", file=sys.stderr) as bar:
+        def progress(row: dict[str, float]) -> None:
+            bar.update(1)
+            bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.4f}")
+        history = finetune(model, train_sets, cfg, args.seed, progress,
+                           PROMPTS if switch else None)
+    wall = time.perf_counter() - start
+    objectives = list(PROMPTS) if switch else [args.objective]
+    metrics = _quick_eval(model, entries, objectives, args.eval_n, args.seed)
+    training = {"finetune": cfg.as_dict(), "arch": args.arch, "catalog": args.catalog,
+                "shots": args.shots,
+                "backbone": args.backbone, "seed": args.seed, "objectives": objectives}
+    meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history[-5:],
+            "data": {"train": f"{args.catalog}/train[:{args.shots}]", "seed": args.seed,
+                     "test": f"{args.catalog}/test[:{args.eval_n}]"}, "metrics": metrics}
+    save_power_model(args.out, model, training, meta)
+    print(f"fine-tuned in {wall:.0f} s -> {args.out}; {json.dumps(metrics)}")
+    return 0
+
+
+def _quick_eval(model: GFMPowerModel, entries: list[str], objectives: list[str], n: int,
+                seed: int) -> dict[str, float]:
+    """``<objective>_ratio_vs_wmmse_best`` (mean over entries) and, for several
+    entries, ``<entry>_<objective>_ratio_vs_wmmse_best``."""
+    out: dict[str, float] = {}
+    policy = GFMPolicy.from_model(model, threads=torch.get_num_threads())
+    for objective in objectives:
+        ratios = []
+        for entry in entries:
+            test = load_entry(entry, "test", n, seed)
+            state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
+            gfm, best = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")},
+                                 state, objective)
+            ratios.append(normalised(gfm.utility, best.utility, objective, state.num_links))
+            if len(entries) > 1:
+                out[f"{entry}_{objective}_ratio_vs_wmmse_best"] = round(ratios[-1], 4)
+        out[f"{objective}_ratio_vs_wmmse_best"] = round(float(np.mean(ratios)), 4)
+    model.train()
+    return out

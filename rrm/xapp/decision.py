@@ -1,0 +1,219 @@
+"""One slot's decision: policy under a deadline, guards, and the WMMSE fallback.
+
+No transport here: :class:`Decider` maps a decoded indication to an
+allocation (or a refusal) and says which guard, if any, replaced the
+policy's output. The slot loop (:mod:`rrm.xapp.loop`) owns the wire.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import structlog
+
+from rrm.core.errors import ConfigError
+from rrm.core.objectives import Objective, get_objective
+from rrm.core.types import (
+    Allocation,
+    BeamformingAllocation,
+    CellFreeState,
+    InterferenceState,
+    PowerAllocation,
+)
+from rrm.core.wire.messages import Cause, IndicationMsg, Refusal
+from rrm.models.policy import Policy, PolicyUnavailable, make_policy
+from rrm.xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
+
+log = structlog.get_logger("rrm.xapp.decision")
+MIN_POLICY_BUDGET_S = 2e-4  # below this the policy is not started at all
+WARM_START_FLOOR = 0.05  # share of Pmax: links off in the last slot may come back
+CELLFREE_FALLBACKS = ("pc-wmmse", "scale")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the xApp answers for one indication.
+
+    Attributes:
+        answer: the allocation sent, or a refusal.
+        policy: name of the policy whose allocation is sent.
+        fallback_reason: guard that tripped ('' when the policy's output went out).
+        detail: the guard's one-line explanation.
+        policy_s / guards_s / fallback_s: time spent per stage, seconds.
+    """
+
+    answer: Allocation | Refusal
+    policy: str
+    fallback_reason: str = ""
+    detail: str = ""
+    policy_s: float = 0.0
+    guards_s: float = 0.0
+    fallback_s: float = 0.0
+
+
+class Decider:
+    """Runs a policy with a time budget, checks it, and falls back when a guard trips.
+
+    The policy runs on one worker thread so that a hung policy cannot block
+    the slot: the decider waits at most the slot's budget. While a previous
+    call is still running, the policy is skipped (``deadline`` fallback).
+
+    Args:
+        policy: the configured policy.
+        fallback: the WMMSE policy used when a guard trips (bounded iterations).
+        guards: guard thresholds.
+        objective_name: utility the xApp maximises.
+        policy_max_links: the largest K the policy supports (None: any).
+        cellfree_fallback: for cell-free indications, ``pc-wmmse`` (run that
+            policy) or ``scale`` (heuristic fronthaul scaling of the policy's
+            own answer, EGAT sec. V-A; ``pc-wmmse`` when there is no finite answer).
+    """
+
+    def __init__(self, policy: Policy, fallback: Policy, guards: GuardConfig,
+                 objective_name: str, policy_max_links: int | None = None,
+                 cellfree_fallback: str = "pc-wmmse") -> None:
+        if cellfree_fallback not in CELLFREE_FALLBACKS:
+            raise ConfigError(f"cellfree_fallback must be one of {', '.join(CELLFREE_FALLBACKS)}"
+                              f", got {cellfree_fallback!r}")
+        self.policy = policy
+        self.fallback = fallback
+        self.cellfree_fallback = cellfree_fallback
+        self._cellfree_policy: Policy | None = None
+        self.guards = guards
+        self.objective_name = objective_name
+        self.policy_max_links = policy_max_links
+        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")
+        self._busy: cf.Future[Allocation] | None = None
+        # Time kept back from the policy's budget so a fallback still meets the deadline:
+        # 1.5 x a running average of measured fallback durations.
+        self.fallback_s_avg = 0.002
+        self._last_power: dict[str, np.ndarray] = {}
+
+    def objective_for(self, ind: IndicationMsg) -> Objective:
+        """The objective with this indication's QoS parameters and weights."""
+        obj = get_objective(self.objective_name, r_min=ind.qos.r_min, alpha=ind.qos.alpha)
+        weights = getattr(ind.state, "weights", None)
+        return obj.with_weights(weights) if weights is not None else obj
+
+    def decide(self, ind: IndicationMsg, budget_s: float) -> Decision:
+        """Decide for one indication within ``budget_s`` seconds (fallback included)."""
+        budget_s = max(budget_s - 1.5 * self.fallback_s_avg, 0.0)
+        limit = check_input(ind.state, self.guards)
+        if not limit.passed:
+            return Decision(Refusal(Cause.UNSUPPORTED_INPUT, limit.detail), self.policy.name)
+        objective = self.objective_for(ind)
+        support = check_input(ind.state, self.guards, self.policy_max_links)
+        t0 = time.perf_counter()
+        if not support.passed:
+            alloc, verdict_guard, detail = None, support.guard, support.detail
+        else:
+            alloc, verdict_guard, detail = self._run_policy(ind, objective, budget_s)
+        t1 = time.perf_counter()
+        if alloc is not None and not verdict_guard:
+            ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s,
+                                  getattr(self.policy, "time_sharing", False))
+            verdict = check_decision(ctx, self.guards)
+            verdict_guard, detail = verdict.guard, verdict.detail
+        t2 = time.perf_counter()
+        if not verdict_guard and alloc is not None:
+            self._remember(ind, alloc)
+            return Decision(alloc, self.policy.name, policy_s=t1 - t0, guards_s=t2 - t1)
+        log.info("guard_tripped", guard=verdict_guard, detail=detail,
+                 node=ind.header.node_id, slot=ind.header.slot)
+        safe, fallback_name = self._fallback(ind, objective, alloc, verdict_guard)
+        self._remember(ind, safe)
+        fallback_s = time.perf_counter() - t2
+        self.fallback_s_avg = 0.8 * self.fallback_s_avg + 0.2 * fallback_s
+        return Decision(safe, fallback_name, verdict_guard, detail,
+                        t1 - t0, t2 - t1, fallback_s)
+
+    def _run_policy(self, ind: IndicationMsg, objective: Objective,
+                    budget_s: float) -> tuple[Allocation | None, str, str]:
+        if self._busy is not None and not self._busy.done():
+            return None, "deadline", "policy still busy with an earlier slot"
+        if budget_s < MIN_POLICY_BUDGET_S:
+            # Starting the policy now would only compete with the fallback for the CPU.
+            return None, "deadline", f"no time left for the policy ({budget_s * 1e3:.2f} ms)"
+        # policies that need more than the CSI (e.g. the ergodic extras) take the indication
+        decide_indication = getattr(self.policy, "decide_indication", None)
+        if callable(decide_indication):
+            self._busy = self._pool.submit(decide_indication, ind, objective)
+        else:
+            self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
+        try:
+            return self._busy.result(timeout=max(budget_s, 0.0)), "", ""
+        except cf.TimeoutError:
+            return None, "deadline", f"policy gave no answer within {budget_s * 1e3:.2f} ms"
+        except PolicyUnavailable as err:
+            return None, "policy_unavailable", str(err)[:200]
+        except Exception as err:  # a faulty policy must not take the slot down
+            return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
+
+    def prefetch(self, inds: list[IndicationMsg]) -> None:
+        """Offer several indications to a policy that decides them better together.
+
+        A policy with ``prefetch(states, objectives)`` (e.g. ``gfm``: one batched
+        forward pass for all nodes of a slot) caches its answers; the per-slot
+        :meth:`decide` calls then find them. A failing prefetch only costs the
+        cache: each indication is still decided (and guarded) on its own.
+        """
+        prefetch = getattr(self.policy, "prefetch", None)
+        if not callable(prefetch) or not inds:
+            return
+        try:
+            prefetch([i.state for i in inds], [self.objective_for(i) for i in inds])
+        except Exception as err:  # noqa: BLE001 - the slots are decided one by one instead
+            log.warning("prefetch_failed", error=f"{type(err).__name__}: {err}"[:200])
+
+    def _fallback(self, ind: IndicationMsg, objective: Objective, alloc: Allocation | None,
+                  guard: str) -> tuple[Allocation, str]:
+        """The safe answer and the name of what produced it."""
+        if isinstance(ind.state, CellFreeState):
+            return self._cellfree_fallback(ind.state, objective, alloc, guard)
+        return self._interference_fallback(ind, objective), self.fallback.name
+
+    def _cellfree_fallback(self, state: CellFreeState, objective: Objective,
+                           alloc: Allocation | None, guard: str) -> tuple[Allocation, str]:
+        from rrm.models.cellfree.fronthaul import scale_allocation  # cell-free only
+
+        try:
+            if (self.cellfree_fallback == "scale" and isinstance(alloc, BeamformingAllocation)
+                    and guard != "non_finite"):
+                return scale_allocation(state, alloc, objective), "fronthaul-scaling"
+            if self._cellfree_policy is None:
+                self._cellfree_policy = make_policy("pc-wmmse")
+            return self._cellfree_policy.decide(state, objective), "pc-wmmse"
+        except Exception as err:  # last resort: silence is always within every budget
+            log.error("fallback_failed", error=str(err)[:200])
+            h = np.asarray(state.h)
+            return BeamformingAllocation(np.zeros_like(h, dtype=np.complex128),
+                                         np.zeros(h.shape[:-1], dtype=np.int8)), "silence"
+
+    def _interference_fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
+        node = ind.header.node_id
+        previous = self._last_power.get(node)
+        try:
+            k = getattr(ind.state, "num_links", -1)
+            if previous is not None and previous.shape == (k,) and \
+                    getattr(self.fallback, "supports_warm_start", False):
+                # warm start from this node's previous decision (slow fading: close by)
+                warm = np.maximum(previous, WARM_START_FLOOR * np.asarray(ind.state.pmax_w))
+                return self.fallback.decide(ind.state, objective, warm_start=warm)  # type: ignore[call-arg]
+            return self.fallback.decide(ind.state, objective)
+        except Exception as err:  # last resort: full power is always feasible
+            log.error("fallback_failed", error=str(err)[:200])
+            state = ind.state
+            assert isinstance(state, InterferenceState)
+            pmax = np.broadcast_to(np.asarray(state.pmax_w, float), (state.num_links,))
+            return PowerAllocation(pmax.copy())
+
+    def _remember(self, ind: IndicationMsg, alloc: Allocation) -> None:
+        if isinstance(alloc, PowerAllocation):
+            self._last_power[ind.header.node_id] = np.asarray(alloc.power_w, dtype=np.float64)
+
+    def close(self) -> None:
+        """Release the policy worker thread (a hung policy call is abandoned)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,210 @@
+"""Guards: checks every decision passes before it leaves the xApp.
+
+A tripped guard names itself; the slot loop then falls back to WMMSE. Guards
+run in a fixed order and the first failure wins:
+
+==================  ======================================================
+guard               trips when
+==================  ======================================================
+``input_support``   the indication is outside what the policy supports
+                    (checked before deciding, e.g. K above the model's limit)
+``policy_error``    the policy raised instead of answering
+``policy_unavailable``
+                    the policy had no answer this slot (e.g. its sample buffer
+                    is empty or stale); raised as ``PolicyUnavailable``
+``non_finite``      any output is NaN or Inf
+``budget``          a power is negative or above its budget (per link, or
+                    per AP for cell-free) beyond a relative tolerance
+``fronthaul``       a cell-free AP's fronthaul load exceeds its capacity
+``deadline``        the decision took longer than the slot's budget
+``utility``         utility < reference utility - margin * |reference|,
+                    the reference being full reuse (cheap, always feasible);
+                    skipped for time-sharing policies, whose single slots may
+                    trade sum rate for ergodic minimum rates
+``qos``             the fraction of links below r_min exceeds a threshold
+==================  ======================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rrm.core import physics
+from rrm.core.objectives import Objective
+from rrm.core.types import (
+    Allocation,
+    BeamformingAllocation,
+    InterferenceState,
+    PowerAllocation,
+    State,
+)
+
+GUARD_NAMES = ("input_support", "policy_error", "policy_unavailable", "non_finite", "budget",
+               "fronthaul", "deadline", "utility", "qos")
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Thresholds of the guards.
+
+    Attributes:
+        max_links: largest K the xApp accepts for any policy.
+        budget_tolerance: relative slack on power budgets (rounding).
+        utility_margin: relative margin below the full-reuse utility that is
+            still accepted (0.05 = 5 % worse allowed). Negative disables.
+        qos_violation_max: largest accepted fraction of links below r_min
+            (1.0 disables the guard).
+        r_min: QoS rate threshold in bit/s/Hz for the qos guard.
+    """
+
+    max_links: int = 400
+    budget_tolerance: float = 1e-6
+    utility_margin: float = 0.05
+    qos_violation_max: float = 1.0
+    r_min: float = 0.3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Result of the guards: ``guard`` is empty when every guard passed."""
+
+    guard: str = ""
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """True when no guard tripped."""
+        return not self.guard
+
+
+PASS = Verdict()
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What the guards look at for one decision."""
+
+    state: State
+    allocation: Allocation
+    objective: Objective
+    latency_s: float
+    deadline_s: float
+    time_sharing: bool = False  # the policy time-shares: no per-slot utility guard
+
+
+def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = None) -> Verdict:
+    """The ``input_support`` guard, run before the policy decides."""
+    k = state.num_links if isinstance(state, InterferenceState) else state.h.shape[-2]
+    limit = min(cfg.max_links, policy_max_links or cfg.max_links)
+    if k > limit:
+        return Verdict("input_support", f"K={k} above the supported {limit}")
+    return PASS
+
+
+def _non_finite(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    a = ctx.allocation
+    arrays = [a.power_w] if isinstance(a, PowerAllocation) else [a.v, a.x]
+    if not all(np.all(np.isfinite(np.asarray(x))) for x in arrays):
+        return Verdict("non_finite", "policy output contains NaN or Inf")
+    return PASS
+
+
+def _budget(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    a, s = ctx.allocation, ctx.state
+    if isinstance(a, PowerAllocation) and isinstance(s, InterferenceState):
+        pmax = np.broadcast_to(np.asarray(s.pmax_w, dtype=np.float64), a.power_w.shape)
+        if a.power_w.shape[-1] != s.num_links:
+            return Verdict("budget", f"{a.power_w.shape[-1]} powers for K={s.num_links} links")
+        over = a.power_w > pmax * (1 + cfg.budget_tolerance)
+        if np.any(over) or np.any(a.power_w < 0):
+            worst = float(np.max(a.power_w / pmax))
+            return Verdict("budget", f"power outside [0, pmax] (max p/pmax = {worst:.3g})")
+        return PASS
+    assert isinstance(a, BeamformingAllocation)
+    return _cellfree_budget(ctx, cfg)
+
+
+def _cellfree_budget(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    from rrm.core.cellfree_physics import ap_power_w  # cell-free only: imported on demand
+
+    a, s = ctx.allocation, ctx.state
+    assert isinstance(a, BeamformingAllocation) and not isinstance(s, InterferenceState)
+    if a.v.shape != s.h.shape or a.x.shape != s.h.shape[:-1]:
+        return Verdict("budget", f"beamformers {a.v.shape} do not match channels {s.h.shape}")
+    power = ap_power_w(a.v)
+    pmax = np.broadcast_to(np.asarray(s.pmax_w, dtype=np.float64), power.shape)
+    if np.any(power > pmax * (1 + cfg.budget_tolerance)):
+        return Verdict("budget", f"AP power above budget (max P/Pmax = {np.max(power / pmax):.3g})")
+    return PASS
+
+
+def _fronthaul(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    a, s = ctx.allocation, ctx.state
+    if not isinstance(a, BeamformingAllocation) or isinstance(s, InterferenceState):
+        return PASS
+    from rrm.core.cellfree_physics import fronthaul_load_bps
+    from rrm.core.cellfree_physics import rates as cf_rates
+
+    load = fronthaul_load_bps(a.x, cf_rates(s.h, a.v, a.x, s.noise_w), s.bandwidth_hz)
+    cap = np.broadcast_to(np.asarray(s.fronthaul_bps, dtype=np.float64), load.shape)
+    if np.any(load > cap * (1 + cfg.budget_tolerance)):
+        worst = float(np.max(load / cap))
+        return Verdict("fronthaul", f"fronthaul load above capacity (max {worst:.3g}x)")
+    return PASS
+
+
+def _deadline(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    if ctx.latency_s > ctx.deadline_s:
+        return Verdict("deadline", f"decision took {ctx.latency_s * 1e3:.2f} ms "
+                                   f"> budget {ctx.deadline_s * 1e3:.2f} ms")
+    return PASS
+
+
+def _interference_rates(ctx: DecisionContext) -> tuple[np.ndarray, np.ndarray] | None:
+    a, s = ctx.allocation, ctx.state
+    if not (isinstance(a, PowerAllocation) and isinstance(s, InterferenceState)):
+        return None
+    full = np.broadcast_to(np.asarray(s.pmax_w, dtype=np.float64), a.power_w.shape)
+    return physics.rates(s.gains, a.power_w, s.noise_w), physics.rates(s.gains, full, s.noise_w)
+
+
+def _utility(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    pair = _interference_rates(ctx) if cfg.utility_margin >= 0 and not ctx.time_sharing else None
+    if pair is None:
+        return PASS
+    obj = ctx.objective
+    if ctx.state.weights is not None and obj.name == "wsr":  # type: ignore[union-attr]
+        obj = obj.with_weights(ctx.state.weights)  # type: ignore[union-attr]
+    mine, ref = float(obj.utility(pair[0])), float(obj.utility(pair[1]))
+    if mine < ref - cfg.utility_margin * abs(ref):
+        return Verdict("utility", f"utility {mine:.4g} below full reuse {ref:.4g} "
+                                  f"by more than {cfg.utility_margin:.0%}")
+    return PASS
+
+
+def _qos(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    pair = _interference_rates(ctx) if cfg.qos_violation_max < 1.0 else None
+    if pair is None:
+        return PASS
+    frac = float(np.mean(pair[0] < cfg.r_min))
+    if frac > cfg.qos_violation_max:
+        return Verdict("qos", f"{frac:.0%} of links below r_min={cfg.r_min} "
+                              f"(limit {cfg.qos_violation_max:.0%})")
+    return PASS
+
+
+_OUTPUT_GUARDS: tuple[Callable[[DecisionContext, GuardConfig], Verdict], ...] = (
+    _non_finite, _budget, _fronthaul, _deadline, _utility, _qos,
+)
+
+
+def check_decision(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    """Run the output guards in order; the first that trips is returned."""
+    for guard in _OUTPUT_GUARDS:
+        verdict = guard(ctx, cfg)
+        if not verdict.passed:
+            return verdict
+    return PASS

@@ -1,0 +1,169 @@
+"""gRPC client of an E2 node: the stream is read by a thread into a bounded queue.
+
+``subscribe`` waits for the channel (``CONNECT_TIMEOUT_S``), opens the
+server-streaming Subscribe and reads its first event (the ack or the
+failure) itself; a receive thread then moves every indication into a
+drop-oldest queue that ``next_indication`` reads. ``control`` is a unary
+call with the caller's deadline. With channel ``credentials`` the channel is
+TLS (mutual TLS when they hold a client certificate); a node whose
+certificate the CA does not verify, or that refuses ours, never becomes
+ready and ``subscribe`` raises :class:`TransportError`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from rrm.core.errors import InvalidInput, ProtocolMismatch
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire import e2_pb2_grpc
+from rrm.core.wire.codec import (
+    decode_ack,
+    decode_subscription_reply,
+    encode_control,
+    encode_subscribe,
+)
+from rrm.core.wire.freshness import DropOldestQueue
+from rrm.core.wire.messages import AckMsg, Cause, ControlMsg, SubscribedMsg, SubscribeMsg
+from rrm.xapp.transport.base import QUEUE_SLOTS, TransportError
+
+log = structlog.get_logger("rrm.xapp.grpc")
+CONNECT_TIMEOUT_S = 5.0  # how long subscribe waits for the node to accept a connection
+SERVICE_NAME = "rrm.e2.v1.E2Node"  # as registered with the node's health service
+RECONNECT_BACKOFF_MS = (100, 1000)  # gRPC channel's connection retry backoff: first, most
+
+
+class GrpcE2Client:
+    """:class:`rrm.xapp.transport.base.E2Client` over gRPC (address "host:port")."""
+
+    def __init__(self, address: str, max_message_bytes: int = 64 << 20,
+                 queue_slots: int = QUEUE_SLOTS,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
+        options = [("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.max_receive_message_length", max_message_bytes),
+                   # gRPC's own reconnect backoff (1 s growing to 120 s) would hide a node
+                   # that came back; the xApp's backoff (reconnect_*_s) paces retries instead
+                   ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+                   ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+                   ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[1])]
+        self.address = address
+        self.secure = credentials is not None
+        self.channel = (grpc.secure_channel(address, credentials, options=options)
+                        if credentials is not None
+                        else grpc.insecure_channel(address, options=options))
+        self.stub = e2_pb2_grpc.E2NodeStub(self.channel)
+        self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
+        self.broken = ""  # why the stream ended; empty while it is open
+        self._stream: grpc.Future | None = None
+        self._reader: threading.Thread | None = None
+
+    @property
+    def dropped(self) -> int:
+        """Indications evicted unread because the queue was full."""
+        return self.queue.dropped
+
+    def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
+        """Open the stream and read its first event (the ack) before returning."""
+        self._cancel_stream()
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=CONNECT_TIMEOUT_S)
+        except grpc.FutureTimeoutError:
+            hint = " (or the TLS handshake failed: check tls_* files)" if self.secure else ""
+            raise TransportError(f"E2 node at {self.address} unreachable "
+                                 f"within {CONNECT_TIMEOUT_S:.1f} s{hint}") from None
+        self.broken = ""
+        stream = self.stub.Subscribe(encode_subscribe(request))
+        self._stream = stream
+        try:
+            reply = decode_subscription_reply(next(stream))
+        except (grpc.RpcError, StopIteration, InvalidInput) as err:
+            raise TransportError(f"subscription stream failed: {_describe(err)}") from None
+        if not isinstance(reply, SubscribedMsg):
+            if reply.cause == Cause.UNSUPPORTED_VERSION:
+                raise ProtocolMismatch(reply.detail)
+            raise TransportError(f"subscription refused ({reply.cause.name}): {reply.detail}")
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True,
+                                        name="e2-grpc-reader")
+        self._reader.start()
+        return reply
+
+    def _read(self, stream: grpc.Future) -> None:
+        """Receive loop: stream events -> queue, until the stream ends or breaks."""
+        try:
+            for event in stream:
+                if event.WhichOneof("event") == "indication":
+                    self.queue.put(event.indication)
+            self.broken = "the node ended the subscription"
+        except grpc.RpcError as err:
+            self.broken = f"subscription stream broke: {_describe(err)}"
+        log.info("e2_stream_ended", address=self.address, reason=self.broken)
+
+    def next_indication(self, timeout_s: float) -> pb.Indication | None:
+        """Next queued indication; TransportError once the stream broke and is drained."""
+        ind = self.queue.get(timeout_s)
+        if ind is None and self.broken:
+            raise TransportError(self.broken)
+        return ind
+
+    def control(self, request: ControlMsg, timeout_s: float) -> AckMsg:
+        """Unary Control with a ``timeout_s`` deadline."""
+        try:
+            ack = self.stub.Control(encode_control(request), timeout=timeout_s)
+        except grpc.RpcError as err:
+            raise TransportError(f"control failed: {_describe(err)}") from None
+        except InvalidInput as err:
+            raise TransportError(f"control could not be encoded: {err}") from None
+        return decode_ack(ack)
+
+    def _cancel_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+            self._stream = None
+        if self._reader is not None:
+            self._reader.join(timeout=2.0)
+            self._reader = None
+
+    def close(self) -> None:
+        """Cancel the stream, join the receive thread and close the channel."""
+        try:
+            self._cancel_stream()
+        finally:
+            self.channel.close()
+
+
+def wait_for_health(address: str, timeout_s: float, service: str = SERVICE_NAME,
+                    credentials: grpc.ChannelCredentials | None = None) -> None:
+    """Block until the node at ``address`` reports SERVING for ``service``.
+
+    Polls the standard ``grpc.health.v1.Health/Check`` (over TLS with
+    ``credentials``); raises :class:`TransportError` naming the last status
+    seen after ``timeout_s`` s.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    channel = (grpc.secure_channel(address, credentials) if credentials is not None
+               else grpc.insecure_channel(address))
+    with channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service),
+                                   timeout=min(left, 1.0), wait_for_ready=True)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except grpc.RpcError as err:
+                last = _describe(err)
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    raise TransportError(f"E2 node at {address} not SERVING within {timeout_s:.1f} s ({last})")
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, grpc.RpcError):
+        return f"{err.code().name}: {err.details()}"  # type: ignore[attr-defined]
+    return str(err) or type(err).__name__

@@ -1,0 +1,240 @@
+"""ZeroMQ client of an E2 node: SUB for indications, DEALER for subscription and control.
+
+Framing and topics: see :mod:`rrm.sim.e2.zmq_server`. The SUB socket subscribes
+to the topic = the request's transaction id; the node holds a subscription's
+indications until that topic filter has reached it (XPUB), so none of the
+first indications are lost to ZeroMQ's slow-joiner effect.
+
+Requests go on a DEALER socket, not REQ: a REQ socket whose request timed out
+refuses to send again until it gets the (maybe never coming) reply. Here a
+timed-out request is simply abandoned; replies are matched to requests (a
+control ack by the echoed node id and sequence number, a subscription reply
+by transaction id) and stale replies are discarded. The DEALER sets
+ZMQ_IMMEDIATE, so a request to a node that is not connected fails within the
+timeout instead of being queued and delivered to a later node.
+
+The stream counts as broken (``next_indication`` raises) when the SUB
+connection drops (socket monitor: the node closed it) or when no indication
+arrived for ``max(SILENCE_S, SILENCE_SLOTS x slot period)``.
+
+With ``curve`` keys both sockets are CURVE clients of the node's public key.
+A node with another key, or one that does not admit our key, fails the
+handshake: nothing is ever delivered and ``subscribe`` raises
+:class:`TransportError` after its timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from rrm.core.errors import InvalidInput, ProtocolMismatch
+from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.codec import (
+    decode_ack,
+    decode_subscription_reply,
+    encode_control,
+    encode_subscribe,
+    parse,
+)
+from rrm.core.wire.freshness import DropOldestQueue
+from rrm.core.wire.messages import AckMsg, Cause, ControlMsg, SubscribedMsg, SubscribeMsg
+from rrm.xapp.transport.base import QUEUE_SLOTS, TransportError
+from rrm.xapp.transport.security import CurveClientKeys
+
+log = structlog.get_logger("rrm.xapp.zmq")
+SUBSCRIBE_TIMEOUT_S = 5.0  # connect + subscribe reply, s
+SILENCE_S = 3.0  # at least this long without an indication means the node is gone, s
+SILENCE_SLOTS = 20  # ... or this many slot periods, whichever is longer
+READ_POLL_MS = 100  # how often the receive thread checks for close()
+
+
+class ZmqE2Client:
+    """:class:`rrm.xapp.transport.base.E2Client` over ZeroMQ (node's pub and control ports)."""
+
+    def __init__(self, host: str, pub_port: int, ctl_port: int,
+                 max_message_bytes: int = 64 << 20, queue_slots: int = QUEUE_SLOTS,
+                 curve: CurveClientKeys | None = None) -> None:
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+        self.endpoint_pub = f"tcp://{host}:{pub_port}"
+        self.endpoint_ctl = f"tcp://{host}:{ctl_port}"
+        self.max_message_bytes = max_message_bytes
+        self.curve = curve
+        self.dealer = self.ctx.socket(zmq.DEALER)
+        self._secure(self.dealer)
+        self.dealer.setsockopt(zmq.LINGER, 0)
+        self.dealer.setsockopt(zmq.IMMEDIATE, 1)
+        self.dealer.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+        self.dealer.connect(self.endpoint_ctl)
+        self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
+        self.broken = ""  # why the stream broke; empty while it is open
+        self.unreadable = 0  # indication frames that were not a SubscriptionEvent (dropped)
+        self.silence_s = SILENCE_S
+        self.last_heard = time.monotonic()
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def _secure(self, sock: zmq.Socket[bytes]) -> None:
+        """Make ``sock`` a CURVE client of the node (no-op without keys)."""
+        if self.curve is not None:
+            sock.curve_serverkey = self.curve.server_public
+            sock.curve_publickey = self.curve.public
+            sock.curve_secretkey = self.curve.secret
+
+    @property
+    def dropped(self) -> int:
+        """Indications evicted unread because the queue was full."""
+        return self.queue.dropped
+
+    def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
+        """Subscribe the SUB socket to our topic, then ask the node; returns its ack."""
+        if not request.transaction_id:
+            raise TransportError("ZeroMQ subscriptions need a transaction id (the topic)")
+        self._stop_reader()
+        self.broken = ""
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True, name="e2-zmq-reader",
+                                        args=(request.transaction_id.encode(), self._stop))
+        self._reader.start()
+        try:
+            reply = self._subscribe(request)
+        except BaseException:
+            self._stop_reader()
+            raise
+        slot_s = max((n.slot_period_ms for n in reply.nodes), default=0) / 1000.0
+        self.silence_s = max(SILENCE_S, SILENCE_SLOTS * slot_s)
+        self.last_heard = time.monotonic()
+        return reply
+
+    def _subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
+        def answers(payload: bytes) -> bool:
+            try:
+                event = parse(pb.SubscriptionEvent, payload)
+            except InvalidInput:
+                return False
+            return event.WhichOneof("event") != "ack" or (
+                event.ack.transaction_id == request.transaction_id)
+
+        wire = encode_subscribe(request).SerializeToString()
+        payload = self._request(b"subscribe", wire, SUBSCRIBE_TIMEOUT_S, answers)
+        try:
+            reply = decode_subscription_reply(parse(pb.SubscriptionEvent, payload))
+        except InvalidInput as err:
+            raise TransportError(f"subscription reply unreadable: {err}") from None
+        if isinstance(reply, SubscribedMsg):
+            return reply
+        if reply.cause == Cause.UNSUPPORTED_VERSION:
+            raise ProtocolMismatch(reply.detail)
+        raise TransportError(f"subscription refused ({reply.cause.name}): {reply.detail}")
+
+    def _read(self, topic: bytes, stop: threading.Event) -> None:
+        """Receive loop: SUB frames -> queue; the socket monitor reports a dropped node."""
+        sub = self.ctx.socket(zmq.SUB)
+        self._secure(sub)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        sub.setsockopt(zmq.SUBSCRIBE, topic)
+        monitor = sub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        sub.connect(self.endpoint_pub)
+        poller = zmq.Poller()
+        poller.register(sub, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        try:
+            while not stop.is_set():
+                ready = dict(poller.poll(READ_POLL_MS))
+                if monitor in ready:
+                    recv_monitor_message(monitor)
+                    self.broken = "the node closed the indication connection"
+                    log.info("e2_stream_ended", endpoint=self.endpoint_pub, reason=self.broken)
+                if sub in ready:
+                    self._deliver(topic, sub.recv_multipart())
+        finally:
+            sub.disable_monitor()
+            monitor.close()
+            sub.close()
+
+    def _deliver(self, topic: bytes, frames: list[bytes]) -> None:
+        if len(frames) != 2 or frames[0] != topic:
+            return  # another subscription whose topic shares our prefix
+        try:
+            event = parse(pb.SubscriptionEvent, frames[1])
+        except InvalidInput:
+            self.unreadable += 1
+            log.warning("indication_unreadable", endpoint=self.endpoint_pub,
+                        dropped=self.unreadable)
+            return
+        if event.WhichOneof("event") == "indication":
+            self.last_heard = time.monotonic()
+            self.queue.put(event.indication)
+
+    def next_indication(self, timeout_s: float) -> pb.Indication | None:
+        """Next queued indication; TransportError once the node is gone and the queue drained."""
+        ind = self.queue.get(timeout_s)
+        if ind is not None:
+            return ind
+        if self.broken:
+            raise TransportError(self.broken)
+        silent_s = time.monotonic() - self.last_heard
+        if silent_s > self.silence_s:
+            raise TransportError(f"no indication for {silent_s:.1f} s: node silent or gone")
+        return None
+
+    def control(self, request: ControlMsg, timeout_s: float) -> AckMsg:
+        """Send a control and wait up to ``timeout_s`` s for the ack that echoes its header."""
+        key = (request.header.node_id, request.header.sequence_number)
+
+        def answers(payload: bytes) -> bool:
+            try:
+                ack = parse(pb.ControlAck, payload)
+            except InvalidInput:
+                return False
+            return (ack.header.node_id, ack.header.sequence_number) == key
+
+        try:
+            wire = encode_control(request).SerializeToString()
+        except InvalidInput as err:
+            raise TransportError(f"control could not be encoded: {err}") from None
+        return decode_ack(parse(pb.ControlAck, self._request(b"control", wire, timeout_s,
+                                                             answers)))
+
+    def _request(self, kind: bytes, payload: bytes, timeout_s: float,
+                 answers: Callable[[bytes], bool]) -> bytes:
+        """Send ``[b"", kind, payload]``; return the first reply payload ``answers`` accepts."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            if not self.dealer.poll(_ms(timeout_s), zmq.POLLOUT):
+                raise zmq.Again()
+            self.dealer.send_multipart([b"", kind, payload], zmq.NOBLOCK)
+        except zmq.Again:
+            hint = " (or the CURVE handshake failed: check curve_* keys)" if self.curve else ""
+            raise TransportError(f"E2 node at {self.endpoint_ctl} unreachable "
+                                 f"within {timeout_s:.1f} s{hint}") from None
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.dealer.poll(_ms(left)):
+                break
+            frames = self.dealer.recv_multipart()
+            if len(frames) == 3 and frames[1] == kind and answers(frames[2]):
+                return frames[2]
+        raise TransportError(f"no answer to {kind.decode()} within {timeout_s:.1f} s")
+
+    def _stop_reader(self) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join(timeout=2.0)
+            self._reader = None
+
+    def close(self) -> None:
+        """Stop the receive thread and close the control socket."""
+        try:
+            self._stop_reader()
+        finally:
+            self.dealer.close()
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
