@@ -12,6 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from rrm.core.errors import InvalidInput
+
+
+def _broadcast_budget(value: object, shape: tuple[int, ...], name: str) -> NDArray[np.float64]:
+    """``value`` (scalar or array) as a read-only float64 view of ``shape``; one line if not."""
+    try:
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a scalar or broadcast to {list(shape)}, "
+                           f"got shape {list(np.shape(value))}") from None
+
 
 @dataclass(frozen=True)
 class InterferenceState:
@@ -42,6 +53,16 @@ class InterferenceState:
     def batched(self) -> bool:
         """True when ``gains`` carries a sample axis."""
         return self.gains.ndim == 3
+
+    @property
+    def pmax_per_link(self) -> NDArray[np.float64]:
+        """``[..., K]`` float watts: ``pmax_w`` broadcast to every link (read-only view)."""
+        return _broadcast_budget(self.pmax_w, np.shape(self.gains)[:-1], "pmax_w")
+
+    @property
+    def noise_per_link(self) -> NDArray[np.float64]:
+        """``[..., K]`` float watts: ``noise_w`` broadcast to every receiver (read-only view)."""
+        return _broadcast_budget(self.noise_w, np.shape(self.gains)[:-1], "noise_w")
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,27 @@ class CellFreeState:
     fronthaul_bps: float | NDArray[np.float64]
     bandwidth_hz: float
     weights: NDArray[np.float64] | None = None
+
+    @property
+    def num_links(self) -> int:
+        """K, the number of UEs."""
+        return int(np.shape(self.h)[-2])
+
+    @property
+    def pmax_per_ap(self) -> NDArray[np.float64]:
+        """``[..., B]`` float watts: ``pmax_w`` broadcast to every AP (read-only view)."""
+        return _broadcast_budget(self.pmax_w, np.shape(self.h)[:-2], "pmax_w")
+
+    @property
+    def fronthaul_per_ap(self) -> NDArray[np.float64]:
+        """``[..., B]`` float bit/s: ``fronthaul_bps`` broadcast to every AP (read-only view)."""
+        return _broadcast_budget(self.fronthaul_bps, np.shape(self.h)[:-2], "fronthaul_bps")
+
+    @property
+    def noise_per_ue(self) -> NDArray[np.float64]:
+        """``[..., K]`` float watts: ``noise_w`` broadcast to every UE (read-only view)."""
+        shape = np.shape(self.h)
+        return _broadcast_budget(self.noise_w, (*shape[:-3], shape[-2]), "noise_w")
 
 
 @dataclass(frozen=True)

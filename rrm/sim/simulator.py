@@ -21,7 +21,6 @@ from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import encode_indication
 from rrm.core.wire.freshness import DropOldestQueue
 from rrm.core.wire.messages import (
-    PROTOCOL_VERSION,
     AckMsg,
     Cause,
     ControlMsg,
@@ -29,6 +28,7 @@ from rrm.core.wire.messages import (
     SubscribedMsg,
     SubscribeMsg,
     SubscriptionFailed,
+    version_refusal,
 )
 from rrm.sim.e2.service import Subscription
 from rrm.sim.node import SimNode
@@ -113,10 +113,9 @@ class Simulator:
     # -- NodeService -------------------------------------------------------
     def subscribe(self, request: SubscribeMsg) -> Subscription | SubscriptionFailed:
         """Open or resume a subscription (by transaction id)."""
-        if request.protocol_version != PROTOCOL_VERSION:
-            return SubscriptionFailed(Cause.UNSUPPORTED_VERSION,
-                                      f"node speaks protocol v{PROTOCOL_VERSION}, "
-                                      f"xApp sent v{request.protocol_version}")
+        refusal = version_refusal(request.protocol_version)
+        if refusal is not None:
+            return refusal
         unknown = sorted(set(request.node_ids) - set(self.nodes))
         if unknown:
             return SubscriptionFailed(Cause.UNKNOWN_SUBSCRIPTION, f"unknown node ids: {unknown}")
@@ -197,7 +196,7 @@ class Simulator:
         """True after ``max_slots`` or when a replayed trace has run out."""
         if self.max_slots is not None and self.slots_run >= self.max_slots:
             return True
-        return any(getattr(n.env, "exhausted", False) for n in self.nodes.values())
+        return any(n.env.exhausted for n in self.nodes.values())
 
     def _publish_slot(self) -> None:
         with self._lock:

@@ -165,3 +165,16 @@ class SubscriptionFailed:
     cause: Cause
     detail: str
     supported_version: int = PROTOCOL_VERSION
+
+
+def version_refusal(client_version: int) -> SubscriptionFailed | None:
+    """The failure a node answers to a subscription in another protocol version, else None.
+
+    The one place the node side decides protocol compatibility (every
+    transport and the simulator call it).
+    """
+    if client_version == PROTOCOL_VERSION:
+        return None
+    return SubscriptionFailed(Cause.UNSUPPORTED_VERSION,
+                              f"node speaks protocol v{PROTOCOL_VERSION}, "
+                              f"xApp sent v{client_version}")

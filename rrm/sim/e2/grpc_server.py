@@ -43,7 +43,13 @@ from rrm.core.wire.codec import (
     header_from_pb,
 )
 from rrm.core.wire.credentials import TlsFiles, insecure_warning, load_tls
-from rrm.core.wire.messages import PROTOCOL_VERSION, AckMsg, Cause, Outcome, SubscriptionFailed
+from rrm.core.wire.messages import (
+    AckMsg,
+    Cause,
+    Outcome,
+    SubscriptionFailed,
+    version_refusal,
+)
 from rrm.sim.e2.service import NodeService
 
 log = structlog.get_logger("rrm.sim.grpc")
@@ -51,13 +57,6 @@ SERVICE_NAME = "rrm.e2.v1.E2Node"
 POLL_S = 0.1  # how often a stream checks that its client is still there, s
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB: a K = 2000 gain matrix is 32 MB
 DEFAULT_WORKERS = 16  # each open subscription holds one worker thread
-
-
-def version_mismatch(client_version: int) -> SubscriptionFailed:
-    """The failure a node answers to a subscription in another protocol version."""
-    return SubscriptionFailed(Cause.UNSUPPORTED_VERSION,
-                              f"node speaks protocol v{PROTOCOL_VERSION}, "
-                              f"xApp sent v{client_version}")
 
 
 class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
@@ -70,10 +69,11 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
                   context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent]:
         """Ack (or failure) first, then one indication per slot until the client leaves."""
         sub = decode_subscribe(request)
-        if sub.protocol_version != PROTOCOL_VERSION:
+        refusal = version_refusal(sub.protocol_version)
+        if refusal is not None:
             log.warning("subscription_version_mismatch", xapp_id=sub.xapp_id,
                         version=sub.protocol_version)
-            yield encode_subscription_event(version_mismatch(sub.protocol_version))
+            yield encode_subscription_event(refusal)
             return
         result = self.service.subscribe(sub)
         if isinstance(result, SubscriptionFailed):

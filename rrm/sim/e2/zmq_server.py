@@ -64,7 +64,7 @@ from rrm.core.wire.credentials import (
     insecure_warning,
     load_curve_keypair,
 )
-from rrm.core.wire.messages import PROTOCOL_VERSION, AckMsg, Cause, Outcome, SubscriptionFailed
+from rrm.core.wire.messages import AckMsg, Cause, Outcome, SubscriptionFailed, version_refusal
 from rrm.sim.e2.service import IndicationFeed, NodeService
 
 log = structlog.get_logger("rrm.sim.zmq")
@@ -223,12 +223,11 @@ class ZmqE2Server:
             request = decode_subscribe(parse(pb.SubscriptionRequest, payload))
         except InvalidInput as err:
             return encode_subscription_event(SubscriptionFailed(Cause.INVALID_MESSAGE, str(err)))
-        if request.protocol_version != PROTOCOL_VERSION:
+        refusal = version_refusal(request.protocol_version)
+        if refusal is not None:
             log.warning("subscription_version_mismatch", xapp_id=request.xapp_id,
                         version=request.protocol_version)
-            return encode_subscription_event(SubscriptionFailed(
-                Cause.UNSUPPORTED_VERSION, f"node speaks protocol v{PROTOCOL_VERSION}, "
-                                           f"xApp sent v{request.protocol_version}"))
+            return encode_subscription_event(refusal)
         if not request.transaction_id:
             return encode_subscription_event(SubscriptionFailed(
                 Cause.INVALID_MESSAGE, "ZeroMQ subscriptions need a transaction id (the topic)"))
