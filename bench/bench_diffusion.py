@@ -90,7 +90,8 @@ def _ergodic_node(episode_slots: int, slot_s: float) -> SimNode:
         net = generate_ergodic_network(cfg, rng)
         return Topology(net.large_scale, cfg.noise_w, np.full(N, cfg.pmax_w), np.full(N, F_MIN))
 
-    env = InterferenceEnv(draw, FadingProcess(cfg.rho), get_objective("sum"), 0.0, episode_slots)
+    env = InterferenceEnv(draw, FadingProcess(cfg.rho), get_objective("sum"), 0.0, episode_slots,
+                          ergodic=True)
     return SimNode(env, NodeConfig("n0", "ergodic", slot_s), seed=3)
 
 

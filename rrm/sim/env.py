@@ -1,7 +1,7 @@
 """Network environments: a topology per episode, fading redrawn every slot.
 
-gymnasium-style: :meth:`reset` starts an episode (one seeded
-``np.random.Generator`` per environment) and returns the first slot's
+Implements :class:`rrm.sim.contract.Env`: :meth:`reset` starts an episode (one
+seeded ``np.random.Generator`` per environment) and returns the first slot's
 observation; :meth:`step` applies an allocation to the current slot,
 returns what it achieved, and moves to the next slot. Generating the channel
 is kept apart from applying an allocation to it (:mod:`rrm.core.physics`).
@@ -17,8 +17,13 @@ from numpy.typing import NDArray
 
 from rrm.core import physics
 from rrm.core.objectives import Objective
-from rrm.core.types import InterferenceState, PowerAllocation
+from rrm.core.types import Allocation, InterferenceState, PowerAllocation
+from rrm.core.validation import Violation, admit_power
+from rrm.core.wire.messages import ErgodicExtras
+from rrm.sim.contract import EnvSizes, Observation, StepResult
 from rrm.sim.fading import FadingProcess
+
+__all__ = ["InterferenceEnv", "Observation", "StepResult", "Topology", "TopologyFactory"]
 
 
 @dataclass(frozen=True)
@@ -47,34 +52,8 @@ class Topology:
 TopologyFactory = Callable[[np.random.Generator], Topology]
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One slot as the environment knows it and as it is reported.
-
-    Attributes:
-        slot: slot index within the run.
-        true_state: the channel the allocation will meet.
-        reported: what the controller is told (cross links may be missing).
-        topology_version: increments whenever the topology changes.
-    """
-
-    slot: int
-    true_state: InterferenceState
-    reported: InterferenceState
-    topology_version: int
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """What an allocation achieved in its slot: rates [K] bit/s/Hz and utility."""
-
-    slot: int
-    rates: NDArray[np.float64]
-    utility: float
-
-
 class InterferenceEnv:
-    """An interference network (d2d or ergodic) evolving slot by slot.
+    """An interference network (d2d or ergodic) evolving slot by slot (an ``Env``).
 
     Args:
         topology_factory: draws a topology from the environment's generator.
@@ -82,22 +61,27 @@ class InterferenceEnv:
         objective: utility reported in step results.
         csi_missing_fraction: share of cross links left unreported each slot.
         episode_slots: slots per topology (0: one topology for the whole run).
+        ergodic: report the large-scale gains and minimum rates with every
+            slot (:meth:`extras`), as ergodic nodes do.
     """
+
+    exhausted = False  # generated slots never run out
 
     def __init__(self, topology_factory: TopologyFactory, fading: FadingProcess,
                  objective: Objective, csi_missing_fraction: float = 0.0,
-                 episode_slots: int = 0) -> None:
+                 episode_slots: int = 0, ergodic: bool = False) -> None:
         self.topology_factory = topology_factory
         self.fading = fading
         self.objective = objective
         self.csi_missing_fraction = csi_missing_fraction
         self.episode_slots = episode_slots
+        self.ergodic = ergodic
         self.rng = np.random.default_rng()
         self.slot = 0
         self.topology_version = 0
-        self._obs: Observation | None = None
+        self._obs: Observation[InterferenceState] | None = None
 
-    def reset(self, *, seed: int | None = None) -> Observation:
+    def reset(self, *, seed: int | None = None) -> Observation[InterferenceState]:
         """Start a run: new generator (when seeded), new topology, first slot."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
@@ -109,7 +93,7 @@ class InterferenceEnv:
         self.topology = self.topology_factory(self.rng)
         self.topology_version += 1
 
-    def _observe(self, fading_gain: NDArray[np.float64]) -> Observation:
+    def _observe(self, fading_gain: NDArray[np.float64]) -> Observation[InterferenceState]:
         t = self.topology
         gains = t.large_scale * fading_gain  # (K, K)
         true_state = InterferenceState(gains, t.noise_w, t.pmax_w)
@@ -121,20 +105,24 @@ class InterferenceEnv:
         self._obs = Observation(self.slot, true_state, reported, self.topology_version)
         return self._obs
 
-    @property
-    def observation(self) -> Observation:
+    def observe(self) -> Observation[InterferenceState]:
         """The current slot (after :meth:`reset`)."""
         if self._obs is None:
             raise RuntimeError("call reset() before using the environment")
         return self._obs
 
-    def realise(self, allocation: PowerAllocation) -> StepResult:
+    @property
+    def sizes(self) -> EnvSizes:
+        """K of the current topology."""
+        return EnvSizes(self.topology.num_links)
+
+    def apply(self, allocation: PowerAllocation) -> StepResult:
         """Rates and utility of ``allocation`` in the current slot (no state change)."""
-        s = self.observation.true_state
+        s = self.observe().true_state
         rates = physics.rates(s.gains, allocation.power_w, s.noise_w)
         return StepResult(self.slot, rates, float(self.objective.utility(rates)))
 
-    def advance(self) -> Observation:
+    def advance(self) -> Observation[InterferenceState]:
         """Move to the next slot: new fading, and a new topology at episode ends."""
         self.slot += 1
         if self.episode_slots and self.slot % self.episode_slots == 0:
@@ -142,11 +130,23 @@ class InterferenceEnv:
             return self._observe(self.fading.reset(self.rng, self.topology.large_scale.shape))
         return self._observe(self.fading.step())
 
-    def step(self, allocation: PowerAllocation) -> tuple[StepResult, Observation]:
+    def step(self, allocation: PowerAllocation
+             ) -> tuple[StepResult, Observation[InterferenceState]]:
         """Apply ``allocation`` to the current slot, then advance."""
-        result = self.realise(allocation)
+        result = self.apply(allocation)
         return result, self.advance()
 
-    def full_power(self) -> PowerAllocation:
+    def default_allocation(self) -> PowerAllocation:
         """Every link at its budget (the default when nothing else is known)."""
-        return PowerAllocation(self.topology.pmax_w.copy())
+        return PowerAllocation(self.observe().true_state.pmax_per_link.copy())
+
+    def admit(self, decision: Allocation) -> PowerAllocation | Violation:
+        """``decision`` checked against the reported budgets (:func:`admit_power`)."""
+        return admit_power(decision, self.observe().reported)
+
+    def extras(self, slot_duration_s: float) -> ErgodicExtras | None:
+        """Ergodic networks: large-scale gains, minimum rates, topology version."""
+        if not self.ergodic:
+            return None
+        t = self.topology
+        return ErgodicExtras(t.large_scale, t.f_min, self.topology_version, slot_duration_s)

@@ -75,17 +75,25 @@ class FadingProcess:
 
     def reset(self, rng: np.random.Generator, shape: tuple[int, ...]) -> FloatArray:
         """Start a new process over ``shape`` links; returns the first slot's ``|h_0|^2``."""
-        self._rng = rng
-        self.amplitude = complex_normal(rng, shape)
-        return np.abs(self.amplitude) ** 2
+        return np.abs(self.reset_amplitude(rng, shape)) ** 2
 
     def step(self) -> FloatArray:
         """Advance one slot; returns ``|h_t|^2`` (marginally Exp(1)), shape as at reset."""
+        return np.abs(self.step_amplitude()) ** 2
+
+    def reset_amplitude(self, rng: np.random.Generator, shape: tuple[int, ...]) -> ComplexArray:
+        """Start a new process over ``shape`` entries; returns ``h_0 ~ CN(0, 1)``, complex."""
+        self._rng = rng
+        self.amplitude = complex_normal(rng, shape)
+        return self.amplitude
+
+    def step_amplitude(self) -> ComplexArray:
+        """Advance one slot; returns ``h_t = rho h_{t-1} + sqrt(1 - rho^2) w_t``, complex."""
         if self._rng is None or self.amplitude is None:
             raise RuntimeError("call reset() before step()")
         innovation = complex_normal(self._rng, self.amplitude.shape)
         self.amplitude = self.rho * self.amplitude + self._innovation_scale * innovation
-        return np.abs(self.amplitude) ** 2
+        return self.amplitude
 
 
 class SlotChannel:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def _ergodic_topology(spec: NodeSpec):  # noqa: ANN202
     return draw
 
 
-def build_node(spec: NodeSpec, node_id: str, seed: int, slot_period_s: float) -> SimNode:
+def build_node(spec: NodeSpec, node_id: str, seed: int, slot_period_s: float) -> SimNode[Any]:
     """A seeded SimNode for ``spec``."""
     if spec.scenario == "cellfree":
         return _cellfree_node(spec, node_id, seed, slot_period_s)
@@ -87,12 +88,13 @@ def build_node(spec: NodeSpec, node_id: str, seed: int, slot_period_s: float) ->
         raise InvalidInput(f"the simulator serves d2d, ergodic and cellfree nodes, "
                            f"not {spec.scenario!r}")
     env = InterferenceEnv(factory, FadingProcess(spec.rho), get_objective(spec.objective),
-                          spec.csi_loss, spec.episode_slots)
+                          spec.csi_loss, spec.episode_slots, ergodic=spec.scenario == "ergodic")
     cfg = NodeConfig(node_id, spec.scenario, slot_period_s, spec.control_delay_slots)
     return SimNode(env, cfg, seed=seed)
 
 
-def _cellfree_node(spec: NodeSpec, node_id: str, seed: int, slot_period_s: float) -> SimNode:
+def _cellfree_node(spec: NodeSpec, node_id: str, seed: int, slot_period_s: float
+                   ) -> SimNode[Any]:
     overrides: dict[str, int] = {}
     if spec.num_links is not None:
         overrides["num_ues"] = spec.num_links

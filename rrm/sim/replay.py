@@ -13,17 +13,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from rrm.core import physics
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.trace import RecordKind, iter_records
-from rrm.core.types import InterferenceState, PowerAllocation
+from rrm.core.types import Allocation, InterferenceState, PowerAllocation
+from rrm.core.validation import Violation, admit_power
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import decode_control, decode_indication
-from rrm.core.wire.messages import ControlMsg, IndicationMsg
-from rrm.sim.env import Observation, StepResult, Topology
+from rrm.core.wire.messages import ControlMsg, ErgodicExtras, IndicationMsg
+from rrm.sim.contract import EnvSizes, Observation, StepResult
 
 
 @dataclass(frozen=True)
@@ -56,56 +55,74 @@ def load_recorded_slots(path: str | Path) -> dict[str, list[RecordedSlot]]:
 
 
 class ReplayEnv:
-    """An environment whose slots are recorded indications (d2d / ergodic)."""
+    """An environment whose slots are recorded indications (d2d / ergodic; an ``Env``)."""
 
     def __init__(self, slots: list[RecordedSlot], objective: Objective) -> None:
+        if not slots:
+            raise InvalidInput("a replay needs at least one recorded slot")
+        self.states: list[InterferenceState] = []
         for s in slots:
             if not isinstance(s.indication.state, InterferenceState):
                 raise InvalidInput("replay supports d2d and ergodic traces")
+            self.states.append(s.indication.state)
         self.slots = slots
         self.objective = objective
         self.index = 0
         self.exhausted = False
 
-    @property
-    def topology(self) -> Topology:
-        """The recorded slot's budgets and (for ergodic) large-scale state."""
-        ind = self.slots[min(self.index, len(self.slots) - 1)].indication
-        state = ind.state
-        assert isinstance(state, InterferenceState)
-        k = state.num_links
-        large = ind.ergodic.large_scale if ind.ergodic else state.gains
-        f_min = ind.ergodic.f_min if ind.ergodic else np.zeros(k)
-        pmax = np.broadcast_to(np.asarray(state.pmax_w, dtype=np.float64), (k,)).copy()
-        return Topology(large, float(np.mean(state.noise_w)), pmax, f_min)
+    def _current(self) -> tuple[IndicationMsg, InterferenceState]:
+        i = min(self.index, len(self.slots) - 1)
+        return self.slots[i].indication, self.states[i]
 
-    def reset(self, *, seed: int | None = None) -> Observation:
+    def reset(self, *, seed: int | None = None) -> Observation[InterferenceState]:
         """Back to the first recorded slot (the seed is irrelevant to a replay)."""
         self.index, self.exhausted = 0, False
-        return self.observation
+        return self.observe()
+
+    def observe(self) -> Observation[InterferenceState]:
+        """The current recorded slot."""
+        ind, state = self._current()
+        version = ind.ergodic.topology_version if ind.ergodic else 0
+        return Observation(ind.header.slot, state, state, version)
 
     @property
-    def observation(self) -> Observation:
-        """The current recorded slot."""
-        ind = self.slots[min(self.index, len(self.slots) - 1)].indication
-        assert isinstance(ind.state, InterferenceState)
-        version = ind.ergodic.topology_version if ind.ergodic else 0
-        return Observation(ind.header.slot, ind.state, ind.state, version)
+    def sizes(self) -> EnvSizes:
+        """K of the recorded slot."""
+        return EnvSizes(self._current()[1].num_links)
 
-    def realise(self, allocation: PowerAllocation) -> StepResult:
+    def apply(self, allocation: PowerAllocation) -> StepResult:
         """Rates and utility on the recorded CSI."""
-        s = self.observation.true_state
+        obs = self.observe()
+        s = obs.true_state
         rates = physics.rates(s.gains, allocation.power_w, s.noise_w)
-        return StepResult(self.observation.slot, rates, float(self.objective.utility(rates)))
+        return StepResult(obs.slot, rates, float(self.objective.utility(rates)))
 
-    def advance(self) -> Observation:
+    def advance(self) -> Observation[InterferenceState]:
         """Next recorded slot; sets ``exhausted`` after the last one."""
         if self.index + 1 >= len(self.slots):
             self.exhausted = True
         else:
             self.index += 1
-        return self.observation
+        return self.observe()
 
-    def full_power(self) -> PowerAllocation:
-        """Every link at its budget."""
-        return PowerAllocation(self.topology.pmax_w.copy())
+    def step(self, allocation: PowerAllocation
+             ) -> tuple[StepResult, Observation[InterferenceState]]:
+        """Apply ``allocation`` to the recorded slot, then advance."""
+        result = self.apply(allocation)
+        return result, self.advance()
+
+    def default_allocation(self) -> PowerAllocation:
+        """Every link at its recorded budget."""
+        return PowerAllocation(self._current()[1].pmax_per_link.copy())
+
+    def admit(self, decision: Allocation) -> PowerAllocation | Violation:
+        """``decision`` checked against the recorded budgets (:func:`admit_power`)."""
+        return admit_power(decision, self._current()[1])
+
+    def extras(self, slot_duration_s: float) -> ErgodicExtras | None:
+        """The recorded large-scale gains, minimum rates and topology version (ergodic),
+        reported with ``slot_duration_s`` as a live node would."""
+        ex = self._current()[0].ergodic
+        if ex is None:
+            return None
+        return ErgodicExtras(ex.large_scale, ex.f_min, ex.topology_version, slot_duration_s)

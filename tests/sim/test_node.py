@@ -23,7 +23,7 @@ def test_default_is_full_power_then_the_previous_allocation():
     n = node()
     pmax = n.env.topology.pmax_w
     n.open_slot()
-    obs = n.env.observation.true_state
+    obs = n.env.observe().true_state
     first = n.close_slot()  # nobody answered: full power
     np.testing.assert_allclose(first.rates, physics.rates(obs.gains, pmax, obs.noise_w))
     assert n.counters["missing"] == 1
@@ -34,7 +34,7 @@ def test_default_is_full_power_then_the_previous_allocation():
     ind = n.open_slot()
     ack = n.control(ControlMsg(ind.header, Refusal(Cause.UNSUPPORTED_INPUT, "no"), "test"))
     assert ack.outcome == Outcome.REFUSAL_NOTED and ack.applied_source == AppliedSource.PREVIOUS
-    obs = n.env.observation.true_state
+    obs = n.env.observe().true_state
     result = n.close_slot()
     np.testing.assert_allclose(result.rates, physics.rates(obs.gains, half, obs.noise_w))
 
@@ -49,7 +49,7 @@ def test_control_delay_applies_the_decision_d_slots_later():
     n.open_slot()
     n.close_slot()
     n.open_slot()
-    obs = n.env.observation.true_state
+    obs = n.env.observe().true_state
     result = n.close_slot()
     np.testing.assert_allclose(result.rates, physics.rates(obs.gains, power, obs.noise_w))
 
@@ -104,7 +104,7 @@ def test_control_past_the_deadline_is_timer_expired():
 
 def test_csi_loss_masks_reported_cross_links_only():
     n = node(csi_loss=0.5)
-    obs = n.env.observation
+    obs = n.env.observe()
     mask = obs.reported.csi_mask
     assert mask is not None and mask[np.eye(K, dtype=bool)].all()
     assert np.all(obs.reported.gains[~mask] == 0)

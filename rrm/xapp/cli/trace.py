@@ -59,7 +59,7 @@ def _replay(args: argparse.Namespace) -> int:
     for node_id, slots in sorted(recorded.items()):
         env = ReplayEnv(slots, get_objective(args.objective))
         scenario = slots[0].indication.scenario
-        nodes.append(SimNode(env, NodeConfig(node_id, scenario, period)))  # type: ignore[arg-type]
+        nodes.append(SimNode(env, NodeConfig(node_id, scenario, period)))
     return serve(Simulator(nodes, period, lockstep=args.lockstep, wait_for_subscriber=True), args)
 
 
