@@ -15,7 +15,8 @@ from numpy.typing import NDArray
 from rrm.core.errors import InvalidInput
 
 
-def _broadcast_budget(value: float | NDArray[np.float64], shape: tuple[int, ...], name: str) -> NDArray[np.float64]:
+def _broadcast_budget(value: float | NDArray[np.float64], shape: tuple[int, ...],
+                      name: str) -> NDArray[np.float64]:
     """``value`` (scalar or array) as a read-only float64 view of ``shape``; one line if not."""
     try:
         return np.broadcast_to(np.asarray(value, dtype=np.float64), shape)

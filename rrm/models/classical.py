@@ -61,13 +61,13 @@ class InterferenceBatch:
         if w is None and objective is not None and objective.name == "wsr":
             w = objective.weights
         try:
-            noise, pmax, weights = (np.broadcast_to(np.asarray(x, dtype=np.float64),
-                                                    g.shape[:-1]).copy()
-                                    for x in (state.noise_w, state.pmax_w,
-                                              1.0 if w is None else w))
+            weights = np.broadcast_to(np.asarray(1.0 if w is None else w, dtype=np.float64),
+                                      g.shape[:-1]).copy()
         except ValueError:
-            raise InvalidInput(f"noise_w, pmax_w and weights must be scalars or [..., K] "
-                               f"matching gains {g.shape}") from None
+            raise InvalidInput(f"weights must be a scalar or [..., K] matching gains {g.shape}"
+                               ) from None
+        noise = state.noise_per_link.reshape(g.shape[:-1]).copy()
+        pmax = state.pmax_per_link.reshape(g.shape[:-1]).copy()
         return cls(np.ascontiguousarray(g), noise, pmax, weights, single)
 
     def rates(self, power_w: FloatArray) -> FloatArray:

@@ -207,8 +207,7 @@ class Decider:
             log.error("fallback_failed", error=str(err)[:200])
             state = ind.state
             assert isinstance(state, InterferenceState)
-            pmax = np.broadcast_to(np.asarray(state.pmax_w, float), (state.num_links,))
-            return PowerAllocation(pmax.copy())
+            return PowerAllocation(state.pmax_per_link.copy())
 
     def _remember(self, ind: IndicationMsg, alloc: Allocation) -> None:
         if isinstance(alloc, PowerAllocation):

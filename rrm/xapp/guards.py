@@ -14,7 +14,10 @@ guard               trips when
                     is empty or stale); raised as ``PolicyUnavailable``
 ``non_finite``      any output is NaN or Inf
 ``budget``          a power is negative or above its budget (per link, or
-                    per AP for cell-free) beyond a relative tolerance
+                    per AP for cell-free) beyond a relative tolerance, or the
+                    output does not fit the state (kind, shape, association
+                    outside {0, 1}); the same rule the node applies
+                    (:mod:`rrm.core.validation`)
 ``fronthaul``       a cell-free AP's fronthaul load exceeds its capacity
 ``deadline``        the decision took longer than the slot's budget
 ``utility``         utility < reference utility - margin * |reference|,
@@ -41,6 +44,7 @@ from rrm.core.types import (
     PowerAllocation,
     State,
 )
+from rrm.core.validation import check_allocation
 
 GUARD_NAMES = ("input_support", "policy_error", "policy_unavailable", "non_finite", "budget",
                "fronthaul", "deadline", "utility", "qos")
@@ -104,41 +108,12 @@ def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = N
     return PASS
 
 
-def _non_finite(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
-    a = ctx.allocation
-    arrays = [a.power_w] if isinstance(a, PowerAllocation) else [a.v, a.x]
-    if not all(np.all(np.isfinite(np.asarray(x))) for x in arrays):
-        return Verdict("non_finite", "policy output contains NaN or Inf")
-    return PASS
-
-
-def _budget(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
-    a, s = ctx.allocation, ctx.state
-    if isinstance(a, PowerAllocation) and isinstance(s, InterferenceState):
-        pmax = np.broadcast_to(np.asarray(s.pmax_w, dtype=np.float64), a.power_w.shape)
-        if a.power_w.shape[-1] != s.num_links:
-            return Verdict("budget", f"{a.power_w.shape[-1]} powers for K={s.num_links} links")
-        over = a.power_w > pmax * (1 + cfg.budget_tolerance)
-        if np.any(over) or np.any(a.power_w < 0):
-            worst = float(np.max(a.power_w / pmax))
-            return Verdict("budget", f"power outside [0, pmax] (max p/pmax = {worst:.3g})")
+def _allocation(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    """``non_finite`` and ``budget``: the rule the node applies (:mod:`rrm.core.validation`)."""
+    violation = check_allocation(ctx.allocation, ctx.state, cfg.budget_tolerance)
+    if violation is None:
         return PASS
-    assert isinstance(a, BeamformingAllocation)
-    return _cellfree_budget(ctx, cfg)
-
-
-def _cellfree_budget(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
-    from rrm.core.cellfree_physics import ap_power_w  # cell-free only: imported on demand
-
-    a, s = ctx.allocation, ctx.state
-    assert isinstance(a, BeamformingAllocation) and not isinstance(s, InterferenceState)
-    if a.v.shape != s.h.shape or a.x.shape != s.h.shape[:-1]:
-        return Verdict("budget", f"beamformers {a.v.shape} do not match channels {s.h.shape}")
-    power = ap_power_w(a.v)
-    pmax = np.broadcast_to(np.asarray(s.pmax_w, dtype=np.float64), power.shape)
-    if np.any(power > pmax * (1 + cfg.budget_tolerance)):
-        return Verdict("budget", f"AP power above budget (max P/Pmax = {np.max(power / pmax):.3g})")
-    return PASS
+    return Verdict("non_finite" if violation.rule == "non_finite" else "budget", violation.detail)
 
 
 def _fronthaul(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
@@ -149,7 +124,7 @@ def _fronthaul(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
     from rrm.core.cellfree_physics import rates as cf_rates
 
     load = fronthaul_load_bps(a.x, cf_rates(s.h, a.v, a.x, s.noise_w), s.bandwidth_hz)
-    cap = np.broadcast_to(np.asarray(s.fronthaul_bps, dtype=np.float64), load.shape)
+    cap = s.fronthaul_per_ap  # (..., B)
     if np.any(load > cap * (1 + cfg.budget_tolerance)):
         worst = float(np.max(load / cap))
         return Verdict("fronthaul", f"fronthaul load above capacity (max {worst:.3g}x)")
@@ -167,7 +142,7 @@ def _interference_rates(ctx: DecisionContext) -> tuple[np.ndarray, np.ndarray] |
     a, s = ctx.allocation, ctx.state
     if not (isinstance(a, PowerAllocation) and isinstance(s, InterferenceState)):
         return None
-    full = np.broadcast_to(np.asarray(s.pmax_w, dtype=np.float64), a.power_w.shape)
+    full = s.pmax_per_link
     return physics.rates(s.gains, a.power_w, s.noise_w), physics.rates(s.gains, full, s.noise_w)
 
 
@@ -197,7 +172,7 @@ def _qos(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
 
 
 _OUTPUT_GUARDS: tuple[Callable[[DecisionContext, GuardConfig], Verdict], ...] = (
-    _non_finite, _budget, _fronthaul, _deadline, _utility, _qos,
+    _allocation, _fronthaul, _deadline, _utility, _qos,
 )
 
 

@@ -304,10 +304,8 @@ class SlotLoop:
         for items in groups.values():
             objective = items[0][1]
             gains = np.stack([s.gains for s, _, _ in items])
-            noise = np.stack([np.broadcast_to(np.asarray(s.noise_w, float), (s.num_links,))
-                              for s, _, _ in items])
-            pmax = np.stack([np.broadcast_to(np.asarray(s.pmax_w, float), (s.num_links,))
-                             for s, _, _ in items])
+            noise = np.stack([s.noise_per_link for s, _, _ in items])
+            pmax = np.stack([s.pmax_per_link for s, _, _ in items])
             wmmse = self.reference_policy.decide(InterferenceState(gains, noise, pmax), objective)
             assert isinstance(wmmse, PowerAllocation)
             for key, power in (("policy", np.stack([p for _, _, p in items])),

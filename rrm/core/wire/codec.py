@@ -77,11 +77,10 @@ def encode_indication(ind: IndicationMsg) -> pb.Indication:
     if ind.scenario == "cellfree":
         assert isinstance(s, CellFreeState)
         c = m.cellfree
-        b = s.h.shape[0]
         to_tensor(np.asarray(s.h, dtype=np.complex128), c.h)
         c.noise_w = float(s.noise_w)
-        to_tensor(_vector(s.pmax_w, b, "pmax_w"), c.pmax_w)
-        to_tensor(_vector(s.fronthaul_bps, b, "fronthaul_bps"), c.fronthaul_bps)
+        to_tensor(np.ascontiguousarray(s.pmax_per_ap), c.pmax_w)
+        to_tensor(np.ascontiguousarray(s.fronthaul_per_ap), c.fronthaul_bps)
         c.bandwidth_hz = float(s.bandwidth_hz)
         if s.weights is not None:
             to_tensor(np.asarray(s.weights, dtype=np.float64), c.weights)
@@ -94,7 +93,7 @@ def encode_indication(ind: IndicationMsg) -> pb.Indication:
         to_tensor(np.asarray(s.gains, dtype=np.float64), e.gains)
         to_tensor(np.asarray(x.large_scale, dtype=np.float64), e.large_scale)
         e.noise_w = float(np.asarray(s.noise_w).mean())
-        to_tensor(_vector(s.pmax_w, k, "pmax_w"), e.pmax_w)
+        to_tensor(np.ascontiguousarray(s.pmax_per_link), e.pmax_w)
         to_tensor(_vector(x.f_min, k, "f_min"), e.f_min)
         e.topology_version = x.topology_version
         e.slot_duration_s = x.slot_duration_s
@@ -102,7 +101,7 @@ def encode_indication(ind: IndicationMsg) -> pb.Indication:
     d = m.d2d
     to_tensor(np.asarray(s.gains, dtype=np.float64), d.gains)
     d.noise_w = float(np.asarray(s.noise_w).mean())
-    to_tensor(_vector(s.pmax_w, k, "pmax_w"), d.pmax_w)
+    to_tensor(np.ascontiguousarray(s.pmax_per_link), d.pmax_w)
     if s.csi_mask is not None:
         to_tensor(np.asarray(s.csi_mask, dtype=bool), d.csi_mask)
     if s.weights is not None:

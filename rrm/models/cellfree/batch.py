@@ -57,10 +57,10 @@ class CellFreeBatch:
         if weights is None and objective is not None and objective.name == "wsr":
             weights = objective.weights
         w = np.ones((n, k)) if weights is None else np.asarray(weights, dtype=np.float64)
-        cap = np.asarray(state.fronthaul_bps, dtype=np.float64) / state.bandwidth_hz
-        return cls(h=h, noise_w=np.broadcast_to(np.asarray(state.noise_w, float), (n, k)),
-                   pmax_w=np.broadcast_to(np.asarray(state.pmax_w, float), (n, b)),
-                   cap=np.broadcast_to(cap, (n, b)), weights=np.broadcast_to(w, (n, k)),
+        cap = state.fronthaul_per_ap.reshape(n, b) / state.bandwidth_hz
+        return cls(h=h, noise_w=state.noise_per_ue.reshape(n, k),
+                   pmax_w=state.pmax_per_ap.reshape(n, b),
+                   cap=cap, weights=np.broadcast_to(w, (n, k)),
                    bandwidth_hz=float(state.bandwidth_hz), single=single)
 
     @property

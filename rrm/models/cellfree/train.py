@@ -42,7 +42,7 @@ from rrm.core import cellfree_physics as cfp
 from rrm.core.cellfree_physics_torch import rates
 from rrm.models.cellfree.dnn import DenseNet
 from rrm.models.cellfree.egat import Egat, bernoulli_log_prob, features, postprocess
-from rrm.sim.scenarios.cellfree import CellFreeConfig, generate_cellfree
+from rrm.sim.scenarios.cellfree import CellFreeConfig, generate_cellfree, to_state
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,9 @@ class TorchBatch:
     @classmethod
     def draw(cls, cfg: CellFreeConfig, n: int, rng: np.random.Generator) -> TorchBatch:
         """``n`` fresh snapshots of the scenario."""
-        b = generate_cellfree(cfg, n, rng)
-        k = cfg.num_ues
-        shape = (n, cfg.num_aps)
-        return cls.of_arrays(b.h, np.full((n, k), b.noise_w), np.broadcast_to(b.pmax_w, shape),
-                             np.broadcast_to(b.fronthaul_bps / b.bandwidth_hz, shape),
-                             np.ones((n, k)))
+        s = to_state(generate_cellfree(cfg, n, rng))  # budgets per AP and noise per UE
+        return cls.of_arrays(s.h, s.noise_per_ue, s.pmax_per_ap,
+                             s.fronthaul_per_ap / s.bandwidth_hz, np.ones((n, cfg.num_ues)))
 
     @classmethod
     def of_arrays(cls, h: np.ndarray, noise_w: np.ndarray, pmax_w: np.ndarray, cap: np.ndarray,

@@ -48,9 +48,8 @@ DEFAULT_F_MIN = 0.6  # bit/s/Hz, sec. 3.2 reference level (decide() without extr
 
 def _scalars(state: InterferenceState) -> tuple[float, NDArray[np.float64]]:
     """(noise_w, pmax_w [K]) of one network's state."""
-    k = state.num_links
     noise = float(np.mean(np.asarray(state.noise_w, dtype=np.float64)))
-    return noise, np.broadcast_to(np.asarray(state.pmax_w, dtype=np.float64), (k,)).copy()
+    return noise, state.pmax_per_link.copy()
 
 
 class _TimeSharingPolicy(ABC):
@@ -87,7 +86,7 @@ class _TimeSharingPolicy(ABC):
         if not isinstance(state, InterferenceState):
             raise InvalidInput(f"{self.name} allocates power in interference networks")
         gains = np.asarray(state.gains if state.batched else state.gains[None], dtype=np.float64)
-        pmax = np.broadcast_to(np.asarray(state.pmax_w, dtype=np.float64), gains.shape[:-1])
+        pmax = state.pmax_per_link.reshape(gains.shape[:-1])
         noise = float(np.mean(np.asarray(state.noise_w, dtype=np.float64)))  # one SNR scale
         fmin = np.full(gains.shape[:-1], DEFAULT_F_MIN)
         shares = self._draw_batch(gains, noise, float(pmax.mean()), fmin, 1)[:, 0]  # (n, K)

@@ -94,8 +94,8 @@ class GFMPolicy:
                 continue
             stacked = InterferenceState(
                 np.stack([np.asarray(s.gains, np.float64) for s in group]),
-                np.stack([np.broadcast_to(np.asarray(s.noise_w, np.float64), (k,)) for s in group]),
-                np.stack([np.broadcast_to(np.asarray(s.pmax_w, np.float64), (k,)) for s in group]),
+                np.stack([s.noise_per_link for s in group]),
+                np.stack([s.pmax_per_link for s in group]),
                 None if all(s.csi_mask is None for s in group) else np.stack(
                     [np.ones((k, k), bool) if s.csi_mask is None else
                      np.asarray(s.csi_mask, bool) for s in group]))
@@ -131,8 +131,8 @@ class GFMPolicy:
         b, k = g.shape[0], g.shape[-1]
         mask = None if state.csi_mask is None else torch.from_numpy(
             np.broadcast_to(np.asarray(state.csi_mask, bool), g.shape).copy())
-        noise = np.broadcast_to(np.asarray(state.noise_w, dtype=np.float64), (b, k))
-        pmax = np.broadcast_to(np.asarray(state.pmax_w, dtype=np.float64), (b, k))
+        noise = state.noise_per_link.reshape(b, k)
+        pmax = state.pmax_per_link.reshape(b, k)
         batch = graph_batch(g, torch.from_numpy(noise.copy()), torch.from_numpy(pmax.copy()),
                             mask)
         power = np.clip(model(batch, prompt).numpy(), 0.0, pmax)
