@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rrm.core import cellfree_physics as cfp
+from rrm.core.errors import ConfigError
 from rrm.core.objectives import Objective
 from rrm.core.types import BeamformingAllocation, CellFreeState, PowerAllocation
 from rrm.core.wire.messages import Cause, ControlMsg, Outcome
 from rrm.sim.cellfree_env import CellFreeEnv
+from rrm.sim.fading import FadingProcess
 from rrm.sim.nodes import NodeSpec, build_node
-from rrm.sim.scenarios.cellfree import CellFreeConfig
+from rrm.sim.scenarios.cellfree import CellFreeConfig, generate_cellfree
 
 
 def test_same_seed_same_channels_and_shapes() -> None:
@@ -68,3 +71,22 @@ def test_node_takes_beamforming_and_rejects_power_control_or_over_budget() -> No
     np.testing.assert_allclose(ack.rates, expected)
     result = node.close_slot()
     assert result.utility == float(expected.sum()) and node.counters["accepted"] == 1
+
+
+@pytest.mark.parametrize("rho", [1.5, -1.01, float("nan")])
+def test_fading_correlation_outside_minus_one_one_is_a_config_error(rho: float) -> None:
+    with pytest.raises(ConfigError, match="rho"):
+        CellFreeEnv(CellFreeConfig(num_aps=3, num_ues=2), Objective("sum"), rho=rho)
+
+
+def test_cell_free_fading_is_the_shared_gauss_markov_process() -> None:
+    cfg = CellFreeConfig(num_aps=3, num_ues=2)
+    env = CellFreeEnv(cfg, Objective("sum"), rho=0.7, episode_slots=0)
+    h0 = env.reset(seed=9).true_state.h
+    h1 = env.advance().true_state.h
+    rng = np.random.default_rng(9)
+    beta = generate_cellfree(cfg, 1, rng).large_scale_gain[0]
+    fading = FadingProcess(0.7)
+    g0 = fading.reset_amplitude(rng, (*beta.shape, cfg.num_antennas))
+    np.testing.assert_array_equal(h0, np.sqrt(beta)[..., None] * g0)
+    np.testing.assert_array_equal(h1, np.sqrt(beta)[..., None] * fading.step_amplitude())

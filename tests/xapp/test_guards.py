@@ -58,3 +58,54 @@ def test_input_support_refuses_k_above_the_limit():
     assert check_input(STATE, GuardConfig(max_links=3)).guard == "input_support"
     assert check_input(STATE, GuardConfig(max_links=8), policy_max_links=3).guard == "input_support"
     assert check_input(STATE, GuardConfig(max_links=4)).passed
+
+
+def _node_and_guard(scenario: str, make_decision):  # noqa: ANN001, ANN202
+    """(node accepted?, guard verdict) for one decision built from the open indication."""
+    from rrm.core.wire.messages import ControlMsg, Outcome
+    from rrm.sim.nodes import NodeSpec, build_node
+
+    spec = NodeSpec(scenario=scenario, catalog=None, num_links=3, num_aps=2)
+    node = build_node(spec, "n0", seed=4, slot_period_s=10.0)
+    ind = node.open_slot()
+    decision = make_decision(ind.state)
+    ack = node.control(ControlMsg(ind.header, decision, "test"))
+    ctx = DecisionContext(ind.state, decision, get_objective("sum"), 0.0, 1.0)
+    verdict = check_decision(ctx, GuardConfig(utility_margin=-1, budget_tolerance=1e-9))
+    return ack.outcome == Outcome.ACCEPTED, verdict
+
+
+def _beams(scale: float = 1.0, x: int = 1, nan: bool = False):  # noqa: ANN202
+    def make(state):  # noqa: ANN001, ANN202
+        from rrm.core.types import BeamformingAllocation, CellFreeState
+
+        b, k, m = state.h.shape if isinstance(state, CellFreeState) else (1, state.num_links, 1)
+        v = np.full((b, k, m), np.sqrt(np.max(state.pmax_w) / (k * m)) * scale, complex)
+        if nan:
+            v[0, 0, 0] = np.nan
+        return BeamformingAllocation(v, np.full((b, k), x, np.int8))
+    return make
+
+
+def _powers(values):  # noqa: ANN001, ANN202
+    return lambda state: PowerAllocation(np.asarray(values, float) * np.max(state.pmax_w))
+
+
+@pytest.mark.parametrize("scenario, make, guard", [
+    ("d2d", _powers([1, 1, 1]), ""),
+    ("d2d", _powers([0, 0.5, 1]), ""),
+    ("d2d", _powers([1 + 1e-6, 1, 1]), "budget"),
+    ("d2d", _powers([-1e-3, 1, 1]), "budget"),
+    ("d2d", _powers([1, 1]), "budget"),
+    ("d2d", _powers([np.nan, 1, 1]), "non_finite"),
+    ("ergodic", _powers([np.inf, 1, 1]), "non_finite"),
+    ("d2d", _beams(), "budget"),
+    ("cellfree", _beams(), ""),
+    ("cellfree", _beams(scale=1.01), "budget"),
+    ("cellfree", _beams(x=2), "budget"),
+    ("cellfree", _beams(nan=True), "non_finite"),
+    ("cellfree", _powers([1, 1, 1]), "budget"),
+])
+def test_node_and_guards_apply_one_rule(scenario, make, guard):
+    accepted, verdict = _node_and_guard(scenario, make)
+    assert verdict.guard == guard and accepted == (guard == "")
