@@ -17,7 +17,6 @@ from scipy.optimize import minimize
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import InterferenceState, PowerAllocation, State
-from rrm.models.policy import register_policy
 
 FloatArray = NDArray[np.float64]
 ORACLE_MAX_LINKS = 4
@@ -98,7 +97,6 @@ class InterferenceBatch:
         return PowerAllocation(power_w, it)
 
 
-@register_policy("full-reuse")
 class FullReusePolicy:
     """Every transmitter at its full budget (GFM-RA sec. IV-A's static baseline)."""
 
@@ -111,7 +109,6 @@ class FullReusePolicy:
         return batch.allocation(batch.pmax_w.copy())
 
 
-@register_policy("oracle")
 class OraclePolicy:
     """Exhaustive search for K <= 4, the ground truth of the tests.
 
