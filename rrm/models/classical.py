@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
@@ -226,6 +225,8 @@ def grid_levels(levels: int) -> FloatArray:
 def _polish(utility: _Utility, x0: FloatArray) -> FloatArray:
     """The best of ``x0``, bounded Nelder-Mead from it (its simplex adapts to the
     oblique kinked ridges of ``qos``) and L-BFGS-B from that (smooth optima)."""
+    from scipy.optimize import minimize  # the oracle only: 1 s of import for every other caller
+
     bounds = [(0.0, 1.0)] * x0.size
 
     def negative(x: FloatArray) -> float:
