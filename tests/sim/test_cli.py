@@ -1,8 +1,18 @@
 """rrm sim serve: bad requests are one line and exit code 2, before any port is bound."""
 
 import pytest
+import structlog
 
 from rrm.cli import main
+from rrm.core.logs import set_log_level
+
+
+@pytest.fixture(autouse=True)
+def _default_logging():
+    """``sim serve`` configures logging onto the captured stderr: undo it for later tests."""
+    yield
+    structlog.reset_defaults()
+    set_log_level("info")
 
 
 @pytest.mark.parametrize("args, message", [
