@@ -45,22 +45,22 @@ CKPT := rrm/models/checkpoints
 checkpoints: checkpoints-gfm checkpoints-egat checkpoints-diffusion
 
 checkpoints-gfm: venv
-	$(BIN)/rrm pretrain --entries D1-D15 --n-per-entry 256 --epochs 8 --lr 1e-3 --seed 0 \
+	$(BIN)/rrm gfm pretrain --entries D1-D15 --n-per-entry 256 --epochs 8 --lr 1e-3 --seed 0 \
 		--edge-value-dim 4 --out $(CKPT)/gfm-small-pretrained
-	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D16-D20 --shots 2048 \
+	$(BIN)/rrm gfm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D16-D20 --shots 2048 \
 		--objective sum --warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --out $(CKPT)/gfm-small-sum
-	$(BIN)/rrm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D16-D20 --shots 2048 \
+	$(BIN)/rrm gfm finetune --backbone $(CKPT)/gfm-small-pretrained --catalog D16-D20 --shots 2048 \
 		--objective switch --warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --eval-n 20 \
 		--out $(CKPT)/gfm-small-switch
-	$(BIN)/rrm finetune --arch pcgnn --catalog D16-D20 --shots 2048 --objective switch \
+	$(BIN)/rrm gfm finetune --arch pcgnn --catalog D16-D20 --shots 2048 --objective switch \
 		--warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --eval-n 20 \
 		--out $(CKPT)/pcgnn-small-switch
 
 checkpoints-egat: venv
-	$(BIN)/rrm train-egat --out $(CKPT)/egat-small --power-control --steps 3000 \
+	$(BIN)/rrm egat train --out $(CKPT)/egat-small --power-control --steps 3000 \
 		--time-limit 690 --threads 1 --seed 0
 
 checkpoints-diffusion: venv
-	$(BIN)/rrm diffusion-data --out out/diffusion-data
-	$(BIN)/rrm train-diffusion --data out/diffusion-data --out $(CKPT)/diffusion-small \
+	$(BIN)/rrm diffusion data --out out/diffusion-data
+	$(BIN)/rrm diffusion train --data out/diffusion-data --out $(CKPT)/diffusion-small \
 		--steps 3500 --batch-size 64 --lr 1e-3 --val-every 1750 --threads 1

@@ -4,7 +4,7 @@ One snapshot at a time, one thread, policies interleaved round-robin on the
 same snapshots (so a noisy neighbour slows them all alike): median and p90
 milliseconds per decision for each K of D16-D20, and the ratio of each
 median to single-start WMMSE's (100 iterations). Quality figures live in
-``rrm eval --suite per-k`` (bench/results/gfm-eval/).
+``rrm gfm eval --suite per-k`` (bench/results/gfm-eval/).
 
 Run: ``python bench/bench_gfm.py [--n 50] [--entries D16,D18,D20]``.
 Writes bench/results/gfm_latency.md (+ .json).

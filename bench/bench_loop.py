@@ -33,7 +33,7 @@ STAGES = ("transport_in", "decode", "policy", "guards", "encode", "send")
 
 
 def start_sim(transport: str, k: int, nodes: int, slots: int) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--transport", transport,
+    cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--transport", transport,
            "--k", str(k), "--nodes", str(nodes), "--slot-ms", "50", "--lockstep",
            "--slots", str(slots + 20), "--port", "0", "--pub-port", "0", "--ctl-port", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

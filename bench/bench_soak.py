@@ -57,7 +57,7 @@ def rss_mib(pid: int | str = "self") -> float:
 
 
 def start_node(k: int, nodes: int, slot_ms: float) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--transport", "grpc",
+    cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--transport", "grpc",
            "--k", str(k), "--nodes", str(nodes), "--slot-ms", str(slot_ms), "--port", "0",
            "--log-level", "error"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

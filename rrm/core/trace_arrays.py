@@ -7,7 +7,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from rrm.core.errors import InvalidInput
@@ -76,6 +75,8 @@ def export_trace(trace_path: str | Path, out_path: str | Path) -> dict[str, int]
     if out.suffix == ".npz":
         np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
     else:
+        import h5py  # .h5 export only
+
         with h5py.File(out, "w") as f:
             for key, arr in arrays.items():
                 data = arr.astype("S") if arr.dtype.kind == "U" else arr

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import InterferenceState, PowerAllocation, State
-from rrm.models.policy import register_policy
 
 FloatArray = NDArray[np.float64]
 ORACLE_MAX_LINKS = 4
@@ -98,7 +96,6 @@ class InterferenceBatch:
         return PowerAllocation(power_w, it)
 
 
-@register_policy("full-reuse")
 class FullReusePolicy:
     """Every transmitter at its full budget (GFM-RA sec. IV-A's static baseline)."""
 
@@ -111,7 +108,6 @@ class FullReusePolicy:
         return batch.allocation(batch.pmax_w.copy())
 
 
-@register_policy("oracle")
 class OraclePolicy:
     """Exhaustive search for K <= 4, the ground truth of the tests.
 
@@ -229,6 +225,8 @@ def grid_levels(levels: int) -> FloatArray:
 def _polish(utility: _Utility, x0: FloatArray) -> FloatArray:
     """The best of ``x0``, bounded Nelder-Mead from it (its simplex adapts to the
     oblique kinked ridges of ``qos``) and L-BFGS-B from that (smooth optima)."""
+    from scipy.optimize import minimize  # the oracle only: 1 s of import for every other caller
+
     bounds = [(0.0, 1.0)] * x0.size
 
     def negative(x: FloatArray) -> float:

@@ -2,18 +2,22 @@
 
 Every policy, classical or learned, single or batched, answers
 ``decide(state, objective) -> allocation``. Policies are created by name with
-:func:`make_policy`; each module that defines a policy registers a factory
-with :func:`register_policy`.
+:func:`make_policy`, from the static map of :mod:`rrm.models.registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from rrm.core.errors import RrmError, UnknownName
+from rrm.core.errors import RrmError
 from rrm.core.objectives import Objective
 from rrm.core.types import Allocation, State
+
+# The registry is a static map imported on first use; its functions stay importable here.
+from rrm.models.registry import PolicyFactory, make_policy, policy_names, register_policy
+
+__all__ = ["Policy", "PolicyFactory", "PolicyUnavailable", "make_policy", "policy_names",
+           "register_policy"]
 
 
 class PolicyUnavailable(RrmError):
@@ -30,39 +34,3 @@ class Policy(Protocol):
         """Allocation for ``state`` that maximises ``objective``."""
         ...
 
-
-PolicyFactory = Callable[..., Policy]
-_REGISTRY: dict[str, PolicyFactory] = {}
-
-
-def register_policy(name: str) -> Callable[[PolicyFactory], PolicyFactory]:
-    """Class/function decorator registering a policy factory under ``name``."""
-
-    def wrap(factory: PolicyFactory) -> PolicyFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
-
-
-def policy_names() -> list[str]:
-    """Names of every registered policy, sorted."""
-    _load_builtin_policies()
-    return sorted(_REGISTRY)
-
-
-def make_policy(name: str, **kwargs: Any) -> Policy:
-    """Create the policy registered as ``name`` (kwargs go to its factory)."""
-    _load_builtin_policies()
-    if name not in _REGISTRY:
-        raise UnknownName(f"unknown policy {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**kwargs)
-
-
-def _load_builtin_policies() -> None:
-    # Importing the modules runs their @register_policy decorators.
-    import rrm.models.cellfree.policies  # noqa: F401
-    import rrm.models.classical  # noqa: F401
-    import rrm.models.diffusion.policy  # noqa: F401
-    import rrm.models.gfm.policy  # noqa: F401
-    import rrm.models.wmmse_policy  # noqa: F401

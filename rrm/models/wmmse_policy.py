@@ -50,7 +50,6 @@ from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import PowerAllocation, State
 from rrm.models.classical import InterferenceBatch
-from rrm.models.policy import register_policy
 from rrm.models.wmmse import WmmseIteration, WmmseProblem, WmmseStep
 
 FloatArray = NDArray[np.float64]
@@ -168,7 +167,6 @@ def _warm_start(batch: InterferenceBatch, warm_start: ArrayLike | None) -> Float
     return np.clip(start, 0.0, batch.pmax_w)[:, None, :]
 
 
-@register_policy("wmmse")
 class WmmsePolicy:
     """Single-start WMMSE (full power, or a warm start).
 
@@ -196,7 +194,6 @@ class WmmsePolicy:
         return batch.allocation(decision.power_w, decision.iterations)
 
 
-@register_policy("wmmse-best")
 class WmmseBestPolicy:
     """Multi-start WMMSE: full power + ``starts`` random starts, the best kept.
 

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from rrm.core.errors import InvalidInput
@@ -164,6 +163,8 @@ def _zip_entry(key: str) -> zipfile.ZipInfo:
 def _write_h5(path: Path, chunks: Iterator[Arrays], meta: dict[str, Any]) -> None:
     """HDF5: one chunked, checksummed (Fletcher-32) dataset per array, filled chunk by chunk."""
     n = meta["n"]
+    import h5py  # files only: the simulator and the xApp never need it
+
     with h5py.File(path, "w", track_order=True) as f:
         done = 0
         for arrays in chunks:
@@ -185,6 +186,8 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     p = _existing(path)
     try:
         if p.suffix == ".h5":
+            import h5py
+
             with h5py.File(p, "r") as f:
                 meta = json.loads(f.attrs["meta_json"])
         else:
@@ -212,6 +215,8 @@ def read_dataset(path: str | Path, rows: slice | None = None
     pick = rows if rows is not None else slice(None)
     try:
         if p.suffix == ".h5":
+            import h5py
+
             with h5py.File(p, "r") as f:
                 arrays = {k: f[k][pick] for k in f.keys()}
         else:

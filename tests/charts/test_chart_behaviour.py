@@ -189,7 +189,7 @@ def test_dockerfile_matches_the_chart() -> None:
 @pytest.mark.parametrize("transport", ["grpc", "zmq"])
 def test_rendered_commands_parse_with_the_real_cli(transport: str) -> None:
     """Helm turns YAML integers into floats (12345678 -> 1.2345678e+07); the chart must not."""
-    from rrm.xapp.cli import build_parser
+    from rrm.cli import parse_args
 
     sim_values = {"seed": 12345678, "nodes": 3, "slotMs": 2.5, "rho": 0.25, "csiLoss": 0.1,
                   "controlDelay": 2, "grpcPort": 50000, "zmqPubPort": 10000,
@@ -197,7 +197,7 @@ def test_rendered_commands_parse_with_the_real_cli(transport: str) -> None:
     docs = manifests({"simulator": sim_values,
                       "config": {"transport": transport, "health_port": 10000}})
     deployments = objects(docs, "Deployment")
-    sim = build_parser().parse_args(
+    sim = parse_args(
         deployments[SIM]["spec"]["template"]["spec"]["containers"][0]["args"])
     assert (sim.seed, sim.nodes, sim.slot_ms, sim.rho, sim.csi_loss, sim.control_delay) == (
         12345678, 3, 2.5, 0.25, 0.1, 2)
@@ -205,6 +205,6 @@ def test_rendered_commands_parse_with_the_real_cli(transport: str) -> None:
     assert (sim.port if transport == "grpc" else (sim.pub_port, sim.ctl_port)) == (
         50000 if transport == "grpc" else (10000, 20000))
     xapp = xapp_container(deployments["rrm-rrm-xapp"])
-    args = build_parser().parse_args(xapp["args"])
+    args = parse_args(xapp["args"])
     assert (args.command, args.xapp_command) == ("xapp", "run")
     assert xapp["ports"][0]["containerPort"] == 10000

@@ -33,7 +33,7 @@ from tests.charts.chart_tools import (
     xapp_container,
 )
 
-RRM = [sys.executable, "-m", "rrm.xapp.cli"]
+RRM = [sys.executable, "-m", "rrm"]
 pytestmark = pytest.mark.slow
 
 

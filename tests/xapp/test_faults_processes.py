@@ -19,7 +19,7 @@ from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import parse
 from rrm.core.wire.messages import Outcome
 
-RRM = [sys.executable, "-m", "rrm.xapp.cli"]
+RRM = [sys.executable, "-m", "rrm"]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 

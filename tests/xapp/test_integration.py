@@ -15,7 +15,7 @@ from rrm.core.trace import RecordKind, read_trace
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import decode_ack, decode_control, decode_indication, parse
 
-RRM = [sys.executable, "-m", "rrm.xapp.cli"]
+RRM = [sys.executable, "-m", "rrm"]
 pytestmark = pytest.mark.slow
 
 

@@ -145,7 +145,7 @@ def test_plaintext_beyond_loopback_warns_loudly_and_loopback_stays_quiet():
 
 def test_sim_serve_on_a_wildcard_address_without_curve_prints_the_warning():
     # binds every interface for a moment: nothing is sent anywhere but loopback
-    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--transport", "zmq",
+    cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--transport", "zmq",
            "--host", "0.0.0.0", "--pub-port", "0", "--ctl-port", "0", "--k", "4",
            "--slots", "2", "--slot-ms", "5"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -157,7 +157,7 @@ def test_sim_serve_on_a_wildcard_address_without_curve_prints_the_warning():
 
 
 def test_sim_serve_refuses_a_bad_key_file_with_one_line_and_exit_2(tmp_path):
-    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--port", "0",
+    cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--port", "0",
            "--tls-cert", str(tmp_path / "missing.pem"), "--tls-key", str(tmp_path / "k.pem")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
@@ -166,7 +166,7 @@ def test_sim_serve_refuses_a_bad_key_file_with_one_line_and_exit_2(tmp_path):
 
 
 def serve_secured(*flags: str) -> tuple[subprocess.Popen[str], dict]:
-    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--port", "0", "--pub-port", "0",
+    cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--port", "0", "--pub-port", "0",
            "--ctl-port", "0", "--k", "6", "--slot-ms", "20", *flags]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     return proc, json.loads(proc.stdout.readline())
@@ -189,7 +189,7 @@ def test_sim_serve_and_xapp_run_close_the_loop_over_mutual_tls_and_curve(pki, cu
     proc, info = serve_secured(*node_flags)
     try:
         assert info["security"] == ("tls" if transport == "grpc" else "curve")
-        done = subprocess.run([sys.executable, "-m", "rrm.xapp.cli", "xapp", "run", "--transport",
+        done = subprocess.run([sys.executable, "-m", "rrm", "xapp", "run", "--transport",
                                transport, "--e2-address", info["address"], "--slots", "20",
                                "--health-port", "0", "--log-level", "error", "--json",
                                *xapp_flags], capture_output=True, text=True, timeout=120)

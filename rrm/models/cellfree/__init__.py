@@ -14,6 +14,6 @@ module             holds
 ``dnn``            the fully connected ablation
 ``train``          Algorithm 2: primal-dual + REINFORCE, validation
 ``store``          checkpoints; ``egat_policy``: the ``egat`` policy
-``evaluate``       scoring policies for ``rrm eval-cellfree``
+``evaluate``       scoring policies for ``rrm egat eval``
 =================  ===========================================================
 """

@@ -34,7 +34,6 @@ from rrm.core.types import BeamformingAllocation, State
 from rrm.models.cellfree.batch import CellFreeBatch, ComplexArray, FloatArray
 from rrm.models.cellfree.fronthaul import scale_to_fronthaul
 from rrm.models.cellfree.wmmse import mrt_start
-from rrm.models.policy import register_policy
 
 LN2 = float(np.log(2.0))
 
@@ -144,7 +143,6 @@ def ao_sca_batch(batch: CellFreeBatch, cfg: AoScaConfig = AoScaConfig()
     return v * x[..., None], x
 
 
-@register_policy("ao-sca")
 class AoScaPolicy:
     """Algorithm 1 per instance, then (by default) the heuristic fronthaul scaling."""
 

@@ -9,10 +9,17 @@ instance and iteration. Units inside: noise-normalised channels
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import cvxpy as cp
 import numpy as np
 from numpy.typing import NDArray
+
+from rrm.core.optional import require
+
+if TYPE_CHECKING:
+    import cvxpy as cp
+else:
+    cp = require("cvxpy")  # the rrm[cellfree] extra; aosca imports this module on first use
 
 FloatArray = NDArray[np.float64]
 SOLVER = "CLARABEL"

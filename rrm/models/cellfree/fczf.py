@@ -21,7 +21,6 @@ import numpy as np
 from rrm.core.objectives import Objective
 from rrm.core.types import BeamformingAllocation, State
 from rrm.models.cellfree.batch import CellFreeBatch, ComplexArray, FloatArray
-from rrm.models.policy import register_policy
 
 BISECTION_STEPS = 60
 
@@ -61,7 +60,6 @@ def fc_zf(batch: CellFreeBatch, fronthaul: bool = True) -> ComplexArray:
     return np.sqrt(p)[:, None, None, None] * u
 
 
-@register_policy("fc-zf")
 class FullConnectionZF:
     """All APs serve all UEs with zero-forcing, power scaled to per-AP and fronthaul budgets."""
 

@@ -24,7 +24,6 @@ from rrm.core.types import BeamformingAllocation, State
 from rrm.models.cellfree.batch import CellFreeBatch, ComplexArray
 from rrm.models.cellfree.fronthaul import overloaded
 from rrm.models.cellfree.wmmse import wmmse_beamforming
-from rrm.models.policy import register_policy
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,6 @@ def pc_wmmse(batch: CellFreeBatch, cfg: PcWmmseConfig = PcWmmseConfig()
     return v * x[..., None], x, rounds
 
 
-@register_policy("pc-wmmse")
 class PartialConnectionWmmse:
     """WMMSE beamforming, then weakest-UE disconnection until every fronthaul holds."""
 

@@ -40,8 +40,8 @@ from torch import Tensor
 
 from rrm.core import cellfree_physics as cfp
 from rrm.core.cellfree_physics_torch import rates
-from rrm.models.cellfree.dnn import DenseNet
-from rrm.models.cellfree.egat import Egat, bernoulli_log_prob, features, postprocess
+from rrm.models.cellfree.dnn import DenseNet, DnnConfig
+from rrm.models.cellfree.egat import Egat, EgatConfig, bernoulli_log_prob, features, postprocess
 from rrm.sim.scenarios.cellfree import CellFreeConfig, generate_cellfree, to_state
 
 
@@ -196,6 +196,18 @@ def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchB
                                             share.detach())
         violated = (det_over > cfg.margin + 1e-6).any(-1).float().mean()  # true cap exceeded
     return float(loss.detach()), float(wsr.mean()), float(violated), mu
+
+
+def build_model(arch: str = "egat", *, num_aps: int, num_ues: int, width: int, heads: int,
+                layers: int, attention: bool = True, power_control: bool = False,
+                dnn_width: int = DnnConfig.width) -> Egat | DenseNet:
+    """The model to train: EGAT (any B and K; ``attention=False`` is the ENGNN-style
+    ablation), or the fully connected ``"dnn"`` ablation fixed to ``num_aps`` x ``num_ues``."""
+    if arch == "dnn":
+        return DenseNet(DnnConfig(num_aps=num_aps, num_ues=num_ues, width=dnn_width,
+                                  layers=layers))
+    return Egat(EgatConfig(width=width, heads=heads, layers=layers, attention=attention,
+                           power_control=power_control))
 
 
 def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfig | None = None,

@@ -130,7 +130,7 @@ def load_expert_data(directory: str | Path, split: str) -> ExpertSet:
     paths = [p for p in paths if not p.name.endswith(".tmp.npz")]
     if not paths:
         raise InvalidInput(f"no density-*.npz in {str(directory)!r}; run "
-                           f"'rrm diffusion-data --out {directory}' first")
+                           f"'rrm diffusion data --out {directory}' first")
     parts: list[tuple[NDArray[Any], ...]] = []
     noise = pmax = 0.0
     for p in paths:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from numpy.typing import NDArray
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from numpy.typing import NDArray  # noqa: E402
+from rrm.core.optional import pyplot
 
 FloatArray = NDArray[np.float64]
 
@@ -34,6 +32,7 @@ def plot_expert_dynamics(duals: FloatArray, violated: FloatArray, worst: FloatAr
                          f_min: FloatArray, path: str | Path, users: int = 5,
                          window: int = 200) -> Path:
     """``duals [L, T_d, N]``, ``violated/worst [L, T]`` for L f_min levels of one network."""
+    plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), sharex=False)
     level = len(f_min) // 2
     top = np.argsort(duals[level, -1])[::-1][:users]
@@ -59,6 +58,7 @@ def plot_expert_dynamics(duals: FloatArray, violated: FloatArray, worst: FloatAr
 def plot_time_evolution(curves: dict[str, dict[str, FloatArray]], f_min: float,
                         path: str | Path) -> Path:
     """``curves[policy][metric] [T]`` for metric in p1, p5, mean."""
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, metric in zip(axes, ("p1", "p5", "mean"), strict=True):
         for name, c in curves.items():
@@ -76,6 +76,7 @@ def plot_time_evolution(curves: dict[str, dict[str, FloatArray]], f_min: float,
 def plot_fmin_sweep(levels: FloatArray, rows: list[dict[str, float]], trained: set[float],
                     path: str | Path) -> Path:
     """Percentiles vs f_min; filled markers for training levels, hollow for unseen."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for metric, color in (("p1", "C0"), ("p5", "C1"), ("p10", "C2")):
         y = np.array([r[metric] for r in rows])
@@ -96,6 +97,7 @@ def plot_fmin_sweep(levels: FloatArray, rows: list[dict[str, float]], trained: s
 def plot_transfer(sizes: list[int], rows: list[dict[str, float]], f_min: float,
                   path: str | Path) -> Path:
     """Percentile rates of the U-GNN vs network size N."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for metric in ("p1", "p5", "p10"):
         ax.plot(sizes, [r[metric] for r in rows], marker="o", label=metric)

@@ -40,7 +40,7 @@ from rrm.models.diffusion.expert import ExpertConfig, run_expert
 from rrm.models.diffusion.features import model_inputs
 from rrm.models.diffusion.model import load_diffusion
 from rrm.models.diffusion.schedule import DdimConfig
-from rrm.models.policy import PolicyUnavailable, register_policy
+from rrm.models.policy import PolicyUnavailable
 
 CACHE_STATES = 64  # expert windows kept (large-scale states), oldest dropped first
 DEFAULT_F_MIN = 0.6  # bit/s/Hz, sec. 3.2 reference level (decide() without extras)
@@ -102,7 +102,6 @@ class _TimeSharingPolicy(ABC):
         return {**self.buffers.counters, "sampling_s": round(self.buffers.sampling_s, 3)}
 
 
-@register_policy("diffusion")
 class DiffusionPolicy(_TimeSharingPolicy):
     """Time-shared U-GNN diffusion samples (seed 004).
 
@@ -132,7 +131,6 @@ class DiffusionPolicy(_TimeSharingPolicy):
         return self.model.sample_inputs(gso, u, count, self._gen).double().numpy()
 
 
-@register_policy("primal-dual")
 class PrimalDualPolicy(_TimeSharingPolicy):
     """The primal-dual expert (eqs. 9-10) as a time-sharing policy.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from rrm.core import physics
 from rrm.core.objectives import get_objective
 from rrm.core.types import InterferenceState, PowerAllocation
 from rrm.models.policy import Policy
+
+if TYPE_CHECKING:
+    from rrm.models.gfm.head import GFMPowerModel
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,35 @@ def evaluate(policies: dict[str, Policy], state: InterferenceState, objective: s
     ref = results[reference][0]
     return [EvalRow(name, u, u / ref if ref else float("nan"), b, s)
             for name, (u, b, s) in results.items()]
+
+
+def quick_metrics(model: GFMPowerModel, entries: list[str], objectives: list[str], n: int,
+                  seed: int) -> dict[str, float]:
+    """Ratios to WMMSE-Best on the first ``n`` test snapshots of each catalog entry.
+
+    Returns ``<objective>_ratio_vs_wmmse_best`` (mean over entries) and, for
+    several entries, ``<entry>_<objective>_ratio_vs_wmmse_best``; the ratio is
+    :func:`rrm.models.gfm.experiments.normalised`. Leaves ``model`` in train mode.
+    """
+    import torch
+
+    from rrm.models.gfm.data import load_entry
+    from rrm.models.gfm.experiments import normalised
+    from rrm.models.gfm.policy import GFMPolicy
+    from rrm.models.policy import make_policy
+
+    out: dict[str, float] = {}
+    policy = GFMPolicy.from_model(model, threads=torch.get_num_threads())
+    for objective in objectives:
+        ratios = []
+        for entry in entries:
+            test = load_entry(entry, "test", n, seed)
+            state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
+            gfm, best = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")},
+                                 state, objective)
+            ratios.append(normalised(gfm.utility, best.utility, objective, state.num_links))
+            if len(entries) > 1:
+                out[f"{entry}_{objective}_ratio_vs_wmmse_best"] = round(ratios[-1], 4)
+        out[f"{objective}_ratio_vs_wmmse_best"] = round(float(np.mean(ratios)), 4)
+    model.train()
+    return out

@@ -22,7 +22,6 @@ from rrm.core.types import InterferenceState, PowerAllocation, State
 from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel
 from rrm.models.gfm.store import load_power_model
-from rrm.models.policy import register_policy
 from rrm.models.wmmse_policy import WmmsePolicy
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -30,7 +29,6 @@ PCGNN_CHECKPOINT = "pcgnn-small-switch"
 DEFAULT_CHECKPOINTS = {"sum": "gfm-small-sum", "pf": "gfm-small-switch", "qos": "gfm-small-switch"}
 
 
-@register_policy("gfm")
 class GFMPolicy:
     """Decides powers with a fine-tuned GFM-RA model.
 
@@ -139,7 +137,6 @@ class GFMPolicy:
         return power[0] if single else power
 
 
-@register_policy("gfm-wmmse")
 def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
               refine_iterations: int = 10) -> GFMPolicy:
     """``gfm`` polished by ``refine_iterations`` warm-started WMMSE iterations."""
@@ -148,7 +145,6 @@ def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
     return policy
 
 
-@register_policy("pcgnn")
 def pcgnn(checkpoint: str | Path | None = None, threads: int = 1) -> GFMPolicy:
     """The PCGNN baseline (Shen et al.): the shipped switchable MPNN, or ``checkpoint``."""
     policy = GFMPolicy(checkpoint or CHECKPOINTS / PCGNN_CHECKPOINT, threads)

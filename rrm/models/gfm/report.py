@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+from rrm.core.optional import pyplot
 
-matplotlib.use("Agg")  # files only: no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 Row = dict[str, object]
 
@@ -31,11 +33,11 @@ def markdown_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
 
 
 def _save(out: Path, stem: str, title: str, intro: str, rows: Sequence[Row],
-          columns: Sequence[str], fig: plt.Figure) -> str:
+          columns: Sequence[str], fig: Figure) -> str:
     out.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out / f"{stem}.png", dpi=120)
-    plt.close(fig)
+    pyplot().close(fig)
     text = f"# {title}\n\n{intro}\n\n{markdown_table(rows, columns)}\n\n![{stem}]({stem}.png)\n"
     (out / f"{stem}.md").write_text(text)
     (out / f"{stem}.json").write_text(json.dumps(list(rows), indent=1))
@@ -53,7 +55,7 @@ def _series(rows: Sequence[Row], key: str, x: str, y: str,
     return out
 
 
-def _plot_lines(ax: plt.Axes, series: dict[str, tuple[list[float], list[float]]],
+def _plot_lines(ax: Axes, series: dict[str, tuple[list[float], list[float]]],
                 xlabel: str, ylabel: str, title: str = "") -> None:
     for name, (xs, ys) in series.items():
         ax.plot(xs, ys, marker="o", label=name)
@@ -68,6 +70,7 @@ def _plot_lines(ax: plt.Axes, series: dict[str, tuple[list[float], list[float]]]
 def write_per_k(rows: Sequence[Row], out: Path, intro: str) -> str:
     """Fig. 4: normalised utility vs K, one panel per objective."""
     objectives = list(dict.fromkeys(str(r["objective"]) for r in rows))
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(objectives), figsize=(4.2 * len(objectives), 3.4),
                              squeeze=False)
     for ax, objective in zip(axes[0], objectives, strict=True):
@@ -80,6 +83,7 @@ def write_per_k(rows: Sequence[Row], out: Path, intro: str) -> str:
 
 def write_missing_csi(rows: Sequence[Row], out: Path, intro: str) -> str:
     """Fig. 5: normalised utility vs share of unreported cross links."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     series = _series(rows, "policy", "missing", "ratio")
     _plot_lines(ax, {k: ([100 * x for x in xs], ys) for k, (xs, ys) in series.items()},
@@ -94,6 +98,7 @@ def write_few_shot(rows: Sequence[Row], out: Path, intro: str) -> str:
     entries = list(dict.fromkeys(str(r["entry"]) for r in rows))
     shown = "mean" if "mean" in entries else (entries[0] if entries else "")
     panels = 2 if objective == "qos" else 1
+    plt = pyplot()
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
     _plot_lines(axes[0][0], _series(rows, "init", "shots", "ratio", entry=shown), "shots (N)",
                 "utility / WMMSE-Best", f"{objective}, {shown}")
@@ -112,6 +117,7 @@ def write_few_shot(rows: Sequence[Row], out: Path, intro: str) -> str:
 def write_variants(rows: Sequence[Row], out: Path, stem: str, title: str, x: str,
                    intro: str) -> str:
     """Figs. 9-11: normalised utility per pre-training variant (x: a numeric column)."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     xs = [float(r[x]) for r in rows]  # type: ignore[arg-type]
     ax.plot(xs, [float(r["ratio"]) for r in rows], marker="o")  # type: ignore[arg-type]

@@ -2,11 +2,12 @@
 
 Both loops are seeded, report progress through a callback, and return their
 loss history; checkpointing and the command line live in
-:mod:`rrm.models.gfm.store` and :mod:`rrm.xapp.cli.train`.
+:mod:`rrm.models.gfm.store` and :mod:`rrm.models.gfm.cli`.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -25,6 +26,18 @@ from rrm.models.gfm.pretrain import HybridPretrainer, sample_edge_mask
 from rrm.models.gfm.resume import restore_pretrain_state, save_pretrain_state
 
 Progress = Callable[[dict[str, float]], None]
+
+
+def init_distributed() -> int:
+    """Join the ``torchrun`` process group when launched by it; returns the rank.
+
+    The backend is nccl on a GPU machine, gloo otherwise; outside ``torchrun``
+    (``WORLD_SIZE`` unset or 1) nothing is initialised and the rank is 0.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank()
 
 
 def distributed_rank() -> tuple[int, int]:

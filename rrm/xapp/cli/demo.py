@@ -13,9 +13,9 @@ from typing import Any
 from tqdm import tqdm
 
 from rrm.core.errors import RrmError
+from rrm.core.logs import configure_logging
 from rrm.xapp.app import XApp, summary
 from rrm.xapp.config import load_config
-from rrm.xapp.logs import configure_logging
 
 
 def default_policy() -> str:
@@ -26,13 +26,11 @@ def default_policy() -> str:
     return "gfm" if shipped else "wmmse"
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``rrm demo``."""
-    p = commands.add_parser(
-        "demo", help="closed loop on loopback with the embedded defaults",
-        description="Starts the simulator (a D18 d2d node, 10 ms slots) in a child process "
-                    "and the xApp here, runs a short closed loop with live progress, and "
-                    "compares the policy with WMMSE and full reuse on the same CSI.")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``rrm demo``."""
+    p.description = ("Starts the simulator (a D18 d2d node, 10 ms slots) in a child process "
+                     "and the xApp here, runs a short closed loop with live progress, and "
+                     "compares the policy with WMMSE and full reuse on the same CSI.")
     p.add_argument("--policy", default=None,
                    help="policy name (default: gfm when its checkpoint ships, else wmmse)")
     p.add_argument("--slots", type=int, default=500, help="slots to run")
@@ -46,7 +44,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _start_simulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "rrm.xapp.cli", "sim", "serve", "--transport", args.transport,
+    cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--transport", args.transport,
            "--catalog", args.catalog, "--slot-ms", str(args.slot_ms), "--seed", str(args.seed),
            "--objective", args.objective, "--port", "0", "--pub-port", "0", "--ctl-port", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

@@ -1,28 +1,26 @@
-"""``rrm trace record|replay|export``: recorded CSI and decisions."""
+"""``rrm trace record|replay|export|compare``: recorded CSI and decisions."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from rrm.core.errors import InvalidInput
+from rrm.core.logs import configure_logging
 from rrm.core.objectives import get_objective
 from rrm.core.trace import read_trace
 from rrm.core.trace_arrays import export_trace
+from rrm.sim.cli import add_serving_args, serve
 from rrm.sim.node import NodeConfig, SimNode
 from rrm.sim.replay import ReplayEnv, load_recorded_slots
 from rrm.sim.simulator import Simulator
 from rrm.xapp.cli import xapp_run
-from rrm.xapp.cli.sim_serve import add_serving_args, serve
-from rrm.xapp.logs import configure_logging
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``rrm trace``."""
-    p = commands.add_parser("trace", help="record, replay and export traces",
-                            description="Traces: append-only files of indications, controls "
-                                        "and acks (crash-safe; a torn last record is skipped).")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``rrm trace record|replay|export|compare``."""
+    p.description = ("Traces: append-only files of indications, controls and acks "
+                     "(crash-safe; a torn last record is skipped).")
     sub = p.add_subparsers(dest="trace_command", required=True, metavar="SUBCOMMAND")
     rec = sub.add_parser("record", help="run the xApp and record every indication and decision")
     xapp_run.add_run_arguments(rec)

@@ -10,15 +10,14 @@ import sys
 import threading
 from typing import Any
 
+from rrm.core.logs import configure_logging
 from rrm.xapp.app import XApp, summary
 from rrm.xapp.config import load_config
-from rrm.xapp.logs import configure_logging
 
 
-def add_parser(commands: Any) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register ``rrm xapp run``."""
-    p = commands.add_parser("xapp", help="run the xApp",
-                            description="The xApp controller.")
+    p.description = "The xApp controller."
     sub = p.add_subparsers(dest="xapp_command", required=True, metavar="SUBCOMMAND")
     run_p = sub.add_parser(
         "run", help="subscribe to an E2 node and control it slot by slot",

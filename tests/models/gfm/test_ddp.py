@@ -10,7 +10,7 @@ from rrm.models.gfm.store import load_backbone
 def test_two_process_distributed_pretraining_writes_one_checkpoint(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-           "2", "-m", "rrm.xapp.cli", "pretrain", "--entries", "D1", "--n-per-entry", "32",
+           "2", "-m", "rrm", "gfm", "pretrain", "--entries", "D1", "--n-per-entry", "32",
            "--epochs", "1", "--batch-size", "8", "--layers", "1", "--dim", "16", "--heads",
            "2", "--threads", "1", "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240,

@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
+from rrm.cli import main
 from rrm.core.errors import CheckpointError
 from rrm.models.gfm.backbone import BackboneConfig
 from rrm.models.gfm.data import load_entry
 from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
 from rrm.models.gfm.store import load_backbone
 from rrm.models.gfm.train import pretrain
-from rrm.xapp.cli import main
 
 TINY = BackboneConfig(layers=1, dim=8, heads=2, bias_hidden=4)
 
@@ -49,7 +49,7 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
 
 def test_cli_time_limit_then_rerun_finishes_the_run(tmp_path, capsys):
     out = tmp_path / "pre"
-    args = ["pretrain", "--entries", "D1", "--n-per-entry", "8", "--epochs", "2",
+    args = ["gfm", "pretrain", "--entries", "D1", "--n-per-entry", "8", "--epochs", "2",
             "--batch-size", "8", "--layers", "1", "--dim", "8", "--heads", "2",
             "--threads", "1", "--out", str(out)]
     assert main([*args, "--time-limit", "0"]) == 0

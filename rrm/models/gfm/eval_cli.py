@@ -1,4 +1,4 @@
-"""``rrm eval``: GFM-RA against WMMSE-Best, one quick table or the paper's figure suite.
+"""``rrm gfm eval``: GFM-RA against WMMSE-Best, one quick table or the paper's figure suite.
 
 Without ``--suite``: one table on a catalog test split (``--catalog``).
 With ``--suite``: the experiments of :mod:`rrm.models.gfm.experiments`, each
@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from rrm.core.errors import InvalidInput
+from rrm.core.optional import require
 from rrm.models.gfm import experiments as ex
 from rrm.models.gfm import report
 from rrm.models.gfm.backbone import PRESETS, BackboneConfig, GFMBackbone
@@ -48,7 +49,7 @@ SUITES = ("per-k", "missing-csi", "few-shot", "scaling", "masking")
 
 
 def add_parser(commands: Any) -> None:
-    """Register ``eval``."""
+    """Register ``eval`` (``rrm gfm eval``)."""
     e = commands.add_parser("eval", help="GFM-RA vs WMMSE-Best: a table, or the figure suite")
     e.add_argument("--catalog", default="D18", help="entry of the quick table")
     e.add_argument("--objective", default="sum", choices=list(PROMPTS))
@@ -124,6 +125,7 @@ def run_eval(args: argparse.Namespace) -> int:
     for name in suites:
         if name not in SUITES:
             raise InvalidInput(f"unknown suite {name!r}; choose from {', '.join(SUITES)} or all")
+    require("matplotlib")  # the suite's figures; checked before minutes of evaluation
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     for name in suites:

@@ -1,12 +1,12 @@
-"""rrm diffusion-data / train-diffusion / eval-diffusion end to end on a tiny budget."""
+"""rrm diffusion data / train / eval end to end on a tiny budget, and their refusals."""
 
 import json
 
 import pytest
 import torch
 
+from rrm.cli import main
 from rrm.models.diffusion.model import load_diffusion
-from rrm.xapp.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -18,18 +18,18 @@ def _restore_threads():
 
 def test_data_train_eval_chain(tmp_path, capsys):
     data, ckpt, report = tmp_path / "data", tmp_path / "ckpt", tmp_path / "report"
-    assert main(["diffusion-data", "--out", str(data), "--num-pairs", "4", "--iterations", "20",
+    assert main(["diffusion", "data", "--out", str(data), "--num-pairs", "4", "--iterations", "20",
                  "--window", "10", "--samples", "5", "--threads", "1"]) == 0
     assert len(list(data.glob("density-*.npz"))) == 4 and (data / "expert_dynamics.png").is_file()
-    assert main(["train-diffusion", "--data", str(data), "--out", str(ckpt), "--steps", "4",
+    assert main(["diffusion", "train", "--data", str(data), "--out", str(ckpt), "--steps", "4",
                  "--batch-size", "4", "--val-every", "2", "--channels", "8", "--embed-dim", "16",
                  "--threads", "1"]) == 0
     model, meta = load_diffusion(ckpt)
-    assert meta["command"].startswith("rrm train-diffusion") and len(meta["history"]) == 2
+    assert meta["command"].startswith("rrm diffusion train") and len(meta["history"]) == 2
     assert "ugnn_p5" in meta["history"][-1] and not (ckpt / "resume").exists()
     assert model.denoiser.cfg.channels == 8
     capsys.readouterr()
-    assert main(["eval-diffusion", "--data", str(data), "--checkpoint", str(ckpt), "--out",
+    assert main(["diffusion", "eval", "--data", str(data), "--checkpoint", str(ckpt), "--out",
                  str(report), "--slots", "8", "--samples", "2", "--sizes", "4,6",
                  "--ddim-steps", "5", "--threads", "1"]) == 0
     results = json.loads((report / "results.json").read_text())
@@ -43,10 +43,10 @@ def test_data_train_eval_chain(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train-diffusion", "--data", "/nonexistent", "--out", "x"], "no density-*.npz"),
-    (["eval-diffusion", "--data", "/nonexistent", "--checkpoint", "/nonexistent", "--out", "x"],
+    (["diffusion", "train", "--data", "/nonexistent", "--out", "x"], "no density-*.npz"),
+    (["diffusion", "eval", "--data", "/nonexistent", "--checkpoint", "/nonexistent", "--out", "x"],
      "has no model.safetensors"),
-    (["diffusion-data", "--out", "x", "--samples", "300", "--window", "200"], "samples"),
+    (["diffusion", "data", "--out", "x", "--samples", "300", "--window", "200"], "samples"),
 ])
 def test_bad_requests_get_one_line(capsys, args, message):
     assert main(args) == 2

@@ -7,20 +7,18 @@ import json
 import signal
 import sys
 import threading
-from typing import Any
 
 from rrm.core.errors import ConfigError, InvalidInput
+from rrm.core.logs import configure_logging
 from rrm.core.wire.credentials import CurveFiles, TlsFiles, insecure_text
 from rrm.sim.node import SimNode
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import Simulator
-from rrm.xapp.logs import configure_logging
 
 
-def add_parser(commands: Any) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register ``rrm sim serve``."""
-    p = commands.add_parser("sim", help="run the RAN simulator",
-                            description="The bundled RAN simulator (an E2 node).")
+    p.description = "The bundled RAN simulator (an E2 node)."
     sub = p.add_subparsers(dest="sim_command", required=True, metavar="SUBCOMMAND")
     s = sub.add_parser("serve", help="serve simulated nodes over gRPC or ZeroMQ")
     s.add_argument("--scenario", default="d2d", choices=["d2d", "ergodic", "cellfree"],

@@ -15,10 +15,9 @@ from rrm.sim.scenarios import SCENARIOS
 from rrm.sim.scenarios.catalog import catalog_entry
 
 
-def add_parser(commands: Any) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register ``rrm data gen``."""
-    p = commands.add_parser("data", help="generate data sets",
-                            description="Scenario data sets (see docs/data-format.md).")
+    p.description = "Scenario data sets (see docs/data-format.md)."
     sub = p.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     gen = sub.add_parser("gen", help="generate snapshots of a scenario",
                          description="d2d writes gains [n,K,K], tx_xy/rx_xy [n,K,2] (m) and "

@@ -1,4 +1,4 @@
-"""``rrm eval-cellfree``: EGAT vs AO-SCA, PC-WMMSE and FC-ZF (EGAT sec. V), markdown + PNG."""
+"""``rrm egat eval``: EGAT vs AO-SCA, PC-WMMSE and FC-ZF (EGAT sec. V), markdown + PNG."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from rrm.core.errors import InvalidInput
+from rrm.core.optional import require
 from rrm.models.cellfree.dnn import DnnConfig
 from rrm.models.cellfree.evaluate import instances, score, single_instance_seconds
 from rrm.models.cellfree.store import DEFAULT_CHECKPOINT
@@ -23,12 +24,12 @@ LEARNED = ("egat", "engnn")
 
 
 def add_eval_parser(commands: Any) -> None:
-    """Register ``eval-cellfree``."""
-    p = commands.add_parser("eval-cellfree", help="evaluate EGAT and the cell-free baselines")
+    """Register ``eval`` (``rrm egat eval``)."""
+    p = commands.add_parser("eval", help="evaluate EGAT and the cell-free baselines")
     p.add_argument("--out", required=True, help="directory for cellfree.md, .png and .json")
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="EGAT checkpoint")
-    p.add_argument("--ablation", help="ENGNN-style checkpoint (train-egat --no-attention)")
-    p.add_argument("--dnn", help="DNN checkpoint (train-egat --arch dnn; its B and K only)")
+    p.add_argument("--ablation", help="ENGNN-style checkpoint (egat train --no-attention)")
+    p.add_argument("--dnn", help="DNN checkpoint (egat train --arch dnn; its B and K only)")
     p.add_argument("--n", type=int, default=200, help="test instances per setting")
     p.add_argument("--n-aosca", type=int, default=20, help="instances per setting for AO-SCA")
     p.add_argument("--aosca-iter", type=int, default=10)
@@ -96,6 +97,7 @@ def _sweep(pols: dict[str, Policy], aosca: Policy | None, cfgs: dict[int, CellFr
 
 def run_eval(args: argparse.Namespace) -> int:
     """Run every sweep and write the report."""
+    require("matplotlib")  # before minutes of evaluation, not after
     caps = _ints(args.capacities, "capacities")
     aps, ues = _ints(args.aps, "aps"), _ints(args.ues, "ues")
     if args.n < 1 or args.n_aosca < 0 or args.timing_repeats < 1:
@@ -124,14 +126,14 @@ def run_eval(args: argparse.Namespace) -> int:
                    "checkpoint": args.checkpoint, "ablation": args.ablation, "dnn": args.dnn,
                    "wall_s": round(time.perf_counter() - t0, 1),
                    "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads",
-                   "command": "rrm " + " ".join(getattr(args, "argv", []) or ["eval-cellfree"]),
+                   "command": "rrm " + " ".join(getattr(args, "argv", []) or ["egat", "eval"]),
                    "training": {n: {k: getattr(p, "metadata", {}).get(k) for k in
                                     ("command", "wall_time_s", "best_step", "machine")}
                                 for n, p in pols.items() if n in LEARNED + ("dnn",)}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "cellfree.json").write_text(json.dumps(res) + "\n")
-    from rrm.xapp.cli.cellfree_plots import write_markdown, write_png
+    from rrm.models.cellfree.plots import write_markdown, write_png
 
     write_png(res, out / "cellfree.png")
     write_markdown(res, out / "cellfree.md", "cellfree.png")

@@ -1,4 +1,9 @@
-"""``rrm train-egat`` and ``rrm eval-cellfree``: the cell-free EGAT method (seed 002)."""
+"""``rrm egat train|eval``: the cell-free EGAT method (seed 002).
+
+Old names (one release): ``train-egat``, ``eval-cellfree``. The evaluation
+command is :mod:`rrm.models.cellfree.eval_cli`; the model is built by
+:func:`rrm.models.cellfree.train.build_model`.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,24 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import structlog
 import torch
 
 from rrm.core.errors import InvalidInput
-from rrm.models.cellfree.dnn import DenseNet, DnnConfig
-from rrm.models.cellfree.egat import Egat, EgatConfig
+from rrm.models.cellfree.dnn import DnnConfig
+from rrm.models.cellfree.egat import EgatConfig
+from rrm.models.cellfree.eval_cli import add_eval_parser
 from rrm.models.cellfree.store import save_egat
-from rrm.models.cellfree.train import TrainConfig, TrainLog, train_egat
-from rrm.xapp.cli.cellfree_report import add_eval_parser
+from rrm.models.cellfree.train import TrainConfig, TrainLog, build_model, train_egat
 
 log = structlog.get_logger("rrm.cli.cellfree")
 
 
-def add_parsers(commands: Any) -> None:
-    """Register ``train-egat`` and ``eval-cellfree``."""
-    p = commands.add_parser("train-egat", help="train EGAT (primal-dual + REINFORCE, Alg. 2)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``train`` and ``eval`` under ``rrm egat``."""
+    commands = parser.add_subparsers(dest="egat_command", required=True, metavar="SUBCOMMAND")
+    p = commands.add_parser("train", help="train EGAT (primal-dual + REINFORCE, Alg. 2)")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--steps", type=int, default=TrainConfig.steps)
     p.add_argument("--time-limit", type=float, default=0.0,
@@ -72,14 +77,9 @@ def run_train(args: argparse.Namespace) -> int:
                       lr=args.lr, dual_lr=args.dual_lr, margin=args.margin, num_aps=args.aps,
                       num_ues=args.ues, seed=args.seed, time_limit_s=args.time_limit)
     torch.manual_seed(args.seed)
-    model: Egat | DenseNet
-    if args.arch == "dnn":
-        model = DenseNet(DnnConfig(num_aps=args.aps, num_ues=args.ues, width=args.dnn_width,
-                                   layers=args.layers))
-    else:
-        model = Egat(EgatConfig(width=args.width, heads=args.heads, layers=args.layers,
-                                attention=not args.no_attention,
-                                power_control=args.power_control))
+    model = build_model(args.arch, num_aps=args.aps, num_ues=args.ues, width=args.width,
+                        heads=args.heads, layers=args.layers, attention=not args.no_attention,
+                        power_control=args.power_control, dnn_width=args.dnn_width)
     log.info("train_egat_start", config=cfg.as_dict(), model=model.cfg.as_dict())
 
     def progress(step: int, hist: TrainLog) -> None:
@@ -92,7 +92,7 @@ def run_train(args: argparse.Namespace) -> int:
     mu, hist = train_egat(model, cfg, log_every=100, progress=progress)
     wall = time.perf_counter() - t0
     argv = getattr(args, "argv", None)
-    command = "rrm " + shlex.join(argv) if argv else "rrm train-egat"
+    command = "rrm " + shlex.join(argv) if argv else "rrm egat train"
     meta = {"command": command, "wall_time_s": round(wall, 1), "steps_done": hist.step[-1],
             "machine": f"CPU, {torch.get_num_threads()} torch threads",
             "best_step": hist.best_step,

@@ -1,4 +1,4 @@
-"""Markdown tables and one PNG (six panels) from ``rrm eval-cellfree`` results."""
+"""Markdown tables and one PNG (six panels) from ``rrm egat eval`` results."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rrm.core.optional import pyplot
 
 ORDER = ("egat", "engnn", "dnn", "ao-sca", "pc-wmmse", "fc-zf")
 NAN = float("nan")
@@ -27,11 +29,7 @@ def _aps(row: dict[str, Any], name: str) -> float:
 
 def write_png(res: dict[str, Any], path: Path) -> None:
     """CDF (Fig. 5), WSR vs C (Fig. 6), vs B (Fig. 7), vs K (Fig. 8), APs/UE (Fig. 9), time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(2, 3, figsize=(15, 8.5))
     cap = res["capacity"]
     mid = "60" if "60" in cap else sorted(cap, key=float)[len(cap) // 2]

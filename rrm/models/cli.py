@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -13,22 +12,19 @@ from tqdm import tqdm
 from rrm.core import physics
 from rrm.core.objectives import OBJECTIVE_NAMES, get_objective
 from rrm.core.types import InterferenceState, PowerAllocation
+from rrm.models.files import load_npy, save_npy
 from rrm.models.policy import make_policy
 from rrm.sim.scenarios.d2d import D2DConfig
-from rrm.xapp.cli.files import load_npy, save_npy
 
 CHUNK = 64  # instances per policy call: keeps progress live and memory bounded
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``rrm solve``."""
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``rrm solve``."""
     d2d = D2DConfig()
-    p = commands.add_parser(
-        "solve",
-        help="power control for a batch of gains matrices",
-        description="Decide transmit powers for [n,K,K] or [K,K] gains (gains[k,j]: "
-        "linear power gain from transmitter j to receiver k) and write [n,K] watts.",
-    )
+    p.description = ("Decide transmit powers for [n,K,K] or [K,K] gains (gains[k,j]: "
+                     "linear power gain from transmitter j to receiver k) and write [n,K] "
+                     "watts.")
     p.add_argument("--policy", required=True, help="policy name (see --list)")
     p.add_argument("--gains", required=True, help=".npy file, [n,K,K] or [K,K] float")
     p.add_argument("--out", required=True, help="output .npy file for the [n,K] powers in watts")

@@ -1,4 +1,8 @@
-"""``rrm pretrain`` and ``rrm finetune``: GFM-RA on the D1-D20 catalog."""
+"""``rrm gfm pretrain|finetune|eval``: GFM-RA on the D1-D20 catalog.
+
+``eval`` (the quick table and the figure suite) is in :mod:`rrm.models.gfm.eval_cli`;
+model building is :mod:`rrm.models.gfm.build`, the loops :mod:`rrm.models.gfm.train`.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +13,25 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from rrm.core.errors import InvalidInput
-from rrm.core.types import InterferenceState
-from rrm.models.gfm.backbone import PRESETS, BackboneConfig
+from rrm.models.gfm import eval_cli
+from rrm.models.gfm.backbone import PRESETS
+from rrm.models.gfm.build import ARCHS, backbone_config, power_model
 from rrm.models.gfm.data import load_entry, parse_entries
-from rrm.models.gfm.evaluate import evaluate
-from rrm.models.gfm.experiments import normalised
-from rrm.models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
-from rrm.models.gfm.policy import GFMPolicy
+from rrm.models.gfm.evaluate import quick_metrics
+from rrm.models.gfm.head import PROMPTS
 from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
-from rrm.models.gfm.store import load_backbone, save_backbone, save_power_model
-from rrm.models.gfm.train import FinetuneConfig, finetune, pretrain
-from rrm.models.policy import make_policy
+from rrm.models.gfm.store import save_backbone, save_power_model
+from rrm.models.gfm.train import FinetuneConfig, finetune, init_distributed, pretrain
 
 
-def add_parsers(commands: Any) -> None:
-    """Register ``pretrain`` and ``finetune``."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``pretrain``, ``finetune`` and ``eval`` under ``rrm gfm``."""
+    commands = parser.add_subparsers(dest="gfm_command", required=True, metavar="SUBCOMMAND")
     p = commands.add_parser("pretrain", help="hybrid pre-training of the GFM-RA backbone")
     p.add_argument("--entries", default="D1-D15", help="catalog entries (default D1-D15)")
     p.add_argument("--n-per-entry", type=int, default=256, help="training snapshots per entry")
@@ -54,7 +55,7 @@ def add_parsers(commands: Any) -> None:
     p.set_defaults(run=run_pretrain)
     f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
     f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
-    f.add_argument("--arch", default="gfm", choices=["gfm", "pcgnn"],
+    f.add_argument("--arch", default="gfm", choices=ARCHS,
                    help="pcgnn: the MPNN baseline of Shen et al. (always from scratch)")
     f.add_argument("--edge-value-dim", type=int, default=0,
                    help="from scratch: edge values per head (our extension; 0 = paper)")
@@ -76,44 +77,26 @@ def add_parsers(commands: Any) -> None:
     f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
     f.add_argument("--out", required=True)
     f.set_defaults(run=run_finetune)
+    eval_cli.add_parser(commands)
 
 
 def _command(args: argparse.Namespace) -> str:
     return "rrm " + " ".join(shlex.quote(a) for a in args.argv)
 
 
-def _backbone_config(args: argparse.Namespace) -> BackboneConfig:
-    base = PRESETS[args.preset].as_dict()
-    for key in ("layers", "dim", "heads", "edge_value_dim"):
-        if getattr(args, key, None) is not None:
-            base[key] = getattr(args, key)
-    try:
-        return BackboneConfig(**base)  # type: ignore[arg-type]
-    except ValueError as err:
-        raise InvalidInput(str(err)) from None
-
-
-def _init_distributed() -> int:
-    """Join the ``torchrun`` process group when launched by it; returns the rank."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return 0
-    import torch.distributed as dist
-
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank()
-
-
 def run_pretrain(args: argparse.Namespace) -> int:
     """Pre-train on catalog entries and write the backbone checkpoint (rank 0)."""
     torch.set_num_threads(args.threads)
-    rank = _init_distributed()
+    rank = init_distributed()
     if args.time_limit is not None and args.time_limit < 0:
         raise InvalidInput("--time-limit must be >= 0 seconds")
     names = parse_entries(args.entries)
     sets = [load_entry(n, "train", args.n_per_entry, args.seed) for n in tqdm(
         names, desc="generating", unit="entry", file=sys.stderr)]
     cfg = PretrainConfig(mask_ratio=args.mask_ratio, lr=args.lr)
-    model = HybridPretrainer(_backbone_config(args), cfg)
+    model = HybridPretrainer(backbone_config(args.preset, layers=args.layers, dim=args.dim,
+                                             heads=args.heads,
+                                             edge_value_dim=args.edge_value_dim), cfg)
     resume = Path(args.out) / "resume"
     with tqdm(total=args.epochs, desc="pre-training", unit="epoch", file=sys.stderr,
               disable=rank != 0) as bar:
@@ -154,18 +137,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     if not 0 <= args.csi_drop <= 1:
         raise InvalidInput("--csi-drop must lie in [0, 1]")
     torch.manual_seed(args.seed)
-    backbone: Any
-    if args.arch == "pcgnn":
-        from rrm.models.gfm.pcgnn import PCGNN, PCGNNConfig
-        backbone = PCGNN(PCGNNConfig())
-    elif args.backbone:
-        backbone, _ = load_backbone(args.backbone)
-    else:
-        from rrm.models.gfm.backbone import GFMBackbone
-        backbone = GFMBackbone(BackboneConfig(**{**PRESETS["small"].as_dict(),  # type: ignore[arg-type]
-                                                 "edge_value_dim": args.edge_value_dim}))
     switch = args.objective == "switch"
-    model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switch))  # type: ignore[arg-type]
+    model = power_model(args.arch, args.backbone, args.edge_value_dim, switchable=switch)
     entries = parse_entries(args.catalog)
     train_sets = [load_entry(e, "train", args.shots, args.seed) for e in entries]
     cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
@@ -182,7 +155,7 @@ def run_finetune(args: argparse.Namespace) -> int:
                            PROMPTS if switch else None)
     wall = time.perf_counter() - start
     objectives = list(PROMPTS) if switch else [args.objective]
-    metrics = _quick_eval(model, entries, objectives, args.eval_n, args.seed)
+    metrics = quick_metrics(model, entries, objectives, args.eval_n, args.seed)
     training = {"finetune": cfg.as_dict(), "arch": args.arch, "catalog": args.catalog,
                 "shots": args.shots,
                 "backbone": args.backbone, "seed": args.seed, "objectives": objectives}
@@ -193,23 +166,3 @@ def run_finetune(args: argparse.Namespace) -> int:
     print(f"fine-tuned in {wall:.0f} s -> {args.out}; {json.dumps(metrics)}")
     return 0
 
-
-def _quick_eval(model: GFMPowerModel, entries: list[str], objectives: list[str], n: int,
-                seed: int) -> dict[str, float]:
-    """``<objective>_ratio_vs_wmmse_best`` (mean over entries) and, for several
-    entries, ``<entry>_<objective>_ratio_vs_wmmse_best``."""
-    out: dict[str, float] = {}
-    policy = GFMPolicy.from_model(model, threads=torch.get_num_threads())
-    for objective in objectives:
-        ratios = []
-        for entry in entries:
-            test = load_entry(entry, "test", n, seed)
-            state = InterferenceState(test.gains.numpy(), test.noise_w, test.pmax_w)
-            gfm, best = evaluate({"gfm": policy, "wmmse-best": make_policy("wmmse-best")},
-                                 state, objective)
-            ratios.append(normalised(gfm.utility, best.utility, objective, state.num_links))
-            if len(entries) > 1:
-                out[f"{entry}_{objective}_ratio_vs_wmmse_best"] = round(ratios[-1], 4)
-        out[f"{objective}_ratio_vs_wmmse_best"] = round(float(np.mean(ratios)), 4)
-    model.train()
-    return out

@@ -1,10 +1,12 @@
-"""``rrm diffusion-data``, ``rrm train-diffusion``, ``rrm eval-diffusion`` (seed 004).
+"""``rrm diffusion data|train|eval``: the graph diffusion policy (seed 004).
 
-* ``diffusion-data``: primal-dual expert samples over 4 densities x 5 f_min
+* ``data``: primal-dual expert samples over 4 densities x 5 f_min
   levels (resumable), plus the expert-dynamics figure (paper Fig. 1).
-* ``train-diffusion``: the U-GNN denoiser with the DDPM objective (resumable),
+* ``train``: the U-GNN denoiser with the DDPM objective (resumable),
   validated by the ergodic rates of generated samples; writes a checkpoint.
-* ``eval-diffusion``: Figs. 2-4 and a markdown summary under ``--out``.
+* ``eval``: Figs. 2-4 and a markdown summary under ``--out``.
+
+Old names (one release): ``diffusion-data``, ``train-diffusion``, ``eval-diffusion``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from rrm.core.errors import InvalidInput
+from rrm.core.optional import require
 from rrm.models.diffusion.data import ExpertDataConfig, generate_expert_data, load_expert_data
 from rrm.models.diffusion.expert import ExpertConfig
 from rrm.models.diffusion.model import GraphDiffusion, load_diffusion, save_diffusion
@@ -39,9 +42,11 @@ from rrm.models.diffusion.ugnn import UGNN, UGNNConfig
 from rrm.sim.scenarios.ergodic import F_MIN_LEVELS
 
 
-def add_parsers(commands: Any) -> None:
-    """Register ``diffusion-data``, ``train-diffusion`` and ``eval-diffusion``."""
-    d = commands.add_parser("diffusion-data", help="primal-dual expert samples (seed 004)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``data``, ``train`` and ``eval`` under ``rrm diffusion``."""
+    commands = parser.add_subparsers(dest="diffusion_command", required=True,
+                                     metavar="SUBCOMMAND")
+    d = commands.add_parser("data", help="primal-dual expert samples (seed 004)")
     d.add_argument("--out", required=True, help="directory of density-*.npz (resumable)")
     d.add_argument("--num-pairs", type=int, default=ExpertDataConfig.num_pairs,
                    help="N per network (paper 400; 20 for a CPU)")
@@ -53,8 +58,8 @@ def add_parsers(commands: Any) -> None:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, default=1, help="torch threads (small tensors: 1)")
     d.set_defaults(run=run_data)
-    t = commands.add_parser("train-diffusion", help="train the U-GNN diffusion policy")
-    t.add_argument("--data", required=True, help="directory written by diffusion-data")
+    t = commands.add_parser("train", help="train the U-GNN diffusion policy")
+    t.add_argument("--data", required=True, help="directory written by 'rrm diffusion data'")
     t.add_argument("--out", required=True, help="checkpoint directory")
     t.add_argument("--steps", type=int, default=TrainConfig.steps)
     t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
@@ -65,8 +70,8 @@ def add_parsers(commands: Any) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.set_defaults(run=run_train)
-    e = commands.add_parser("eval-diffusion", help="Figs. 2-4: U-GNN vs expert vs AP vs FP")
-    e.add_argument("--data", required=True, help="directory written by diffusion-data")
+    e = commands.add_parser("eval", help="Figs. 2-4: U-GNN vs expert vs AP vs FP")
+    e.add_argument("--data", required=True, help="directory written by 'rrm diffusion data'")
     e.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
     e.add_argument("--out", required=True, help="directory for report.md, PNGs, JSON")
     e.add_argument("--f-min", type=float, default=0.6, help="reference f_min (paper 0.6)")
@@ -87,6 +92,7 @@ def _command(args: argparse.Namespace) -> str:
 
 def run_data(args: argparse.Namespace) -> int:
     """Generate the expert data set and plot the expert's dynamics (Fig. 1)."""
+    require("matplotlib")  # Fig. 1 at the end: fail before the expert runs
     torch.set_num_threads(args.threads)
     expert = ExpertConfig(iterations=args.iterations, window=args.window, samples=args.samples)
     cfg = ExpertDataConfig(args.num_pairs, args.networks, seed=args.seed, expert=expert)
@@ -136,6 +142,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Write report.md, results.json and the figures of Figs. 2-4 under ``--out``."""
+    require("matplotlib")
     torch.set_num_threads(args.threads)
     model, meta = load_diffusion(args.checkpoint)
     model = model.with_ddim(DdimConfig(args.ddim_steps, args.eta))  # ConfigError: exit 2

@@ -1,0 +1,75 @@
+"""rrm egat train and rrm egat eval end to end on a tiny budget, and their refusals."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from rrm.cli import main
+from rrm.models.cellfree.store import load_egat
+
+
+def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ck = tmp_path / "egat"
+    assert main(["egat", "train", "--out", str(ck), "--steps", "3", "--batch-size", "4",
+                 "--samples", "2", "--width", "8", "--heads", "2", "--layers", "1",
+                 "--aps", "4", "--ues", "2", "--threads", "1"]) == 0
+    model, meta = load_egat(ck)
+    assert meta["command"].startswith("rrm egat train") and meta["steps_done"] == 3
+    assert meta["wall_time_s"] >= 0 and model.cfg.width == 8
+    dnn = tmp_path / "dnn"
+    assert main(["egat", "train", "--out", str(dnn), "--arch", "dnn", "--dnn-width", "8",
+                 "--steps", "2", "--batch-size", "4", "--samples", "2", "--aps", "8",
+                 "--ues", "4", "--threads", "1"]) == 0
+    out = tmp_path / "eval"
+    assert main(["egat", "eval", "--out", str(out), "--checkpoint", str(ck), "--ablation",
+                 str(ck), "--dnn", str(dnn), "--n", "3", "--n-aosca", "1", "--aosca-iter", "1",
+                 "--capacities", "40,60", "--aps", "4", "--ues", "2,3",
+                 "--timing-repeats", "1"]) == 0
+    md = (out / "cellfree.md").read_text()
+    for title in ("Table II", "Table III", "Table IV", "Fig. 6", "Fig. 9", "Fig. 10"):
+        assert title in md
+    assert (out / "cellfree.png").stat().st_size > 10_000
+    res = json.loads((out / "cellfree.json").read_text())
+    assert set(res["capacity"]["40"]) == {"egat", "engnn", "dnn", "ao-sca", "pc-wmmse", "fc-zf"}
+    assert "dnn" not in res["aps"]["4"] and "dnn" not in res["ues"]["2"]  # B=8, K=4 only
+    assert len(res["capacity"]["60"]["egat"]["wsr"]) == 3
+    assert res["capacity"]["60"]["pc-wmmse"]["feasible_raw"] == 1.0
+    assert set(res["timing"]) == {"2", "3"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["egat", "train", "--out", "x", "--width", "10", "--heads", "4"], "multiple of --heads"),
+    (["egat", "train", "--out", "x", "--margin", "1.5"], "--margin"),
+    (["egat", "eval", "--out", "x", "--capacities", "a,b"], "--capacities"),
+    (["egat", "eval", "--out", "x", "--checkpoint", "/nonexistent"], "no model.safetensors"),
+])
+def test_bad_input_exits_2_with_a_reason(argv: list[str], message: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_build_model_picks_the_architecture() -> None:
+    from rrm.models.cellfree.dnn import DenseNet
+    from rrm.models.cellfree.egat import Egat
+    from rrm.models.cellfree.train import build_model
+
+    sizes = {"num_aps": 4, "num_ues": 2, "width": 8, "heads": 2, "layers": 1}
+    egat = build_model("egat", attention=False, **sizes)
+    assert isinstance(egat, Egat) and not egat.cfg.attention
+    dnn = build_model("dnn", dnn_width=8, **sizes)
+    assert isinstance(dnn, DenseNet) and (dnn.cfg.num_aps, dnn.cfg.num_ues) == (4, 2)
+
+
+def test_eval_without_matplotlib_stops_first_with_the_extra_to_install(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if rrm[plots] were not installed
+    assert main(["egat", "eval", "--out", str(tmp_path / "eval"), "--n", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "install rrm[plots]" in err[0]
+    assert not (tmp_path / "eval").exists()
