@@ -30,7 +30,10 @@ from rrm.xapp.guards import DecisionContext, GuardConfig, check_decision, check_
 log = structlog.get_logger("rrm.xapp.decision")
 MIN_POLICY_BUDGET_S = 2e-4  # below this the policy is not started at all
 WARM_START_FLOOR = 0.05  # share of Pmax: links off in the last slot may come back
-CELLFREE_FALLBACKS = ("pc-wmmse", "scale")
+# cell-free fallbacks: heuristic fronthaul scaling of the policy's own answer (fast, EGAT
+# sec. V-A) or the pc-wmmse policy (tens of ms); the first is the default
+CELLFREE_FALLBACKS = ("scale", "pc-wmmse")
+DEFAULT_CELLFREE_FALLBACK = CELLFREE_FALLBACKS[0]
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,14 @@ class Decider:
         guards: guard thresholds.
         objective_name: utility the xApp maximises.
         policy_max_links: the largest K the policy supports (None: any).
-        cellfree_fallback: for cell-free indications, ``pc-wmmse`` (run that
-            policy) or ``scale`` (heuristic fronthaul scaling of the policy's
-            own answer, EGAT sec. V-A; ``pc-wmmse`` when there is no finite answer).
+        cellfree_fallback: for cell-free indications, ``scale`` (heuristic
+            fronthaul scaling of the policy's own answer, EGAT sec. V-A;
+            ``pc-wmmse`` when there is no finite answer) or ``pc-wmmse`` (run that policy).
     """
 
     def __init__(self, policy: Policy, fallback: Policy, guards: GuardConfig,
                  objective_name: str, policy_max_links: int | None = None,
-                 cellfree_fallback: str = "pc-wmmse") -> None:
+                 cellfree_fallback: str = DEFAULT_CELLFREE_FALLBACK) -> None:
         if cellfree_fallback not in CELLFREE_FALLBACKS:
             raise ConfigError(f"cellfree_fallback must be one of {', '.join(CELLFREE_FALLBACKS)}"
                               f", got {cellfree_fallback!r}")
