@@ -234,7 +234,7 @@ class SlotLoop:
 
     def _control(self, raw: pb.Indication, d: Decision, received_ns: int) -> ControlMsg:
         h = header_from_pb(raw.header)
-        return ControlMsg(h, d.answer, d.policy, getattr(self.decider.policy, "version", ""),
+        return ControlMsg(h, d.answer, d.policy, self.decider.policy.version,
                           d.fallback_reason, time.time_ns() - received_ns)
 
     def _send(self, control: ControlMsg) -> AckMsg:

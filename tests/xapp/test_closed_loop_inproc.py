@@ -13,7 +13,7 @@ from rrm.core.types import PowerAllocation
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import decode_ack, decode_control, decode_indication, parse
 from rrm.core.wire.messages import SubscribeMsg
-from rrm.models.policy import make_policy
+from rrm.models.policy import Policy, make_policy
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import Simulator
 from rrm.xapp.decision import Decider
@@ -25,12 +25,11 @@ from rrm.xapp.recorder import Recorder
 from rrm.xapp.transport.inproc import InProcessClient
 
 
-class FaultyPolicy:
+class FaultyPolicy(Policy):
     """Deliberately bad: NaN, over budget, too slow, or poor, on schedule."""
 
-    name = "faulty"
-
     def __init__(self, fault):
+        super().__init__("faulty")
         self.fault, self.calls = fault, 0
 
     def decide(self, state, objective):
