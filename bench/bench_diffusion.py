@@ -104,7 +104,7 @@ def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("bench", transaction_id="b"))
     decider = Decider(policy, make_policy("wmmse", max_iter=100), GuardConfig(), "sum")
-    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), None)
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState())
     pop_s: list[float] = []
     sim.start()
     try:
@@ -112,7 +112,7 @@ def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05
             raw = client.next_indication(1.0)
             if raw is None:
                 continue
-            loop.process(raw, raw.header.timestamp_ns)
+            loop.process(raw)
         stats = policy.stats()  # before the timing pops below
         # one more indication, decoded as the xApp sees it: time a pop from the filled buffer
         state = decode_indication(encode_indication(node.open_slot())).state

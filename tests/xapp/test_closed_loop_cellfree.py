@@ -8,7 +8,6 @@ import pytest
 
 from rrm.core import cellfree_physics as cfp
 from rrm.core.types import BeamformingAllocation, CellFreeState
-from rrm.core.wire.codec import decode_indication
 from rrm.core.wire.messages import SubscribeMsg
 from rrm.models.policy import Policy, make_policy
 from rrm.sim.nodes import NodeSpec, build_node
@@ -48,8 +47,8 @@ def run_loop(policy: object, mode: str, slots: int = 12):
         while loop.stats.slots < slots:
             raw = client.next_indication(1.0)
             assert raw is not None
-            states.append(decode_indication(raw).state)
-            controls.append(loop.process(raw, raw.header.timestamp_ns))
+            states.append(raw.indication.state)
+            controls.append(loop.process(raw))
     finally:
         sim.stop()
         decider.close()
