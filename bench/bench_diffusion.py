@@ -8,7 +8,7 @@ primal-dual iterations. On one ergodic network of N = 20 pairs (density
   one pass for 1 sample and for a refill batch of 32 samples;
 * the expert: 3,000 primal-dual iterations (one network), i.e. the cost of
   its 200-sample window;
-* a slot served from the pre-sampled buffer (``decide_indication``);
+* a slot served from the pre-sampled buffer (``decide`` on a decoded ergodic state);
 * a live in-process loop on an ergodic node with real 50 ms slots and a new
   topology every 100 slots: the share of slots served from the buffer.
 
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, machine_line  # noqa: E402
 
 from rrm.core.objectives import get_objective  # noqa: E402
+from rrm.core.wire.codec import decode_indication, encode_indication  # noqa: E402
 from rrm.core.wire.messages import SubscribeMsg  # noqa: E402
 from rrm.models.diffusion.data import ergodic_config  # noqa: E402
 from rrm.models.diffusion.expert import ExpertConfig, run_expert  # noqa: E402
@@ -104,7 +105,7 @@ def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("bench", transaction_id="b"))
     decider = Decider(policy, make_policy("wmmse", max_iter=100), GuardConfig(), "sum")
-    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), None)
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState())
     pop_s: list[float] = []
     sim.start()
     try:
@@ -112,13 +113,14 @@ def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05
             raw = client.next_indication(1.0)
             if raw is None:
                 continue
-            loop.process(raw, raw.header.timestamp_ns)
+            loop.process(raw)
         stats = policy.stats()  # before the timing pops below
-        ind = node.open_slot()  # one more indication: time a pop from the filled buffer
+        # one more indication, decoded as the xApp sees it: time a pop from the filled buffer
+        state = decode_indication(encode_indication(node.open_slot())).state
         policy.buffers.wait_filled("n0", 8, 10.0)
         for _ in range(5):
             t0 = time.perf_counter()
-            policy.decide_indication(ind, get_objective("sum"))
+            policy.decide(state, get_objective("sum"))
             pop_s.append(time.perf_counter() - t0)
     finally:
         sim.stop()
@@ -143,7 +145,7 @@ def main() -> None:
              "| what | seconds | ms per slot |", "|---|---|---|"]
     lines += [f"| {r['what']} | {r['seconds']:.3f} | {r['per_slot_ms']:.2f} |" for r in rows]
     pop_us = float(loops[0]["pop_us"])  # type: ignore[arg-type]
-    lines += [f"| slot served from the buffer (`decide_indication`) | "
+    lines += [f"| slot served from the buffer (`decide`) | "
               f"{pop_us / 1e6:.6f} | {pop_us / 1e3:.3f} |", ""]
     lines += [f"Live in-process loop: {lp['slots']} slots of {lp['slot_ms']:.0f} ms, a new "
               f"topology every {lp['episode_slots']} slots: {lp['served']} slots "

@@ -40,7 +40,6 @@ from rrm.core.wire.codec import (  # noqa: E402
     decode_indication,
     encode_control,
     encode_indication,
-    header_from_pb,
     parse,
 )
 from rrm.core.wire.messages import (  # noqa: E402
@@ -156,7 +155,7 @@ def round_trips(transport: str, address: str, k: int, trips: int) -> dict[str, f
             raw = client.next_indication(5.0)
             assert raw is not None, "the node stopped publishing"
             received = time.time_ns()
-            client.control(ControlMsg(header_from_pb(raw.header), power, "bench"), 5.0)
+            client.control(ControlMsg(raw.header, power, "bench"), 5.0)
             acked = time.time_ns()
             if i >= WARMUP:
                 rtt.append(acked - raw.header.timestamp_ns)

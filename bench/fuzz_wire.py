@@ -39,6 +39,7 @@ from rrm.xapp.health import HealthState  # noqa: E402
 from rrm.xapp.logs import configure_logging  # noqa: E402
 from rrm.xapp.loop import SlotLoop  # noqa: E402
 from rrm.xapp.metrics import XAppMetrics  # noqa: E402
+from rrm.xapp.transport.base import Acked, receive  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 MAX_LINKS = 16  # configured K limit of the fuzzed xApp
@@ -50,7 +51,7 @@ class AckingClient:
     """The transport's control side: acks every control."""
 
     def control(self, request, timeout_s):  # noqa: ANN001, ANN201
-        return AckMsg(request.header, Outcome.ACCEPTED)
+        return Acked(AckMsg(request.header, Outcome.ACCEPTED), b"", b"")
 
 
 def base(rng: np.random.Generator, k: int, seq: int) -> pb.Indication:
@@ -134,7 +135,7 @@ def classify(loop: SlotLoop, data: bytes, channel: str | None) -> str:
         return "dropped:unparseable"
     if channel is not None:
         msg.header.channel_id = channel
-    control = loop.process(msg, time.time_ns())
+    control = loop.process(receive(msg))
     if control is None:
         return "dropped:sequence"
     if isinstance(control.decision, Refusal):

@@ -37,6 +37,13 @@ class InterferenceState:
         csi_mask: optional bool like ``gains``, False where a cross link was
             not reported.
         weights: optional ``[..., K]`` per-link weights for ``wsr``.
+        large_scale: optional ``[K, K]`` float, linear large-scale (path loss and
+            shadowing) power gain of an ergodic network, receiver k from
+            transmitter j; what time-sharing policies condition on.
+        f_min: optional ``[K]`` minimum ergodic rates, bit/s/Hz.
+        topology_version: changes whenever ``large_scale`` does (ergodic nodes).
+        network_id: the network this state is a slot of (the E2 node id;
+            time-sharing policies keep one sample buffer per network).
     """
 
     gains: NDArray[np.float64]
@@ -44,6 +51,10 @@ class InterferenceState:
     pmax_w: float | NDArray[np.float64]
     csi_mask: NDArray[np.bool_] | None = None
     weights: NDArray[np.float64] | None = None
+    large_scale: NDArray[np.float64] | None = None
+    f_min: NDArray[np.float64] | None = None
+    topology_version: int = 0
+    network_id: str = ""
 
     @property
     def num_links(self) -> int:

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import InterferenceState, PowerAllocation, State
+from rrm.models.policy import Policy
 
 FloatArray = NDArray[np.float64]
 ORACLE_MAX_LINKS = 4
@@ -96,11 +97,13 @@ class InterferenceBatch:
         return PowerAllocation(power_w, it)
 
 
-class FullReusePolicy:
+class FullReusePolicy(Policy):
     """Every transmitter at its full budget (GFM-RA sec. IV-A's static baseline)."""
 
-    name = "full-reuse"
     version = "1"
+
+    def __init__(self, *, name: str = "full-reuse") -> None:
+        super().__init__(name)
 
     def decide(self, state: State, objective: Objective) -> PowerAllocation:
         """``pmax_w`` on every link, ``[..., K]`` W."""
@@ -108,7 +111,7 @@ class FullReusePolicy:
         return batch.allocation(batch.pmax_w.copy())
 
 
-class OraclePolicy:
+class OraclePolicy(Policy):
     """Exhaustive search for K <= 4, the ground truth of the tests.
 
     Per instance: (1) a dense grid of ``levels`` powers per link over
@@ -134,11 +137,11 @@ class OraclePolicy:
         chunk: grid points evaluated at once (memory: ~``chunk * K * 40`` bytes).
     """
 
-    name = "oracle"
     version = "grid+pattern+nelder-mead+lbfgsb"
 
     def __init__(self, levels: int = 41, polish: int = 4, zoom: int = 30,
-                 directions: int = 500, chunk: int = 1 << 18) -> None:
+                 directions: int = 500, chunk: int = 1 << 18, *, name: str = "oracle") -> None:
+        super().__init__(name)
         if levels < 2 or polish < 1 or zoom < 0 or directions < 0 or chunk < 1:
             raise InvalidInput("oracle needs levels >= 2, polish >= 1, zoom >= 0, "
                                "directions >= 0, chunk >= 1")

@@ -9,7 +9,6 @@ its own with :func:`register_policy`.
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -68,14 +67,6 @@ def policy_factory(name: str) -> PolicyFactory:
 
 
 def make_policy(name: str, **kwargs: Any) -> Policy:
-    """Create the policy named ``name`` (kwargs go to its factory, with ``name=name``)."""
-    factory = policy_factory(name)
-    if _takes_name(factory):
-        return factory(name=name, **kwargs)
-    return factory(**kwargs)
-
-
-def _takes_name(factory: PolicyFactory) -> bool:
-    # Transitional (#14 item 2 makes every factory take ``name``): until it lands,
-    # factories that do not take one keep their class-level name.
-    return "name" in inspect.signature(factory).parameters
+    """Create the policy named ``name`` (kwargs go to its factory, with ``name=name``:
+    the policy reports the name it was created under)."""
+    return policy_factory(name)(name=name, **kwargs)

@@ -50,6 +50,7 @@ from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import PowerAllocation, State
 from rrm.models.classical import InterferenceBatch
+from rrm.models.policy import Policy
 from rrm.models.wmmse import WmmseIteration, WmmseProblem, WmmseStep
 
 FloatArray = NDArray[np.float64]
@@ -167,7 +168,7 @@ def _warm_start(batch: InterferenceBatch, warm_start: ArrayLike | None) -> Float
     return np.clip(start, 0.0, batch.pmax_w)[:, None, :]
 
 
-class WmmsePolicy:
+class WmmsePolicy(Policy):
     """Single-start WMMSE (full power, or a warm start).
 
     Args:
@@ -179,22 +180,32 @@ class WmmsePolicy:
         tol, atol: convergence test (relative / absolute change of the utility).
     """
 
-    name = "wmmse"
     version = "shi2011-siso"
     supports_warm_start = True
 
-    def __init__(self, max_iter: int = 100, tol: float = 1e-4, atol: float = 0.0) -> None:
+    def __init__(self, max_iter: int = 100, tol: float = 1e-4, atol: float = 0.0, *,
+                 name: str = "wmmse") -> None:
+        super().__init__(name)
         self.solver = WmmseSolver(max_iter, tol, atol)
 
-    def decide(self, state: State, objective: Objective,
-               warm_start: ArrayLike | None = None) -> PowerAllocation:
-        """Powers ``[..., K]`` W maximising ``objective`` from one start."""
+    def decide(self, state: State, objective: Objective) -> PowerAllocation:
+        """Powers ``[..., K]`` W maximising ``objective`` from full power."""
+        return self._solve(state, objective, None)
+
+    def decide_warm(self, state: State, objective: Objective,
+                    warm_start: ArrayLike) -> PowerAllocation:
+        """Powers ``[..., K]`` W from ``warm_start`` (``[K]`` / ``[n, K]`` W, clipped to
+        ``[0, pmax]``)."""
+        return self._solve(state, objective, warm_start)
+
+    def _solve(self, state: State, objective: Objective,
+               warm_start: ArrayLike | None) -> PowerAllocation:
         batch = InterferenceBatch.of(state, objective)
         decision = self.solver.solve(batch, objective, _warm_start(batch, warm_start))
         return batch.allocation(decision.power_w, decision.iterations)
 
 
-class WmmseBestPolicy:
+class WmmseBestPolicy(Policy):
     """Multi-start WMMSE: full power + ``starts`` random starts, the best kept.
 
     The random starts are ``U[0, 1]^(starts x K)`` shares of each instance's
@@ -207,11 +218,11 @@ class WmmseBestPolicy:
         max_iter, tol, atol: as for ``wmmse`` (cap 500 by default).
     """
 
-    name = "wmmse-best"
     version = "shi2011-siso-multistart"
 
     def __init__(self, starts: int = 100, seed: int = 0, max_iter: int = 500,
-                 tol: float = 1e-4, atol: float = 0.0) -> None:
+                 tol: float = 1e-4, atol: float = 0.0, *, name: str = "wmmse-best") -> None:
+        super().__init__(name)
         if starts < 0:
             raise InvalidInput(f"starts must be >= 0, got {starts}")
         self.starts, self.seed = starts, seed

@@ -3,8 +3,9 @@
 ``run_xapp`` wires the pieces: health/metrics HTTP, the policy (or WMMSE
 only when it cannot load, said in health and metrics), the E2 client with
 exponential backoff on connection loss (resubscribing with the same
-transaction id), the slot loop, optional trace recording, and a config
-watcher that applies log level and guard changes without a restart.
+transaction id), the slot loop and its observers (trace recording, the
+demo's reference comparison), and a config watcher that applies log level
+and guard changes without a restart.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from rrm.xapp.health import HealthState, serve_health
 from rrm.xapp.logs import set_log_level
 from rrm.xapp.loop import LoopStats, SlotLoop
 from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.observer import LoopObserver
 from rrm.xapp.recorder import Recorder
+from rrm.xapp.references import ReferenceObserver
 from rrm.xapp.transport import connect
 from rrm.xapp.transport.base import TransportError
 from rrm.xapp.transport.security import check_credentials, warn_if_insecure
@@ -73,7 +76,6 @@ class XApp:
                  references: bool = False) -> None:
         self.cfg = cfg
         self.config_path = config_path
-        self.references = references
         self.metrics = XAppMetrics()
         self.health = HealthState()
         self.stats = LoopStats()
@@ -86,6 +88,9 @@ class XApp:
         if cfg.record_path:
             meta = {"writer": "rrm xapp", "config": config_as_dict(cfg)}
             self.recorder = Recorder(cfg.record_path, meta, self.metrics, health=self.health)
+        # the demo's comparison with WMMSE and full reuse on the same CSI (after the run)
+        self.references = (ReferenceObserver(self.decider.objective_for, self.stats.utility)
+                           if references else None)
         self.http_port = 0
         self.loop: SlotLoop | None = None
         # said once at start (and printed by the CLI); files are read at each connection
@@ -115,12 +120,19 @@ class XApp:
         try:
             self._serve(stop, max_slots)
         finally:
-            for closer in (self.decider.close, getattr(watcher, "stop", None),
-                           getattr(self.recorder, "close", None),
-                           getattr(server, "shutdown", None)):
-                if closer is not None:
-                    closer()
+            self.decider.close()
+            if watcher is not None:
+                watcher.stop()
+            if self.recorder is not None:
+                self.recorder.close()
+            if server is not None:
+                server.shutdown()
         return self.stats
+
+    @property
+    def observers(self) -> list[LoopObserver]:
+        """What watches every slot: the recorder and the reference comparison, if on."""
+        return [o for o in (self.recorder, self.references) if o is not None]
 
     def _serve(self, stop: threading.Event, max_slots: int | None) -> None:
         backoff = self.cfg.reconnect_initial_s
@@ -164,8 +176,8 @@ class XApp:
             log.info("subscribed", channel_id=ack.channel_id, resumed=ack.resumed,
                      nodes=[n.node_id for n in ack.nodes])
             self.loop = SlotLoop(client, self.decider, self.metrics, self.health,
-                                 self.recorder, self.cfg.deadline_fraction, self.references,
-                                 self.stats, self.last_seq)
+                                 self.observers, self.cfg.deadline_fraction, self.stats,
+                                 self.last_seq)
             self.loop.run(stop, max_slots)
         finally:
             client.close()
@@ -173,6 +185,6 @@ class XApp:
 
 def summary(app: XApp) -> dict[str, Any]:
     """The run summary (``rrm demo --json`` / ``rrm xapp run --json``)."""
-    if app.loop is not None and app.references:
-        app.loop.finish_references()
+    if app.references is not None:
+        app.references.finish()
     return app.stats.summary(app.policy.name)

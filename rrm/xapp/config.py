@@ -18,12 +18,12 @@ from typing import Any
 
 from rrm.core.errors import ConfigError
 from rrm.core.objectives import OBJECTIVE_NAMES
+from rrm.xapp.decision import CELLFREE_FALLBACKS, DEFAULT_CELLFREE_FALLBACK
 from rrm.xapp.guards import GuardConfig
 from rrm.xapp.transport.security import ClientSecurity
 
 TRANSPORTS = ("grpc", "zmq")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-CELLFREE_FALLBACKS = ("scale", "pc-wmmse")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class XAppConfig:
     fallback_max_iter: int = 30
     # pc-wmmse takes about 80 ms at B = 8, K = 4 (too slow for 10 ms slots); scaling
     # the policy's answer is sub-millisecond and falls back to pc-wmmse without one
-    cellfree_fallback: str = "scale"
+    cellfree_fallback: str = DEFAULT_CELLFREE_FALLBACK
     objective: str = "sum"
     deadline_fraction: float = 0.8
     guards: GuardConfig = field(default_factory=GuardConfig)

@@ -23,14 +23,17 @@ from rrm.core.types import (
     InterferenceState,
     PowerAllocation,
 )
-from rrm.core.wire.messages import Cause, IndicationMsg, Refusal
+from rrm.core.wire.messages import Cause, Header, IndicationMsg, Refusal
 from rrm.models.policy import Policy, PolicyUnavailable, make_policy
 from rrm.xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
 
 log = structlog.get_logger("rrm.xapp.decision")
 MIN_POLICY_BUDGET_S = 2e-4  # below this the policy is not started at all
 WARM_START_FLOOR = 0.05  # share of Pmax: links off in the last slot may come back
-CELLFREE_FALLBACKS = ("pc-wmmse", "scale")
+# cell-free fallbacks: heuristic fronthaul scaling of the policy's own answer (fast, EGAT
+# sec. V-A) or the pc-wmmse policy (tens of ms); the first is the default
+CELLFREE_FALLBACKS = ("scale", "pc-wmmse")
+DEFAULT_CELLFREE_FALLBACK = CELLFREE_FALLBACKS[0]
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,14 @@ class Decider:
         guards: guard thresholds.
         objective_name: utility the xApp maximises.
         policy_max_links: the largest K the policy supports (None: any).
-        cellfree_fallback: for cell-free indications, ``pc-wmmse`` (run that
-            policy) or ``scale`` (heuristic fronthaul scaling of the policy's
-            own answer, EGAT sec. V-A; ``pc-wmmse`` when there is no finite answer).
+        cellfree_fallback: for cell-free indications, ``scale`` (heuristic
+            fronthaul scaling of the policy's own answer, EGAT sec. V-A;
+            ``pc-wmmse`` when there is no finite answer) or ``pc-wmmse`` (run that policy).
     """
 
     def __init__(self, policy: Policy, fallback: Policy, guards: GuardConfig,
                  objective_name: str, policy_max_links: int | None = None,
-                 cellfree_fallback: str = "pc-wmmse") -> None:
+                 cellfree_fallback: str = DEFAULT_CELLFREE_FALLBACK) -> None:
         if cellfree_fallback not in CELLFREE_FALLBACKS:
             raise ConfigError(f"cellfree_fallback must be one of {', '.join(CELLFREE_FALLBACKS)}"
                               f", got {cellfree_fallback!r}")
@@ -87,6 +90,7 @@ class Decider:
         self.policy_max_links = policy_max_links
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")
         self._busy: cf.Future[Allocation] | None = None
+        self._prefetched: dict[Header, Allocation] = {}  # decide_batch answers not yet sent
         # Time kept back from the policy's budget so a fallback still meets the deadline:
         # 1.5 x a running average of measured fallback durations.
         self.fallback_s_avg = 0.002
@@ -95,7 +99,7 @@ class Decider:
     def objective_for(self, ind: IndicationMsg) -> Objective:
         """The objective with this indication's QoS parameters and weights."""
         obj = get_objective(self.objective_name, r_min=ind.qos.r_min, alpha=ind.qos.alpha)
-        weights = getattr(ind.state, "weights", None)
+        weights = ind.state.weights
         return obj.with_weights(weights) if weights is not None else obj
 
     def decide(self, ind: IndicationMsg, budget_s: float) -> Decision:
@@ -114,7 +118,7 @@ class Decider:
         t1 = time.perf_counter()
         if alloc is not None and not verdict_guard:
             ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s,
-                                  getattr(self.policy, "time_sharing", False))
+                                  self.policy.time_sharing)
             verdict = check_decision(ctx, self.guards)
             verdict_guard, detail = verdict.guard, verdict.detail
         t2 = time.perf_counter()
@@ -132,17 +136,15 @@ class Decider:
 
     def _run_policy(self, ind: IndicationMsg, objective: Objective,
                     budget_s: float) -> tuple[Allocation | None, str, str]:
+        prefetched = self._prefetched.pop(ind.header, None)
+        if prefetched is not None:  # decided with its slot's batch: costs no time now
+            return prefetched, "", ""
         if self._busy is not None and not self._busy.done():
             return None, "deadline", "policy still busy with an earlier slot"
         if budget_s < MIN_POLICY_BUDGET_S:
             # Starting the policy now would only compete with the fallback for the CPU.
             return None, "deadline", f"no time left for the policy ({budget_s * 1e3:.2f} ms)"
-        # policies that need more than the CSI (e.g. the ergodic extras) take the indication
-        decide_indication = getattr(self.policy, "decide_indication", None)
-        if callable(decide_indication):
-            self._busy = self._pool.submit(decide_indication, ind, objective)
-        else:
-            self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
+        self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
         try:
             return self._busy.result(timeout=max(budget_s, 0.0)), "", ""
         except cf.TimeoutError:
@@ -153,20 +155,25 @@ class Decider:
             return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
 
     def prefetch(self, inds: list[IndicationMsg]) -> None:
-        """Offer several indications to a policy that decides them better together.
+        """Decide several indications together when the policy ``batches_slots``.
 
-        A policy with ``prefetch(states, objectives)`` (e.g. ``gfm``: one batched
-        forward pass for all nodes of a slot) caches its answers; the per-slot
-        :meth:`decide` calls then find them. A failing prefetch only costs the
-        cache: each indication is still decided (and guarded) on its own.
+        The policy's :meth:`~rrm.models.policy.Policy.decide_batch` answers (e.g.
+        ``gfm``: one batched forward pass for all nodes of a slot) are kept until
+        :meth:`decide` takes each for its indication, where the guards check it
+        as any other answer. A failing batch only costs the batch: each
+        indication is then decided on its own. Replaces what an earlier
+        prefetch left unclaimed.
         """
-        prefetch = getattr(self.policy, "prefetch", None)
-        if not callable(prefetch) or not inds:
+        self._prefetched = {}
+        if not self.policy.batches_slots or len(inds) < 2:
             return
         try:
-            prefetch([i.state for i in inds], [self.objective_for(i) for i in inds])
+            answers = self.policy.decide_batch([i.state for i in inds],
+                                               [self.objective_for(i) for i in inds])
         except Exception as err:  # noqa: BLE001 - the slots are decided one by one instead
             log.warning("prefetch_failed", error=f"{type(err).__name__}: {err}"[:200])
+            return
+        self._prefetched = {i.header: a for i, a in zip(inds, answers, strict=True)}
 
     def _fallback(self, ind: IndicationMsg, objective: Objective, alloc: Allocation | None,
                   guard: str) -> tuple[Allocation, str]:
@@ -193,20 +200,18 @@ class Decider:
                                          np.zeros(h.shape[:-1], dtype=np.int8)), "silence"
 
     def _interference_fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
-        node = ind.header.node_id
-        previous = self._last_power.get(node)
+        state = ind.state
+        assert isinstance(state, InterferenceState)
+        previous = self._last_power.get(ind.header.node_id)
         try:
-            k = getattr(ind.state, "num_links", -1)
-            if previous is not None and previous.shape == (k,) and \
-                    getattr(self.fallback, "supports_warm_start", False):
+            if (previous is not None and previous.shape == (state.num_links,)
+                    and self.fallback.supports_warm_start):
                 # warm start from this node's previous decision (slow fading: close by)
-                warm = np.maximum(previous, WARM_START_FLOOR * np.asarray(ind.state.pmax_w))
-                return self.fallback.decide(ind.state, objective, warm_start=warm)  # type: ignore[call-arg]
-            return self.fallback.decide(ind.state, objective)
+                warm = np.maximum(previous, WARM_START_FLOOR * state.pmax_per_link)
+                return self.fallback.decide_warm(state, objective, warm)
+            return self.fallback.decide(state, objective)
         except Exception as err:  # last resort: full power is always feasible
             log.error("fallback_failed", error=str(err)[:200])
-            state = ind.state
-            assert isinstance(state, InterferenceState)
             return PowerAllocation(state.pmax_per_link.copy())
 
     def _remember(self, ind: IndicationMsg, alloc: Allocation) -> None:

@@ -8,14 +8,21 @@ from typing import Any
 import structlog
 
 from rrm.core.trace import RecordKind, TraceWriter
+from rrm.core.wire.messages import ControlMsg
 from rrm.xapp.health import HealthState
 from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.observer import LoopObserver
+from rrm.xapp.transport.base import Acked, Received
 
 log = structlog.get_logger("rrm.xapp.recorder")
 
 
-class Recorder:
-    """Appends indications, controls and acks to a trace.
+class Recorder(LoopObserver):
+    """Appends indications, controls and acks to a trace, as the bytes that crossed the wire.
+
+    As an observer of the slot loop it writes, once a slot's ack is in, the
+    slot's indication, control and ack records (a slot whose control could not
+    be sent leaves no record).
 
     A failed write (disk full, I/O error) stops recording: the error is
     logged once at error level (``recording_stopped``), counted in
@@ -31,6 +38,12 @@ class Recorder:
         self.health = health
         self.writer: TraceWriter | None = TraceWriter(self.path, meta, fsync=fsync)
         self.failed = ""
+
+    def on_ack(self, received: Received, control: ControlMsg, acked: Acked) -> None:
+        """Record the slot: indication, control and ack bytes."""
+        self.record(RecordKind.INDICATION, received.payload)
+        self.record(RecordKind.CONTROL, acked.sent)
+        self.record(RecordKind.ACK, acked.received)
 
     def record(self, kind: RecordKind, payload: bytes) -> None:
         """Append one record, unless recording has stopped."""

@@ -145,7 +145,7 @@ def test_warm_start_from_a_converged_solution_stops_at_once_with_the_same_powers
     state = InterferenceState(gains, 0.01, 1.0)
     policy = make_policy("wmmse", tol=1e-10, max_iter=5000)
     first = policy.decide(state, SUM)
-    again = policy.decide(state, SUM, warm_start=first.power_w)
+    again = policy.decide_warm(state, SUM, first.power_w)
     assert first.iterations.max() > 100 and np.all(again.iterations <= 2)
     # the same optimum: a 1e-10 change of the sum rate pins powers to ~1e-5 (flat directions)
     np.testing.assert_allclose(again.power_w, first.power_w, rtol=1e-4, atol=1e-6)
@@ -204,4 +204,4 @@ def test_non_interference_states_and_bad_shapes_are_refused_in_one_line():
             policy.decide(state, SUM)
         assert "\n" not in str(err.value)
     with pytest.raises(InvalidInput):
-        policy.decide(InterferenceState(np.ones((2, 2)), 1.0, 1.0), SUM, warm_start=np.ones(3))
+        policy.decide_warm(InterferenceState(np.ones((2, 2)), 1.0, 1.0), SUM, np.ones(3))

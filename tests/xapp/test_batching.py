@@ -11,7 +11,7 @@ from rrm.core.objectives import get_objective
 from rrm.core.types import InterferenceState
 from rrm.core.wire.messages import SubscribeMsg
 from rrm.models.gfm.policy import GFMPolicy
-from rrm.models.policy import make_policy
+from rrm.models.policy import Policy, make_policy
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import Simulator
 from rrm.xapp.decision import Decider
@@ -22,25 +22,22 @@ from rrm.xapp.metrics import XAppMetrics
 from rrm.xapp.transport.inproc import InProcessClient
 
 
-class PrefetchingPolicy:
-    """Full reuse that records the batches offered and counts cache hits."""
+class BatchingPolicy(Policy):
+    """Full reuse that decides slots in batches and records the batches and single calls."""
 
-    name = "prefetching"
+    batches_slots = True
 
     def __init__(self):
+        super().__init__("batching")
         self.inner = make_policy("full-reuse")
-        self.batches, self.hits, self.misses = [], 0, 0
-        self.pending = set()
+        self.batches, self.singles = [], []
 
-    def prefetch(self, states, objectives):
+    def decide_batch(self, states, objectives):
         self.batches.append(len(states))
-        self.pending = {id(s) for s in states}
+        return [self.inner.decide(s, o) for s, o in zip(states, objectives, strict=True)]
 
     def decide(self, state, objective):
-        if id(state) in self.pending:
-            self.hits += 1
-        else:
-            self.misses += 1
+        self.singles.append(state)
         return self.inner.decide(state, objective)
 
 
@@ -51,7 +48,7 @@ def run_nodes(nodes: int, k: int, slots: int, **loop_args):
     sim = Simulator(built, slot_period_s=0.2, lockstep=True)
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("test", transaction_id="t"))
-    policy = PrefetchingPolicy()
+    policy = BatchingPolicy()
     decider = Decider(policy, make_policy("wmmse"), GuardConfig(), "sum")
     loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), **loop_args)
     sim.start()
@@ -91,26 +88,33 @@ def _states(k=12, n=3, seed=0):
     return out
 
 
-def test_gfm_prefetched_powers_equal_one_by_one_powers(gfm):
+def test_gfm_batch_decisions_equal_one_by_one_decisions_in_one_pass(gfm):
     states, objective = _states(), get_objective("sum")
     alone = [gfm.decide(s, objective).power_w for s in states]
-    gfm.prefetch(states, [objective] * len(states))
     calls = []
-    original = gfm._powers
-    gfm._powers = lambda *a: calls.append(a) or original(*a)
+    original = gfm._model_powers
+    gfm._model_powers = lambda *a: calls.append(a) or original(*a)
     try:
-        batched = [gfm.decide(s, objective).power_w for s in states]
+        batched = [a.power_w for a in gfm.decide_batch(states, [objective] * len(states))]
     finally:
-        del gfm._powers
-    assert calls == []  # every answer came from the batched pass
+        del gfm._model_powers
+    assert len(calls) == 1  # one forward pass for the whole slot
     for a, b in zip(alone, batched, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9)
 
 
-def test_gfm_prefetch_answers_only_the_exact_state_and_objective(gfm):
-    states, objective = _states(seed=1), get_objective("sum")
-    gfm.prefetch(states, [objective] * len(states))
-    changed = InterferenceState(states[0].gains * 2, 1e-13, 0.01)
-    expected = gfm._powers(changed, objective)
-    np.testing.assert_allclose(gfm.decide(changed, objective).power_w, expected)
-    assert len(gfm._cache) == len(states)  # the miss did not consume any cached answer
+def test_batch_answers_go_to_their_own_indications_only():
+    node = build_node(NodeSpec(num_links=4), "n0", seed=0, slot_period_s=10.0)
+    first, second, outsider = (node.open_slot() for _ in range(3))  # three sequence numbers
+    policy = BatchingPolicy()
+    decider = Decider(policy, make_policy("wmmse"), GuardConfig(), "sum")
+    try:
+        decider.prefetch([first, second])
+        assert policy.batches == [2]
+        for ind in (first, second):
+            assert decider.decide(ind, budget_s=5.0).fallback_reason == ""
+        assert policy.singles == []  # both answered from the batch
+        decider.decide(outsider, budget_s=5.0)
+        assert policy.singles == [outsider.state]
+    finally:
+        decider.close()

@@ -8,9 +8,8 @@ import pytest
 
 from rrm.core import cellfree_physics as cfp
 from rrm.core.types import BeamformingAllocation, CellFreeState
-from rrm.core.wire.codec import decode_indication
 from rrm.core.wire.messages import SubscribeMsg
-from rrm.models.policy import make_policy
+from rrm.models.policy import Policy, make_policy
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import Simulator
 from rrm.xapp.decision import Decider
@@ -21,12 +20,13 @@ from rrm.xapp.metrics import XAppMetrics
 from rrm.xapp.transport.inproc import InProcessClient
 
 
-class Overloading:
+class Overloading(Policy):
     """Every AP serves every UE at full power: power-feasible, fronthaul-infeasible."""
 
-    name = "overloading"
+    def __init__(self) -> None:
+        super().__init__("overloading")
 
-    def decide(self, state: CellFreeState, objective: object) -> BeamformingAllocation:
+    def decide(self, state: CellFreeState, objective: object) -> BeamformingAllocation:  # type: ignore[override]
         h = state.h
         v = h / np.linalg.norm(h, axis=-1, keepdims=True) / np.sqrt(h.shape[1])
         return BeamformingAllocation(v, np.ones(h.shape[:-1], dtype=np.int8))
@@ -47,8 +47,8 @@ def run_loop(policy: object, mode: str, slots: int = 12):
         while loop.stats.slots < slots:
             raw = client.next_indication(1.0)
             assert raw is not None
-            states.append(decode_indication(raw).state)
-            controls.append(loop.process(raw, raw.header.timestamp_ns))
+            states.append(raw.indication.state)
+            controls.append(loop.process(raw))
     finally:
         sim.stop()
         decider.close()

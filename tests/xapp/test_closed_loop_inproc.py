@@ -13,7 +13,7 @@ from rrm.core.types import PowerAllocation
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import decode_ack, decode_control, decode_indication, parse
 from rrm.core.wire.messages import SubscribeMsg
-from rrm.models.policy import make_policy
+from rrm.models.policy import Policy, make_policy
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import Simulator
 from rrm.xapp.decision import Decider
@@ -21,16 +21,16 @@ from rrm.xapp.guards import GuardConfig
 from rrm.xapp.health import HealthState
 from rrm.xapp.loop import SlotLoop
 from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.observer import LoopObserver
 from rrm.xapp.recorder import Recorder
 from rrm.xapp.transport.inproc import InProcessClient
 
 
-class FaultyPolicy:
+class FaultyPolicy(Policy):
     """Deliberately bad: NaN, over budget, too slow, or poor, on schedule."""
 
-    name = "faulty"
-
     def __init__(self, fault):
+        super().__init__("faulty")
         self.fault, self.calls = fault, 0
 
     def decide(self, state, objective):
@@ -59,14 +59,14 @@ def run_loop(policy, slots=60, k=10, guards=None, period=0.5, record=None):
     decider = Decider(policy, make_policy("wmmse", max_iter=100), guards or GuardConfig(), "sum")
     metrics = XAppMetrics()
     recorder = Recorder(record, {"test": True}, metrics) if record else None
-    loop = SlotLoop(client, decider, metrics, HealthState(), recorder)
+    loop = SlotLoop(client, decider, metrics, HealthState(), [recorder] if recorder else [])
     sim.start()
     try:
         controls = []
         while loop.stats.slots < slots:
             raw = client.next_indication(1.0)
             assert raw is not None
-            controls.append(loop.process(raw, raw.header.timestamp_ns))
+            controls.append(loop.process(raw))
     finally:
         sim.stop()
         decider.close()
@@ -119,3 +119,31 @@ def test_slow_policy_trips_the_deadline_guard():
     assert node.counters["accepted"] + node.counters["timer_expired"] \
         + node.counters["refusals"] == 10
     assert node.counters["duplicate"] == 0 and node.counters["accepted"] >= 1
+
+
+def test_the_trace_holds_the_bytes_that_crossed_the_wire(tmp_path):
+    class Wire(LoopObserver):
+        def __init__(self):
+            self.slots = []
+
+        def on_ack(self, received, control, acked):
+            self.slots.append((received.payload, acked.sent, acked.received))
+
+    path, wire = tmp_path / "run.rrmtrace", Wire()
+    node = build_node(NodeSpec(num_links=4), "n0", seed=1, slot_period_s=0.5)
+    sim = Simulator([node], slot_period_s=0.5, lockstep=True)
+    client = InProcessClient(sim)
+    client.subscribe(SubscribeMsg("test", transaction_id="t"))
+    decider = Decider(make_policy("full-reuse"), make_policy("wmmse"), GuardConfig(), "sum")
+    recorder = Recorder(path, {"test": True}, XAppMetrics())
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), [recorder, wire])
+    sim.start()
+    try:
+        for _ in range(3):
+            loop.process(client.next_indication(1.0))
+    finally:
+        sim.stop()
+        decider.close()
+        recorder.close()
+    recorded = [r.payload for r in read_trace(path).records]
+    assert recorded == [b for slot in wire.slots for b in slot] and len(recorded) == 9

@@ -1,9 +1,11 @@
-"""Decider contract for policies that read the whole indication and may be unavailable."""
+"""Decider contract for time-sharing policies that read the ergodic fields of the
+per-slot state and may be unavailable."""
 
 import numpy as np
 
 from rrm.core.types import PowerAllocation
-from rrm.models.policy import PolicyUnavailable, make_policy
+from rrm.core.wire.codec import decode_indication, encode_indication
+from rrm.models.policy import Policy, PolicyUnavailable, make_policy
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.xapp.decision import Decider
 from rrm.xapp.guards import GuardConfig
@@ -14,25 +16,22 @@ def ergodic_indication(k=6):
     return node.open_slot()
 
 
-class IndicationPolicy:
-    """Reads the ergodic extras; optionally unavailable; optionally time-sharing and poor."""
-
-    name = "extras"
+class IndicationPolicy(Policy):
+    """Reads the ergodic fields of the state; optionally unavailable; optionally
+    time-sharing and poor."""
 
     def __init__(self, unavailable=False, poor=False, time_sharing=False):
+        super().__init__("extras")
         self.unavailable, self.poor, self.time_sharing = unavailable, poor, time_sharing
         self.seen = []
 
     def decide(self, state, objective):
-        raise AssertionError("decide must not be called when decide_indication exists")
-
-    def decide_indication(self, ind, objective):
-        self.seen.append(ind)
+        self.seen.append(state)
         if self.unavailable:
             raise PolicyUnavailable("sample buffer empty")
-        k = ind.state.num_links
+        k = state.num_links
         share = np.full(k, 1e-9) if self.poor else np.ones(k)
-        return PowerAllocation(share * np.asarray(ind.state.pmax_w))
+        return PowerAllocation(share * np.asarray(state.pmax_w))
 
 
 def decide_with(policy, ind):
@@ -43,13 +42,16 @@ def decide_with(policy, ind):
         decider.close()
 
 
-def test_decider_passes_the_indication_with_its_ergodic_extras():
+def test_the_decoded_state_carries_the_ergodic_extras_to_the_policy():
     ind, policy = ergodic_indication(), IndicationPolicy()
-    d = decide_with(policy, ind)
+    decoded = decode_indication(encode_indication(ind))
+    d = decide_with(policy, decoded)
     assert d.fallback_reason == "" and d.policy == "extras"
-    assert policy.seen == [ind]
-    assert policy.seen[0].ergodic.topology_version == ind.ergodic.topology_version
-    np.testing.assert_array_equal(policy.seen[0].ergodic.large_scale, ind.ergodic.large_scale)
+    (state,) = policy.seen
+    assert state.topology_version == ind.ergodic.topology_version
+    assert state.network_id == ind.header.node_id
+    np.testing.assert_array_equal(state.large_scale, ind.ergodic.large_scale)
+    np.testing.assert_array_equal(state.f_min, ind.ergodic.f_min)
 
 
 def test_unavailable_policy_falls_back_to_wmmse_with_its_own_reason():
@@ -67,8 +69,8 @@ def test_per_slot_utility_guard_skips_time_sharing_policies_only():
 
 def test_other_guards_still_apply_to_time_sharing_policies():
     class OverBudget(IndicationPolicy):
-        def decide_indication(self, ind, objective):
-            return PowerAllocation(3 * np.asarray(ind.state.pmax_w) * np.ones(ind.state.num_links))
+        def decide(self, state, objective):
+            return PowerAllocation(3 * np.asarray(state.pmax_w) * np.ones(state.num_links))
 
     assert decide_with(OverBudget(time_sharing=True), ergodic_indication()).fallback_reason == \
         "budget"

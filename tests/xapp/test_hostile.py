@@ -16,6 +16,7 @@ from rrm.xapp.guards import GuardConfig
 from rrm.xapp.health import HealthState
 from rrm.xapp.loop import SlotLoop
 from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.transport.base import Acked, receive
 
 K = 6
 
@@ -28,7 +29,7 @@ class RecordingClient:
 
     def control(self, request, timeout_s):
         self.sent.append(request)
-        return AckMsg(request.header, Outcome.ACCEPTED)
+        return Acked(AckMsg(request.header, Outcome.ACCEPTED), b"", b"")
 
 
 def make_loop(max_links=50):
@@ -80,11 +81,11 @@ def hostile(kind):
 ])
 def test_hostile_indication_gets_a_reasoned_refusal(kind, cause):
     loop, client = make_loop()
-    loop.process(hostile(kind), time.time_ns())
+    loop.process(receive(hostile(kind)))
     (sent,) = client.sent
     assert isinstance(sent.decision, Refusal) and sent.decision.cause == cause
     assert sent.decision.detail and loop.stats.refusals == 1
-    loop.process(indication(2), time.time_ns())  # and the loop carries on
+    loop.process(receive(indication(2)))  # and the loop carries on
     assert loop.stats.controls == 1
 
 
@@ -92,7 +93,7 @@ def test_wide_but_physical_dynamic_range_is_answered_with_a_finite_allocation():
     loop, client = make_loop()
     g = np.full((K, K), 1e-30)
     np.fill_diagonal(g, 1e-3)  # 170 dB between direct and cross links
-    loop.process(indication(1, gains=g), time.time_ns())
+    loop.process(receive(indication(1, gains=g)))
     power = client.sent[0].decision.power_w
     assert np.all(np.isfinite(power)) and np.all((power >= 0) & (power <= 0.01))
 
@@ -100,7 +101,7 @@ def test_wide_but_physical_dynamic_range_is_answered_with_a_finite_allocation():
 def test_duplicate_and_stale_sequence_numbers_are_dropped_and_counted():
     loop, client = make_loop()
     for seq in (5, 5, 3, 6):
-        loop.process(indication(seq), time.time_ns())
+        loop.process(receive(indication(seq)))
     assert [c.header.sequence_number for c in client.sent] == [5, 6]
     assert loop.stats.dropped == {"duplicate": 1, "stale": 1}
 
@@ -109,7 +110,7 @@ def test_an_indication_past_its_deadline_is_refused_at_once():
     loop, client = make_loop()
     m = indication(1)
     m.header.deadline_ns = time.time_ns() - 10**6
-    loop.process(m, time.time_ns())
+    loop.process(receive(m))
     assert client.sent[0].decision.cause == Cause.TIMER_EXPIRED
 
 
@@ -128,6 +129,6 @@ def test_random_garbage_never_crashes_the_decoder_path():
             continue
         m.header.sequence_number = i + 10
         m.header.deadline_ns = time.time_ns() + 10**9
-        loop.process(m, time.time_ns())
+        loop.process(receive(m))
     assert loop.stats.slots == loop.stats.controls + loop.stats.refusals
     assert loop.stats.slots > 100

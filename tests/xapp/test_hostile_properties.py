@@ -48,6 +48,7 @@ from rrm.xapp.health import HealthState
 from rrm.xapp.logs import configure_logging
 from rrm.xapp.loop import SlotLoop
 from rrm.xapp.metrics import XAppMetrics
+from rrm.xapp.transport.base import Acked, receive
 
 MAX_LINKS = 12  # the configured K limit in these tests
 PMAX_W = 0.01
@@ -67,7 +68,7 @@ class AckingClient:
 
     def control(self, request, timeout_s):  # noqa: ANN001, ANN201
         self.last = request
-        return AckMsg(request.header, Outcome.ACCEPTED)
+        return Acked(AckMsg(request.header, Outcome.ACCEPTED), b"", b"")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def feed(loop: SlotLoop, data: bytes, channel: str | None = None) -> str:
     if channel is not None:
         msg.header.channel_id = channel
     before = sum(loop.stats.dropped.values())
-    control = loop.process(msg, time.time_ns())  # an exception here fails the test: a crash
+    control = loop.process(receive(msg))  # an exception here fails the test: a crash
     if control is None:
         assert sum(loop.stats.dropped.values()) == before + 1  # dropped AND counted
         return _count("dropped:sequence")
@@ -326,7 +327,7 @@ def test_fresh_channel_and_node_ids_per_message_do_not_grow_memory(monkeypatch):
     for i in range(300):
         m = valid(2, seq=1)
         m.header.channel_id, m.header.node_id = f"c{i}", f"node-{i}" * 20
-        assert slot_loop.process(m, time.time_ns()) is not None  # fresh stream: answered
+        assert slot_loop.process(receive(m)) is not None  # fresh stream: answered
     decider.close()
     assert len(slot_loop._last_seq) == 50
     labels = {s.labels["node"] for s in metrics.indications.collect()[0].samples}

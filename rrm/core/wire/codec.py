@@ -7,6 +7,8 @@ K, finite values, non-negative gains, positive budgets) and raises
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from google.protobuf.message import DecodeError
 
@@ -160,7 +162,7 @@ def _decode_d2d(d: pb.D2DCsi) -> tuple[InterferenceState, QosParams]:
     return state, qos
 
 
-def _decode_ergodic(e: pb.ErgodicCsi) -> tuple[InterferenceState, ErgodicExtras]:
+def _decode_ergodic(e: pb.ErgodicCsi, node_id: str) -> tuple[InterferenceState, ErgodicExtras]:
     s = _interference_state(e.gains, e.noise_w, e.pmax_w, "ergodic")
     k = s.num_links
     large = from_tensor(e.large_scale, "ergodic.large_scale", ndim=2).astype(np.float64)
@@ -172,7 +174,10 @@ def _decode_ergodic(e: pb.ErgodicCsi) -> tuple[InterferenceState, ErgodicExtras]
     if np.any(large < 0):
         raise InvalidMessage("ergodic.large_scale must be non-negative")
     extras = ErgodicExtras(large, f_min, int(e.topology_version), float(e.slot_duration_s))
-    return s, extras
+    # the state carries what a time-sharing policy decides a slot from
+    state = replace(s, large_scale=large, f_min=f_min,
+                    topology_version=extras.topology_version, network_id=node_id)
+    return state, extras
 
 
 def _decode_cellfree(c: pb.CellFreeCsi) -> CellFreeState:
@@ -205,9 +210,9 @@ def decode_indication(m: pb.Indication) -> IndicationMsg:
     try:
         if kind == "d2d":
             state, qos = _decode_d2d(m.d2d)
-            return IndicationMsg(header, "d2d", state, qos)
+            return IndicationMsg(header, "d2d", replace(state, network_id=header.node_id), qos)
         if kind == "ergodic":
-            state, extras = _decode_ergodic(m.ergodic)
+            state, extras = _decode_ergodic(m.ergodic, header.node_id)
             return IndicationMsg(header, "ergodic", state, ergodic=extras)
         if kind == "cellfree":
             return IndicationMsg(header, "cellfree", _decode_cellfree(m.cellfree))

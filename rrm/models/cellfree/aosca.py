@@ -34,6 +34,7 @@ from rrm.core.types import BeamformingAllocation, State
 from rrm.models.cellfree.batch import CellFreeBatch, ComplexArray, FloatArray
 from rrm.models.cellfree.fronthaul import scale_to_fronthaul
 from rrm.models.cellfree.wmmse import mrt_start
+from rrm.models.policy import Policy
 
 LN2 = float(np.log(2.0))
 
@@ -143,13 +144,14 @@ def ao_sca_batch(batch: CellFreeBatch, cfg: AoScaConfig = AoScaConfig()
     return v * x[..., None], x
 
 
-class AoScaPolicy:
+class AoScaPolicy(Policy):
     """Algorithm 1 per instance, then (by default) the heuristic fronthaul scaling."""
 
-    name = "ao-sca"
     version = "1"
 
-    def __init__(self, max_iter: int = AoScaConfig.max_iter, scale: bool = True) -> None:
+    def __init__(self, max_iter: int = AoScaConfig.max_iter, scale: bool = True, *,
+                 name: str = "ao-sca") -> None:
+        super().__init__(name)
         self.cfg = AoScaConfig(max_iter=max_iter)
         self.scale = scale
 

@@ -24,17 +24,19 @@ from rrm.models.cellfree.batch import CellFreeBatch, normalise_ap_power
 from rrm.models.cellfree.fronthaul import scale_to_fronthaul
 from rrm.models.cellfree.store import DEFAULT_CHECKPOINT, load_egat
 from rrm.models.cellfree.train import TorchBatch, infer
+from rrm.models.policy import Policy
 
 FULL_POWER_RTOL = 1e-5  # float32 powers this close to the budget are the budget
 
 
-class EgatPolicy:
+class EgatPolicy(Policy):
     """EGAT inference on every instance of a cell-free state (one forward pass)."""
 
-    name = "egat"
     version = "1"
 
-    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, scale: bool = False) -> None:
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, scale: bool = False, *,
+                 name: str = "egat") -> None:
+        super().__init__(name)
         self.model, self.metadata = load_egat(checkpoint)
         self.scale = scale
 

@@ -15,6 +15,7 @@ import torch
 from rrm.core.errors import InvalidInput
 from rrm.core.optional import require
 from rrm.models.cellfree.dnn import DnnConfig
+from rrm.models.cellfree.egat_policy import EgatPolicy
 from rrm.models.cellfree.evaluate import instances, score, single_instance_seconds
 from rrm.models.cellfree.store import DEFAULT_CHECKPOINT
 from rrm.models.policy import Policy, make_policy
@@ -65,7 +66,7 @@ def _policies(args: argparse.Namespace) -> dict[str, Policy]:
 
 def _fits(pol: Policy, cfg: CellFreeConfig) -> bool:
     """False for a DNN built for another B or K."""
-    model_cfg = getattr(getattr(pol, "model", None), "cfg", None)
+    model_cfg = pol.model.cfg if isinstance(pol, EgatPolicy) else None
     if isinstance(model_cfg, DnnConfig):
         return (model_cfg.num_aps, model_cfg.num_ues) == (cfg.num_aps, cfg.num_ues)
     return True
@@ -127,9 +128,10 @@ def run_eval(args: argparse.Namespace) -> int:
                    "wall_s": round(time.perf_counter() - t0, 1),
                    "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads",
                    "command": "rrm " + " ".join(getattr(args, "argv", []) or ["egat", "eval"]),
-                   "training": {n: {k: getattr(p, "metadata", {}).get(k) for k in
+                   "training": {n: {k: p.metadata.get(k) for k in
                                     ("command", "wall_time_s", "best_step", "machine")}
-                                for n, p in pols.items() if n in LEARNED + ("dnn",)}}
+                                for n, p in pols.items()
+                                if n in LEARNED + ("dnn",) and isinstance(p, EgatPolicy)}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "cellfree.json").write_text(json.dumps(res) + "\n")

@@ -21,6 +21,7 @@ import numpy as np
 from rrm.core.objectives import Objective
 from rrm.core.types import BeamformingAllocation, State
 from rrm.models.cellfree.batch import CellFreeBatch, ComplexArray, FloatArray
+from rrm.models.policy import Policy
 
 BISECTION_STEPS = 60
 
@@ -60,13 +61,13 @@ def fc_zf(batch: CellFreeBatch, fronthaul: bool = True) -> ComplexArray:
     return np.sqrt(p)[:, None, None, None] * u
 
 
-class FullConnectionZF:
+class FullConnectionZF(Policy):
     """All APs serve all UEs with zero-forcing, power scaled to per-AP and fronthaul budgets."""
 
-    name = "fc-zf"
     version = "1"
 
-    def __init__(self, fronthaul: bool = True) -> None:
+    def __init__(self, fronthaul: bool = True, *, name: str = "fc-zf") -> None:
+        super().__init__(name)
         self.fronthaul = fronthaul
 
     def decide(self, state: State, objective: Objective) -> BeamformingAllocation:

@@ -24,6 +24,7 @@ from rrm.core.types import BeamformingAllocation, State
 from rrm.models.cellfree.batch import CellFreeBatch, ComplexArray
 from rrm.models.cellfree.fronthaul import overloaded
 from rrm.models.cellfree.wmmse import wmmse_beamforming
+from rrm.models.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,15 @@ def pc_wmmse(batch: CellFreeBatch, cfg: PcWmmseConfig = PcWmmseConfig()
     return v * x[..., None], x, rounds
 
 
-class PartialConnectionWmmse:
+class PartialConnectionWmmse(Policy):
     """WMMSE beamforming, then weakest-UE disconnection until every fronthaul holds."""
 
-    name = "pc-wmmse"
     version = "1"
 
     def __init__(self, iters: int = PcWmmseConfig.iters,
-                 refine_iters: int = PcWmmseConfig.refine_iters) -> None:
+                 refine_iters: int = PcWmmseConfig.refine_iters, *,
+                 name: str = "pc-wmmse") -> None:
+        super().__init__(name)
         self.cfg = PcWmmseConfig(iters=iters, refine_iters=refine_iters)
 
     def decide(self, state: State, objective: Objective) -> BeamformingAllocation:

@@ -10,12 +10,13 @@ draws come from per-network buffers refilled in the background
 * ``primal-dual``: the expert itself (:func:`rrm.models.diffusion.expert.run_expert`),
   run once per large-scale state; slots draw from its late-iterate window.
 
-In the xApp, :meth:`decide_indication` reads the large-scale state and f_min
-from the indication's ergodic extras and raises
-:class:`rrm.models.policy.PolicyUnavailable` while the buffer is empty or stale
-(the xApp then falls back to WMMSE). :meth:`decide` serves ``rrm solve`` and
-batch use: it samples synchronously and treats the given gains as the
-large-scale state.
+In the xApp, :meth:`decide` gets one slot of a network: the state carries
+the large-scale state, f_min, topology version and network id (the codec
+sets them from an ergodic indication), and the answer comes from that
+network's buffer, or :class:`rrm.models.policy.PolicyUnavailable` while the
+buffer is empty or stale (the xApp then falls back to WMMSE). A state of no
+network (``rrm solve``, batch use) is sampled synchronously, its gains taken
+as the large-scale state.
 
 Both set ``time_sharing = True``: a single slot may trade sum rate for the
 ergodic min-rate constraints, so the xApp skips its per-slot utility guard.
@@ -23,7 +24,7 @@ ergodic min-rate constraints, so the xApp skips its per-slot utility guard.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,12 @@ from numpy.typing import NDArray
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import InterferenceState, PowerAllocation, State
-from rrm.core.wire.messages import IndicationMsg
 from rrm.models.diffusion.buffer import FloatArray, SampleBuffers
 from rrm.models.diffusion.expert import ExpertConfig, run_expert
 from rrm.models.diffusion.features import model_inputs
 from rrm.models.diffusion.model import load_diffusion
 from rrm.models.diffusion.schedule import DdimConfig
-from rrm.models.policy import PolicyUnavailable
+from rrm.models.policy import Policy, PolicyUnavailable
 
 CACHE_STATES = 64  # expert windows kept (large-scale states), oldest dropped first
 DEFAULT_F_MIN = 0.6  # bit/s/Hz, sec. 3.2 reference level (decide() without extras)
@@ -52,13 +52,13 @@ def _scalars(state: InterferenceState) -> tuple[float, NDArray[np.float64]]:
     return noise, state.pmax_per_link.copy()
 
 
-class _TimeSharingPolicy(ABC):
-    """Shared buffer logic; subclasses provide ``_draw``."""
+class _TimeSharingPolicy(Policy):
+    """Shared buffer logic; subclasses provide ``_draw_batch``."""
 
-    name = "time-sharing"
     time_sharing = True
 
-    def __init__(self, capacity: int, refill_below: int, batch: int) -> None:
+    def __init__(self, name: str, capacity: int, refill_below: int, batch: int) -> None:
+        super().__init__(name)
         self.buffers = SampleBuffers(self._draw, capacity, refill_below, batch)
 
     @abstractmethod
@@ -70,21 +70,20 @@ class _TimeSharingPolicy(ABC):
               count: int) -> FloatArray:
         return self._draw_batch(large[None], noise_w, pmax_w, f_min[None], count)[0]
 
-    def decide_indication(self, ind: IndicationMsg, objective: Objective) -> PowerAllocation:
-        """This slot's allocation from the node's buffer; PolicyUnavailable when empty/stale."""
-        ex, state = ind.ergodic, ind.state
-        if ex is None or not isinstance(state, InterferenceState):
-            raise PolicyUnavailable(f"{self.name} needs an ergodic indication "
-                                    f"(large-scale state), got {ind.scenario!r}")
-        noise, pmax = _scalars(state)
-        share = self.buffers.take(ind.header.node_id, ex.topology_version, ex.large_scale,
-                                  ex.f_min, noise, float(pmax.mean()))
-        return PowerAllocation(share * pmax)
-
     def decide(self, state: State, objective: Objective) -> PowerAllocation:
-        """Synchronous draw per instance, ``state.gains`` taken as the large-scale state."""
+        """One slot of a network (``state.network_id`` set), else a synchronous draw.
+
+        A slot is served from its network's buffer, conditioned on
+        ``state.large_scale`` and ``state.f_min``; :class:`PolicyUnavailable`
+        while that buffer is empty or stale, or when the slot has no large-scale
+        state (not an ergodic network). A state of no network (``rrm solve``,
+        batches) gets one synchronous draw per instance, ``state.gains`` taken
+        as the large-scale state.
+        """
         if not isinstance(state, InterferenceState):
             raise InvalidInput(f"{self.name} allocates power in interference networks")
+        if state.network_id:
+            return self._decide_slot(state)
         gains = np.asarray(state.gains if state.batched else state.gains[None], dtype=np.float64)
         pmax = state.pmax_per_link.reshape(gains.shape[:-1])
         noise = float(np.mean(np.asarray(state.noise_w, dtype=np.float64)))  # one SNR scale
@@ -92,6 +91,16 @@ class _TimeSharingPolicy(ABC):
         shares = self._draw_batch(gains, noise, float(pmax.mean()), fmin, 1)[:, 0]  # (n, K)
         power = shares * pmax
         return PowerAllocation(power if state.batched else power[0])
+
+    def _decide_slot(self, state: InterferenceState) -> PowerAllocation:
+        """This slot's allocation from the network's buffer."""
+        if state.large_scale is None or state.f_min is None:
+            raise PolicyUnavailable(f"{self.name} needs an ergodic network's slot "
+                                    f"(large-scale state and f_min), got none")
+        noise, pmax = _scalars(state)
+        share = self.buffers.take(state.network_id, state.topology_version, state.large_scale,
+                                  state.f_min, noise, float(pmax.mean()))
+        return PowerAllocation(share * pmax)
 
     def close(self) -> None:
         """Stop the background refill thread."""
@@ -113,17 +122,16 @@ class DiffusionPolicy(_TimeSharingPolicy):
         threads: torch intra-op threads (1, as ``gfm``: small tensors, shared cores).
     """
 
-    name = "diffusion"
     version = "ugnn-ddim"
 
     def __init__(self, checkpoint: str | Path | None = None, ddim_steps: int = 100,
                  eta: float = 0.2, capacity: int = 64, refill_below: int = 16, batch: int = 32,
-                 seed: int = 0, threads: int = 1) -> None:
+                 seed: int = 0, threads: int = 1, *, name: str = "diffusion") -> None:
         torch.set_num_threads(threads)
         model, self.metadata = load_diffusion(checkpoint)
         self.model = model.with_ddim(DdimConfig(ddim_steps, eta))
         self._gen = torch.Generator().manual_seed(seed)
-        super().__init__(capacity, refill_below, batch)
+        super().__init__(name, capacity, refill_below, batch)
 
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
                     count: int) -> FloatArray:
@@ -138,18 +146,17 @@ class PrimalDualPolicy(_TimeSharingPolicy):
     thousands of iterations), and each slot plays one of its late iterates.
     """
 
-    name = "primal-dual"
     version = "dual-descent-powers"
 
     def __init__(self, iterations: int = 3000, window: int = 1000, samples: int = 200,
                  capacity: int = 200, refill_below: int = 50, seed: int = 0,
-                 threads: int = 1) -> None:
+                 threads: int = 1, *, name: str = "primal-dual") -> None:
         torch.set_num_threads(threads)
         self.cfg = ExpertConfig(iterations=iterations, window=window, samples=samples)
         self.seed = seed
         self._cache: dict[bytes, FloatArray] = {}
         self._rng = np.random.default_rng(seed)
-        super().__init__(capacity, refill_below, samples)
+        super().__init__(name, capacity, refill_below, samples)
 
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
                     count: int) -> FloatArray:

@@ -159,7 +159,7 @@ def _compared(args: argparse.Namespace) -> dict[str, Policy]:
     if args.refine:
         policies["gfm-wmmse"] = GFMPolicy(args.checkpoint, args.threads, args.refine)
     if args.pcgnn:
-        policies["pcgnn"] = GFMPolicy(args.pcgnn, threads=args.threads)
+        policies["pcgnn"] = GFMPolicy(args.pcgnn, threads=args.threads, name="pcgnn")
     if args.scratch:
         policies["scratch"] = GFMPolicy(args.scratch, threads=args.threads)
     policies["wmmse"] = make_policy("wmmse")

@@ -101,7 +101,7 @@ def reference_utility(state: InterferenceState, objective: str,
         h = hashlib.blake2b(digest_size=16)
         for part in (state.gains, state.noise_w, state.pmax_w):
             h.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
-        version = getattr(policy, "version", "")
+        version = policy.version
         h.update(repr((get_objective(objective), REFERENCE, version)).encode())
         path = Path(cache) / f"reference-{h.hexdigest()}.json"
         if path.is_file():
@@ -195,7 +195,7 @@ def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig
     refined = {}
     if cfg.refine_iterations:  # gfm-wmmse's polish, from the powers already decided
         polish = WmmsePolicy(max_iter=cfg.refine_iterations)
-        polished = polish.decide(test, get_objective(cfg.objective), warm_start=power).power_w
+        polished = polish.decide_warm(test, get_objective(cfg.objective), power).power_w
         u_refined = utility_and_violation(test.gains, np.asarray(polished),
                                           float(test.noise_w), cfg.objective)[0]
         refined = {"ratio_refined": normalised(u_refined, ref, cfg.objective, k)}

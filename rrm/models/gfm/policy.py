@@ -8,8 +8,6 @@ iterations cost a fraction of one full WMMSE run (100 iterations).
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,19 +16,24 @@ import torch
 
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
-from rrm.core.types import InterferenceState, PowerAllocation, State
+from rrm.core.types import Allocation, InterferenceState, PowerAllocation, State
 from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel
 from rrm.models.gfm.store import load_power_model
+from rrm.models.policy import Policy
 from rrm.models.wmmse_policy import WmmsePolicy
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 PCGNN_CHECKPOINT = "pcgnn-small-switch"
+IN_MEMORY = Path("<in-memory>")  # key of a model given as an object, not a checkpoint
 DEFAULT_CHECKPOINTS = {"sum": "gfm-small-sum", "pf": "gfm-small-switch", "qos": "gfm-small-switch"}
 
 
-class GFMPolicy:
+class GFMPolicy(Policy):
     """Decides powers with a fine-tuned GFM-RA model.
+
+    Several nodes' snapshots of one slot are decided in one batched forward
+    pass (:meth:`decide_batch`, ``batches_slots``).
 
     Args:
         checkpoint: a checkpoint directory; default: the shipped ``small``
@@ -38,32 +41,33 @@ class GFMPolicy:
         threads: torch intra-op threads (1: slot-loop friendly).
         refine_iterations: WMMSE iterations warm-started from the model's
             powers (0: the model alone, the paper's GFM-RA).
+        name: the registered name (``gfm``, ``gfm-wmmse``, ``pcgnn``).
+        model: an in-memory model instead of a checkpoint (evaluation during
+            training; ``version`` is then ``in-memory``).
     """
 
-    name = "gfm"
+    batches_slots = True
 
     def __init__(self, checkpoint: str | Path | None = None, threads: int = 1,
-                 refine_iterations: int = 0) -> None:
+                 refine_iterations: int = 0, *, name: str = "gfm",
+                 model: GFMPowerModel | None = None) -> None:
+        super().__init__(name)
         torch.set_num_threads(threads)
         self._refiner = _refiner(refine_iterations)
-        self._explicit = Path(checkpoint) if checkpoint else None
         self._models: dict[Path, GFMPowerModel] = {}
         self.version = ""
-        self._cache: dict[tuple[str, bytes], np.ndarray] = {}
-        self._lock = threading.Lock()
-        self._model_for("sum")  # fail fast on a missing or bad checkpoint
+        if model is not None:
+            self._explicit: Path | None = IN_MEMORY
+            self._models[IN_MEMORY] = model.eval()
+            self.version = "in-memory"
+        else:
+            self._explicit = Path(checkpoint) if checkpoint else None
+            self._model_for("sum")  # fail fast on a missing or bad checkpoint
 
     @classmethod
     def from_model(cls, model: GFMPowerModel, threads: int = 1) -> GFMPolicy:
-        """A policy around an in-memory model (evaluation during training)."""
-        policy = cls.__new__(cls)
-        torch.set_num_threads(threads)
-        policy._explicit = Path("<in-memory>")
-        policy._models = {policy._explicit: model.eval()}
-        policy.version = "in-memory"
-        policy._cache, policy._lock = {}, threading.Lock()
-        policy._refiner = None
-        return policy
+        """A ``gfm`` policy around an in-memory model (evaluation during training)."""
+        return cls(threads=threads, model=model)
 
     def _model_for(self, objective: str) -> tuple[GFMPowerModel, str]:
         path = self._explicit or CHECKPOINTS / DEFAULT_CHECKPOINTS.get(objective, "gfm-small-sum")
@@ -75,50 +79,37 @@ class GFMPolicy:
         switchable = model.head.prompt is not None
         return model, objective if switchable and objective in PROMPTS else "sum"
 
-    def prefetch(self, states: Sequence[State], objectives: Sequence[Objective]) -> None:
-        """Decide several single-snapshot states of equal K in one batched pass.
+    def decide_batch(self, states: Sequence[State],
+                     objectives: Sequence[Objective]) -> list[Allocation]:
+        """Single-snapshot states of equal K and objective in one forward pass each.
 
-        The answers are kept until the matching :meth:`decide` call takes them
-        (several E2 nodes in one slot: one forward pass instead of one per node).
-        Replaces whatever an earlier prefetch left unclaimed.
+        Several E2 nodes in one slot: one pass instead of one per node; any
+        other state is decided on its own.
         """
-        groups: dict[tuple[int, Objective], list[InterferenceState]] = {}
-        for state, objective in zip(states, objectives, strict=True):
+        out: list[Allocation | None] = [None] * len(states)
+        groups: dict[tuple[int, Objective], list[tuple[int, InterferenceState]]] = {}
+        for i, (state, objective) in enumerate(zip(states, objectives, strict=True)):
             if isinstance(state, InterferenceState) and np.ndim(state.gains) == 2:
-                groups.setdefault((state.num_links, objective), []).append(state)
-        cache: dict[tuple[str, bytes], np.ndarray] = {}
-        for (k, objective), group in groups.items():
-            if len(group) < 2:
-                continue
-            stacked = InterferenceState(
-                np.stack([np.asarray(s.gains, np.float64) for s in group]),
-                np.stack([s.noise_per_link for s in group]),
-                np.stack([s.pmax_per_link for s in group]),
-                None if all(s.csi_mask is None for s in group) else np.stack(
-                    [np.ones((k, k), bool) if s.csi_mask is None else
-                     np.asarray(s.csi_mask, bool) for s in group]))
-            power = self._powers(stacked, objective)
-            for state, p in zip(group, power, strict=True):
-                cache[(objective.name, _fingerprint(state))] = p
-        with self._lock:
-            self._cache = cache
+                groups.setdefault((state.num_links, objective), []).append((i, state))
+            else:
+                out[i] = self.decide(state, objective)
+        for (k, objective), members in groups.items():
+            power = self._powers(_stack([s for _, s in members], k), objective)  # (n, K)
+            for (i, _), p in zip(members, power, strict=True):
+                out[i] = PowerAllocation(p)
+        return [a for a in out if a is not None]
 
     def decide(self, state: State, objective: Objective) -> PowerAllocation:
         """Powers ``[..., K]`` in watts within ``[0, pmax]``."""
         if not isinstance(state, InterferenceState):
             raise TypeError("gfm decides powers for interference networks")
-        if np.ndim(state.gains) == 2 and self._cache:
-            with self._lock:
-                hit = self._cache.pop((objective.name, _fingerprint(state)), None)
-            if hit is not None:
-                return PowerAllocation(hit)
         return PowerAllocation(self._powers(state, objective))
 
     def _powers(self, state: InterferenceState, objective: Objective) -> np.ndarray:
         power = self._model_powers(state, objective.name)
         if self._refiner is None:
             return power
-        return np.asarray(self._refiner.decide(state, objective, warm_start=power).power_w)
+        return np.asarray(self._refiner.decide_warm(state, objective, power).power_w)
 
     @torch.inference_mode()
     def _model_powers(self, state: InterferenceState, objective: str) -> np.ndarray:
@@ -138,18 +129,27 @@ class GFMPolicy:
 
 
 def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
-              refine_iterations: int = 10) -> GFMPolicy:
+              refine_iterations: int = 10, *, name: str = "gfm-wmmse") -> GFMPolicy:
     """``gfm`` polished by ``refine_iterations`` warm-started WMMSE iterations."""
-    policy = GFMPolicy(checkpoint, threads, refine_iterations)
-    policy.name = "gfm-wmmse"
-    return policy
+    return GFMPolicy(checkpoint, threads, refine_iterations, name=name)
 
 
-def pcgnn(checkpoint: str | Path | None = None, threads: int = 1) -> GFMPolicy:
+def pcgnn(checkpoint: str | Path | None = None, threads: int = 1, *,
+          name: str = "pcgnn") -> GFMPolicy:
     """The PCGNN baseline (Shen et al.): the shipped switchable MPNN, or ``checkpoint``."""
-    policy = GFMPolicy(checkpoint or CHECKPOINTS / PCGNN_CHECKPOINT, threads)
-    policy.name = "pcgnn"
-    return policy
+    return GFMPolicy(checkpoint or CHECKPOINTS / PCGNN_CHECKPOINT, threads, name=name)
+
+
+def _stack(group: Sequence[InterferenceState], k: int) -> InterferenceState:
+    """``n`` single snapshots of ``k`` links as one ``[n, K, K]`` state."""
+    masks = None if all(s.csi_mask is None for s in group) else np.stack(
+        [np.ones((k, k), bool) if s.csi_mask is None else np.asarray(s.csi_mask, bool)
+         for s in group])
+    return InterferenceState(
+        np.stack([np.asarray(s.gains, np.float64) for s in group]),
+        np.stack([s.noise_per_link for s in group]),
+        np.stack([s.pmax_per_link for s in group]),
+        masks)
 
 
 def _refiner(iterations: int) -> WmmsePolicy | None:
@@ -157,12 +157,3 @@ def _refiner(iterations: int) -> WmmsePolicy | None:
     if iterations < 0:
         raise InvalidInput(f"refine_iterations must be >= 0, got {iterations}")
     return WmmsePolicy(max_iter=iterations) if iterations else None
-
-
-def _fingerprint(state: InterferenceState) -> bytes:
-    """Digest of everything the model sees of a single-snapshot state."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in (state.gains, state.noise_w, state.pmax_w, state.csi_mask):
-        if part is not None:
-            h.update(np.ascontiguousarray(part).tobytes())
-    return h.digest()

@@ -19,22 +19,27 @@ import grpc
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from rrm.core.errors import InvalidInput, ProtocolMismatch
+from rrm.core.errors import InvalidInput
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire import e2_pb2_grpc
-from rrm.core.wire.codec import (
-    decode_ack,
-    decode_subscription_reply,
-    encode_control,
-    encode_subscribe,
-)
+from rrm.core.wire.codec import decode_subscription_reply, encode_subscribe
 from rrm.core.wire.freshness import DropOldestQueue
-from rrm.core.wire.messages import AckMsg, Cause, ControlMsg, SubscribedMsg, SubscribeMsg
-from rrm.xapp.transport.base import QUEUE_SLOTS, TransportError
+from rrm.core.wire.messages import ControlMsg, SubscribedMsg, SubscribeMsg
+from rrm.xapp.transport.base import (
+    QUEUE_SLOTS,
+    Acked,
+    Received,
+    TransportError,
+    acked,
+    control_bytes,
+    opened,
+    receive,
+)
 
 log = structlog.get_logger("rrm.xapp.grpc")
 CONNECT_TIMEOUT_S = 5.0  # how long subscribe waits for the node to accept a connection
 SERVICE_NAME = "rrm.e2.v1.E2Node"  # as registered with the node's health service
+CONTROL_METHOD = f"/{SERVICE_NAME}/Control"
 RECONNECT_BACKOFF_MS = (100, 1000)  # gRPC channel's connection retry backoff: first, most
 
 
@@ -57,6 +62,8 @@ class GrpcE2Client:
                         if credentials is not None
                         else grpc.insecure_channel(address, options=options))
         self.stub = e2_pb2_grpc.E2NodeStub(self.channel)
+        # Control as bytes in and out: the loop records exactly what was sent and received
+        self._control = self.channel.unary_unary(CONTROL_METHOD)
         self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
         self.broken = ""  # why the stream ended; empty while it is open
         self._stream: grpc.Future | None = None
@@ -83,10 +90,7 @@ class GrpcE2Client:
             reply = decode_subscription_reply(next(stream))
         except (grpc.RpcError, StopIteration, InvalidInput) as err:
             raise TransportError(f"subscription stream failed: {_describe(err)}") from None
-        if not isinstance(reply, SubscribedMsg):
-            if reply.cause == Cause.UNSUPPORTED_VERSION:
-                raise ProtocolMismatch(reply.detail)
-            raise TransportError(f"subscription refused ({reply.cause.name}): {reply.detail}")
+        reply = opened(reply)
         self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True,
                                         name="e2-grpc-reader")
         self._reader.start()
@@ -103,22 +107,21 @@ class GrpcE2Client:
             self.broken = f"subscription stream broke: {_describe(err)}"
         log.info("e2_stream_ended", address=self.address, reason=self.broken)
 
-    def next_indication(self, timeout_s: float) -> pb.Indication | None:
+    def next_indication(self, timeout_s: float) -> Received | None:
         """Next queued indication; TransportError once the stream broke and is drained."""
         ind = self.queue.get(timeout_s)
         if ind is None and self.broken:
             raise TransportError(self.broken)
-        return ind
+        return None if ind is None else receive(ind)
 
-    def control(self, request: ControlMsg, timeout_s: float) -> AckMsg:
+    def control(self, request: ControlMsg, timeout_s: float) -> Acked:
         """Unary Control with a ``timeout_s`` deadline."""
+        sent = control_bytes(request)
         try:
-            ack = self.stub.Control(encode_control(request), timeout=timeout_s)
+            received = self._control(sent, timeout=timeout_s)
         except grpc.RpcError as err:
             raise TransportError(f"control failed: {_describe(err)}") from None
-        except InvalidInput as err:
-            raise TransportError(f"control could not be encoded: {err}") from None
-        return decode_ack(ack)
+        return acked(sent, received)
 
     def _cancel_stream(self) -> None:
         if self._stream is not None:

@@ -8,29 +8,27 @@ as on the wire (encode -> bytes -> parse), so behaviour matches.
 
 from __future__ import annotations
 
-from rrm.core.errors import ProtocolMismatch
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import (
-    decode_ack,
     decode_control,
     decode_subscribe,
     decode_subscription_reply,
     encode_ack,
-    encode_control,
     encode_subscribe,
     encode_subscription_event,
     parse,
 )
-from rrm.core.wire.messages import (
-    AckMsg,
-    Cause,
-    ControlMsg,
-    SubscribedMsg,
-    SubscribeMsg,
-    SubscriptionFailed,
-)
+from rrm.core.wire.messages import ControlMsg, SubscribedMsg, SubscribeMsg, SubscriptionFailed
 from rrm.sim.e2.service import IndicationFeed, NodeService
-from rrm.xapp.transport.base import TransportError
+from rrm.xapp.transport.base import (
+    Acked,
+    Received,
+    TransportError,
+    acked,
+    control_bytes,
+    opened,
+    receive,
+)
 
 
 class InProcessClient:
@@ -44,18 +42,12 @@ class InProcessClient:
         """Subscribe through the codec, as a remote client would."""
         wire = parse(pb.SubscriptionRequest, encode_subscribe(request).SerializeToString())
         result = self.service.subscribe(decode_subscribe(wire))
-        if isinstance(result, SubscriptionFailed):
-            reply = decode_subscription_reply(encode_subscription_event(result))
-            assert isinstance(reply, SubscriptionFailed)
-            if reply.cause == Cause.UNSUPPORTED_VERSION:
-                raise ProtocolMismatch(reply.detail)
-            raise TransportError(f"subscription refused ({reply.cause.name}): {reply.detail}")
+        if isinstance(result, SubscriptionFailed):  # opened() raises the refusal
+            return opened(decode_subscription_reply(encode_subscription_event(result)))
         self.feed = result.feed
-        reply = decode_subscription_reply(encode_subscription_event(result.ack))
-        assert isinstance(reply, SubscribedMsg)
-        return reply
+        return opened(decode_subscription_reply(encode_subscription_event(result.ack)))
 
-    def next_indication(self, timeout_s: float) -> pb.Indication | None:
+    def next_indication(self, timeout_s: float) -> Received | None:
         """Next indication from the feed; TransportError once the node closed it."""
         if self.feed is None:
             raise TransportError("not subscribed")
@@ -64,13 +56,14 @@ class InProcessClient:
             raise TransportError("the node ended the subscription")
         if msg is None:
             return None
-        return parse(pb.Indication, msg.SerializeToString())
+        wire = msg.SerializeToString()
+        return receive(parse(pb.Indication, wire), wire)
 
-    def control(self, request: ControlMsg, timeout_s: float) -> AckMsg:
+    def control(self, request: ControlMsg, timeout_s: float) -> Acked:
         """Hand the control to the service and return its ack (through the codec)."""
-        wire = parse(pb.ControlRequest, encode_control(request).SerializeToString())
-        ack = self.service.control(decode_control(wire))
-        return decode_ack(parse(pb.ControlAck, encode_ack(ack).SerializeToString()))
+        sent = control_bytes(request)
+        ack = self.service.control(decode_control(parse(pb.ControlRequest, sent)))
+        return acked(sent, encode_ack(ack).SerializeToString())
 
     def close(self) -> None:
         """Close the feed."""

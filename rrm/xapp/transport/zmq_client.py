@@ -33,18 +33,21 @@ import structlog
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from rrm.core.errors import InvalidInput, ProtocolMismatch
+from rrm.core.errors import InvalidInput
 from rrm.core.wire import e2_pb2 as pb
-from rrm.core.wire.codec import (
-    decode_ack,
-    decode_subscription_reply,
-    encode_control,
-    encode_subscribe,
-    parse,
-)
+from rrm.core.wire.codec import decode_subscription_reply, encode_subscribe, parse
 from rrm.core.wire.freshness import DropOldestQueue
-from rrm.core.wire.messages import AckMsg, Cause, ControlMsg, SubscribedMsg, SubscribeMsg
-from rrm.xapp.transport.base import QUEUE_SLOTS, TransportError
+from rrm.core.wire.messages import ControlMsg, SubscribedMsg, SubscribeMsg
+from rrm.xapp.transport.base import (
+    QUEUE_SLOTS,
+    Acked,
+    Received,
+    TransportError,
+    acked,
+    control_bytes,
+    opened,
+    receive,
+)
 from rrm.xapp.transport.security import CurveClientKeys
 
 log = structlog.get_logger("rrm.xapp.zmq")
@@ -126,11 +129,7 @@ class ZmqE2Client:
             reply = decode_subscription_reply(parse(pb.SubscriptionEvent, payload))
         except InvalidInput as err:
             raise TransportError(f"subscription reply unreadable: {err}") from None
-        if isinstance(reply, SubscribedMsg):
-            return reply
-        if reply.cause == Cause.UNSUPPORTED_VERSION:
-            raise ProtocolMismatch(reply.detail)
-        raise TransportError(f"subscription refused ({reply.cause.name}): {reply.detail}")
+        return opened(reply)
 
     def _read(self, topic: bytes, stop: threading.Event) -> None:
         """Receive loop: SUB frames -> queue; the socket monitor reports a dropped node."""
@@ -172,11 +171,11 @@ class ZmqE2Client:
             self.last_heard = time.monotonic()
             self.queue.put(event.indication)
 
-    def next_indication(self, timeout_s: float) -> pb.Indication | None:
+    def next_indication(self, timeout_s: float) -> Received | None:
         """Next queued indication; TransportError once the node is gone and the queue drained."""
         ind = self.queue.get(timeout_s)
         if ind is not None:
-            return ind
+            return receive(ind)
         if self.broken:
             raise TransportError(self.broken)
         silent_s = time.monotonic() - self.last_heard
@@ -184,7 +183,7 @@ class ZmqE2Client:
             raise TransportError(f"no indication for {silent_s:.1f} s: node silent or gone")
         return None
 
-    def control(self, request: ControlMsg, timeout_s: float) -> AckMsg:
+    def control(self, request: ControlMsg, timeout_s: float) -> Acked:
         """Send a control and wait up to ``timeout_s`` s for the ack that echoes its header."""
         key = (request.header.node_id, request.header.sequence_number)
 
@@ -195,12 +194,8 @@ class ZmqE2Client:
                 return False
             return (ack.header.node_id, ack.header.sequence_number) == key
 
-        try:
-            wire = encode_control(request).SerializeToString()
-        except InvalidInput as err:
-            raise TransportError(f"control could not be encoded: {err}") from None
-        return decode_ack(parse(pb.ControlAck, self._request(b"control", wire, timeout_s,
-                                                             answers)))
+        sent = control_bytes(request)
+        return acked(sent, self._request(b"control", sent, timeout_s, answers))
 
     def _request(self, kind: bytes, payload: bytes, timeout_s: float,
                  answers: Callable[[bytes], bool]) -> bytes:

@@ -136,12 +136,12 @@ def test_live_loop_serves_slots_from_the_buffer_and_falls_back_when_stale(tiny_c
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("test", transaction_id="t"))
     decider = Decider(policy, make_policy("wmmse", max_iter=50), GuardConfig(), "sum")
-    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), None)
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState())
     sim.start()
     try:
         while loop.stats.slots < 90:
             raw = client.next_indication(1.0)
-            loop.process(raw, raw.header.timestamp_ns)
+            loop.process(raw)
             policy.buffers.wait_filled("n0", 1, 2.0)  # a slot period is long enough to refill
     finally:
         sim.stop()

@@ -55,7 +55,7 @@ def round_trip(transport: str, address: str, security: ClientSecurity) -> Outcom
         client.subscribe(SubscribeMsg("x1", transaction_id="tx-sec"))
         raw = client.next_indication(3.0)
         assert raw is not None, "no indication over the secured transport"
-        return client.control(control_for(raw, np.full(5, 0.004)), timeout_s=3.0).outcome
+        return client.control(control_for(raw, np.full(5, 0.004)), timeout_s=3.0).ack.outcome
     finally:
         client.close()
 

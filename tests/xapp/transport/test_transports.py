@@ -21,7 +21,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rrm.core.errors import ConfigError, InvalidInput, ProtocolMismatch
 from rrm.core.types import InterferenceState, PowerAllocation
 from rrm.core.wire import e2_pb2 as pb
-from rrm.core.wire.codec import decode_indication, encode_indication, parse
+from rrm.core.wire.codec import (
+    decode_ack,
+    decode_control,
+    decode_indication,
+    encode_indication,
+    parse,
+)
 from rrm.core.wire.messages import (
     AckMsg,
     AppliedSource,
@@ -37,7 +43,7 @@ from rrm.sim.e2.grpc_server import SERVICE_NAME, create_grpc_server, stop_grpc_s
 from rrm.sim.e2.service import Subscription
 from rrm.sim.e2.zmq_server import create_zmq_server
 from rrm.xapp.transport import connect
-from rrm.xapp.transport.base import QUEUE_SLOTS, TransportError
+from rrm.xapp.transport.base import QUEUE_SLOTS, Received, TransportError
 from rrm.xapp.transport.grpc_client import wait_for_health
 
 pytestmark = pytest.mark.timeout(30)
@@ -183,13 +189,13 @@ def clients():  # noqa: ANN201
         c.close()
 
 
-def control_for(raw: pb.Indication, power: np.ndarray | None = None) -> ControlMsg:
+def control_for(raw: Received, power: np.ndarray | None = None) -> ControlMsg:
     power = np.full(K, 0.005) if power is None else power
-    return ControlMsg(decode_indication(raw).header, PowerAllocation(power), "test", "v0")
+    return ControlMsg(raw.header, PowerAllocation(power), "test", "v0")
 
 
-def drain(client, count: int) -> list[pb.Indication]:  # noqa: ANN001
-    out: list[pb.Indication] = []
+def drain(client, count: int) -> list[Received]:  # noqa: ANN001
+    out: list[Received] = []
     for _ in range(count):
         raw = client.next_indication(2.0)
         assert raw is not None, f"indication {len(out)} of {count} never arrived"
@@ -205,8 +211,9 @@ def test_stream_opens_with_the_ack_then_every_indication_complete_and_in_order(s
     assert ack.nodes == (NodeInfo("n0", "d2d", K),)
     served.node.publish(5, 3)
     received = drain(client, 8)
-    assert received == [indication(seq, "ch-1") for seq in range(5)] + [
+    assert [r.message for r in received] == [indication(seq, "ch-1") for seq in range(5)] + [
         indication(seq) for seq in range(5, 8)]
+    assert all(r.indication is not None and r.refusal is None for r in received)
     assert client.next_indication(0.05) is None
 
 
@@ -216,9 +223,13 @@ def test_control_round_trip_returns_the_services_ack(serve, clients):
     client.subscribe(SubscribeMsg("x1", transaction_id="tx-1"))
     raw = client.next_indication(2.0)
     power = np.linspace(0.001, 0.01, K)
-    ack = client.control(control_for(raw, power), timeout_s=2.0)
+    acked = client.control(control_for(raw, power), timeout_s=2.0)
+    ack = acked.ack
     (seen,) = served.node.controls
-    assert seen.header == decode_indication(raw).header
+    assert seen.header == decode_indication(raw.message).header == raw.header
+    sent = decode_control(parse(pb.ControlRequest, acked.sent))  # the bytes that went out
+    assert sent.header == seen.header and sent.decision.power_w.tobytes() == power.tobytes()
+    assert decode_ack(parse(pb.ControlAck, acked.received)).header == seen.header
     assert isinstance(seen.decision, PowerAllocation)
     np.testing.assert_array_equal(seen.decision.power_w, power)
     assert (seen.policy, seen.model_version) == ("test", "v0")
@@ -268,7 +279,7 @@ def assert_still_serving(served: Served, clients) -> None:  # noqa: ANN001
     client.subscribe(SubscribeMsg("x2", transaction_id="tx-after"))
     served.node.publish(100, 1)
     (raw,) = drain(client, 1)
-    assert client.control(control_for(raw), timeout_s=2.0).outcome == Outcome.ACCEPTED
+    assert client.control(control_for(raw), timeout_s=2.0).ack.outcome == Outcome.ACCEPTED
 
 
 def test_malformed_control_is_counted_refused_and_the_server_survives(serve, clients):
