@@ -41,3 +41,35 @@ def test_single_link_networks_aggregate_nothing(shipped):
     with torch.inference_mode():
         power = shipped(g, "sum").numpy()
     assert np.max(np.abs(power - REFERENCE["power_k1"])) < 1e-5
+
+
+def test_checkpoint_keeps_its_parameter_names(shipped):
+    from safetensors.torch import load_file
+
+    on_disk = load_file(str(CHECKPOINTS / PCGNN_CHECKPOINT / "model.safetensors"))
+    assert set(shipped.state_dict()) == set(on_disk)
+    assert "backbone.layers.0.message.0.weight" in on_disk
+
+
+def test_edges_are_the_known_pairs_without_self_loops():
+    from rrm.models.gfm.pcgnn import sparse_edges
+
+    known = torch.ones(2, 3, 3, dtype=torch.bool)
+    known[1, 0, 2] = False  # receiver 0 of graph 1 does not know transmitter 2
+    edges = sparse_edges(known)
+    pairs = set(map(tuple, edges.T.tolist()))
+    assert len(pairs) == 2 * 6 - 1 and (5, 3) not in pairs  # tx 2 -> rx 0 of graph 1
+    assert all(j != k for j, k in pairs) and (1, 0) in pairs and (4, 5) in pairs
+
+
+def test_networks_of_different_sizes_batch_into_one_pass(shipped):
+    from rrm.models.gfm.pcgnn import pcgnn_powers
+
+    r = REFERENCE
+    graphs = [graph_batch(torch.from_numpy(r["gains"][:2, :k, :k].copy()),
+                          torch.from_numpy(r["noise_w"][:2, :k]),
+                          torch.from_numpy(r["pmax_w"][:2, :k])) for k in (10, 4, 1)]
+    with torch.inference_mode():
+        together = pcgnn_powers(shipped, graphs, "pf")
+        for g, power in zip(graphs, together, strict=True):
+            torch.testing.assert_close(power, shipped(g, "pf"), rtol=1e-5, atol=1e-6)
