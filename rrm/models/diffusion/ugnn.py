@@ -18,18 +18,51 @@ network permutation equivariant (up to exact ties of the score).
 
 Sizes (sec. 3.1): depth 3, 64-channel blocks of 2 layers with 2-hop filters,
 128-channel step and node-state embeddings.
+
+Sparse GSO: the GSO keeps ``keep + 1 = 11`` entries per row, so the B graphs
+of a batch are one block-diagonal sparse CSR matrix ``[B N, B N]``
+(:func:`sparse_gso`, ``torch_geometric.utils``); each shift ``S x`` is a
+:class:`GraphShift` (``MessagePassing``, sum aggregation fused into one
+``spmm``) and the coarse GSO is the product of the kept rows and columns, so
+a forward pass costs what the edges cost, not ``N^2`` (``N^3`` for the dense
+``S^2``). Forward pass of the shipped ``diffusion-small``, batch 32 (one
+refill of the diffusion policy), median of 20 calls, torch on one thread,
+shared 2-core CPU (``bench/bench_graph_ops.py``, bench/results/graph_ops.md):
+
+======  ================  ===================  =====================
+N       dense (b0ead89)   now, dense GSO in    now, GSO given sparse
+======  ================  ===================  =====================
+20      30 ms             42 ms (*)            33 ms
+400     913 ms            875 ms               776 ms
+1,000   5,953 ms          2,163 ms             2,083 ms
+======  ================  ===================  =====================
+
+(*) N = 20 runs the same dense ops before and after (fill 11/20 > DENSE_FILL):
+the gap is the shared machine's load (load average 5-7 during the run).
+Converting the dense GSO costs 83 ms (N = 400) and 283 ms (N = 1,000) of
+each call: a caller running many steps on one graph converts once
+(:func:`fitted_gso`). The rest is the per-node MLP work, linear in N.
+Outputs equal the dense implementation within 7.2e-7.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import dense_to_sparse, spmm, to_dense_adj, to_torch_csr_tensor
 
 from rrm.core.errors import ConfigError
+
+# A GSO whose non-zeros fill more than this share of its B N^2 entries runs dense:
+# sparse products cost more per entry (bench/results/graph_ops.md). N = 20 graphs
+# (11 of 20 per row) and the coarse levels (S^2 of S^2) are that full.
+DENSE_FILL = 0.1
 
 
 @dataclass(frozen=True)
@@ -54,12 +87,75 @@ class UGNNConfig:
         return asdict(self)
 
 
+def sparse_gso(gso: Tensor) -> Tensor:
+    """Dense ``gso [B, N, N]`` -> block-diagonal sparse CSR ``[B N, B N]`` (graphs side by side).
+
+    Entry ``[b N + k, b N + j]`` is ``S_b[k, j]``; only the non-zeros are kept
+    (``torch_geometric.utils.dense_to_sparse``). Converting costs one pass
+    over the ``B N^2`` entries: a sampler calling the denoiser many times on
+    one graph converts once and passes the result.
+    """
+    b, n, _ = gso.shape
+    edge_index, weight = dense_to_sparse(gso.contiguous())  # (2, E) rows k, cols j; (E,)
+    return _csr(edge_index, weight, b * n)
+
+
+def fitted_gso(gso: Tensor, b: int) -> Tensor:
+    """The GSO of ``b`` graphs in its faster layout (:data:`DENSE_FILL`).
+
+    Sparse block-diagonal ``[B N, B N]`` when the non-zeros are few, dense
+    ``[B, N, N]`` otherwise; either layout in, either out.
+    """
+    if gso.layout == torch.strided:
+        fill = float(torch.count_nonzero(gso)) / gso.numel()
+        return sparse_gso(gso) if fill < DENSE_FILL else gso
+    n = gso.shape[0] // b
+    coo = gso.to_sparse_coo().coalesce()
+    if coo.values().numel() < DENSE_FILL * b * n * n:
+        return gso
+    batch = torch.arange(b, device=gso.device).repeat_interleave(n)  # (B N,)
+    return to_dense_adj(coo.indices(), batch, coo.values(), max_num_nodes=n)  # (B, N, N)
+
+
+def _csr(edge_index: Tensor, weight: Tensor, size: int) -> Tensor:
+    """CSR ``[size, size]`` from ``edge_index (2, E)`` (row, col) and ``weight (E,)``."""
+    with warnings.catch_warnings():  # torch flags CSR construction as beta, once
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*", category=UserWarning)
+        return to_torch_csr_tensor(edge_index, weight, size=(size, size))
+
+
+class GraphShift(MessagePassing):
+    """One shift ``S x`` on a sparse GSO: ``(S x)_k = sum_j S_kj x_j`` (sum aggregation).
+
+    ``S`` is PyG's transposed adjacency ``adj_t [target k, source j]``, so
+    message and aggregation fuse into one sparse-dense product (``spmm``):
+    the cost is ``E C``, not ``N^2 C``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(aggr="add")
+
+    def forward(self, x: Tensor, gso: Tensor) -> Tensor:
+        """``x [B N, C]``, sparse ``gso [B N, B N]`` (or dense ``[B, N, N]``) -> ``[B N, C]``."""
+        if gso.layout == torch.strided:  # a full GSO (:data:`DENSE_FILL`)
+            b, n, _ = gso.shape
+            return torch.bmm(gso, x.reshape(b, n, -1)).reshape(b * n, -1)
+        out: Tensor = self.propagate(gso, x=x)
+        return out
+
+    def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:
+        """``adj_t @ x``: sparse ``[M, M]`` times ``[M, C]``."""
+        out: Tensor = spmm(adj_t, x, reduce="sum")
+        return out
+
+
 class GraphFilter(nn.Module):
     """``Y = sum_h S^h X W_h + b`` (one graph-convolution layer, ``hops + 1`` taps)."""
 
     def __init__(self, c_in: int, c_out: int, hops: int) -> None:
         super().__init__()
         self.hops = hops
+        self.shift = GraphShift()
         self.taps = nn.Linear((hops + 1) * c_in, c_out)
 
     def reset_parameters(self) -> None:
@@ -67,11 +163,12 @@ class GraphFilter(nn.Module):
         self.taps.reset_parameters()
 
     def forward(self, x: Tensor, gso: Tensor) -> Tensor:
-        """``x [B, N, C_in]``, ``gso [B, N, N]`` -> ``[B, N, C_out]``."""
-        shifted = [x]
+        """``x [B, N, C_in]``, sparse ``gso [B N, B N]`` -> ``[B, N, C_out]``."""
+        b, n, c = x.shape
+        shifted = [x.reshape(b * n, c)]
         for _ in range(self.hops):
-            shifted.append(torch.bmm(gso, shifted[-1]))  # (B, N, C_in)
-        return self.taps(torch.cat(shifted, dim=-1))
+            shifted.append(self.shift(shifted[-1], gso))  # (B N, C_in)
+        return self.taps(torch.cat(shifted, dim=-1)).reshape(b, n, -1)
 
 
 class GraphBlock(nn.Module):
@@ -96,7 +193,7 @@ class GraphBlock(nn.Module):
             self.residual.reset_parameters()
 
     def forward(self, x: Tensor, gso: Tensor, emb: Tensor) -> Tensor:
-        """``x [B, N, C_in]``, ``gso [B, N, N]``, ``emb [B, N, E]`` -> ``[B, N, C_out]``."""
+        """``x [B, N, C_in]``, sparse ``gso [B N, B N]``, ``emb [B, N, E]`` -> ``[B, N, C_out]``."""
         h = x
         for i, f in enumerate(self.filters):
             h = f(h, gso)
@@ -129,7 +226,25 @@ class TopKPool(nn.Module):
 
 
 def coarsen_gso(gso: Tensor, idx: Tensor) -> Tensor:
-    """``D S^2 D^T``: rows and columns ``idx [B, M]`` of ``S^2`` -> ``[B, M, M]``."""
+    """``D S^2 D^T``: rows and columns ``idx [B, M]`` of ``S^2`` (:func:`fitted_gso` layout).
+
+    ``gso`` is the block-diagonal sparse ``[B N, B N]``; the product of its
+    kept rows ``D S`` and kept columns ``S D^T`` costs what their non-zeros
+    cost (``S^2`` itself is never formed). A dense ``gso [B, N, N]`` gives a
+    dense ``[B, M, M]``.
+    """
+    if gso.layout == torch.strided:
+        return _coarsen_dense(gso, idx)
+    b, m = idx.shape
+    n = gso.shape[0] // b
+    keep = (idx + n * torch.arange(b, device=idx.device)[:, None]).reshape(-1)  # (B M,)
+    coo = gso.to_sparse_coo()
+    product = torch.sparse.mm(coo.index_select(0, keep), coo.index_select(1, keep)).coalesce()
+    return fitted_gso(_csr(product.indices(), product.values(), b * m), b)
+
+
+def _coarsen_dense(gso: Tensor, idx: Tensor) -> Tensor:
+    """``D S^2 D^T`` of a dense ``gso [B, N, N]`` -> ``[B, M, M]``."""
     s2 = torch.bmm(gso, gso)  # (B, N, N)
     rows = torch.gather(s2, 1, idx[..., None].expand(-1, -1, s2.shape[-1]))  # (B, M, N)
     return torch.gather(rows, 2, idx[:, None, :].expand(-1, idx.shape[1], -1))  # (B, M, M)
@@ -183,9 +298,12 @@ class UGNN(nn.Module):
         Args:
             xk: ``[B, N]`` noisy allocation signal (scaled to [-1, 1] when clean).
             k: ``[B]`` int diffusion step.
-            gso: ``[B, N, N]`` normalised interference graph (:func:`node_inputs`).
+            gso: ``[B, N, N]`` normalised interference graph
+                (:func:`rrm.models.diffusion.features.model_inputs`), or the
+                same as block-diagonal sparse ``[B N, B N]`` (:func:`sparse_gso`).
             u: ``[B, N, 3]`` node state.
         """
+        gso = fitted_gso(gso, xk.shape[0])  # sparse (B N, B N) or dense (B, N, N)
         emb = self.step_mlp(step_embedding(k, self.cfg.embed_dim))[:, None, :] \
             + self.node_mlp(u)  # (B, N, E)
         h = self.lift(torch.cat([xk[..., None], u], dim=-1))  # (B, N, C)

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 import torch
 
+from rrm.models.diffusion import ugnn
 from rrm.models.diffusion.features import model_inputs, node_state, to_power, to_signal
-from rrm.models.diffusion.ugnn import UGNN, TopKPool, UGNNConfig, coarsen_gso, unpool
+from rrm.models.diffusion.ugnn import (
+    UGNN,
+    GraphShift,
+    TopKPool,
+    UGNNConfig,
+    coarsen_gso,
+    fitted_gso,
+    sparse_gso,
+    unpool,
+)
 from rrm.sim.scenarios.ergodic import ErgodicConfig, generate_ergodic
 
 CFG = ErgodicConfig(num_pairs=12, side_m=1100.0)
@@ -75,11 +85,40 @@ def test_pooling_keeps_half_the_nodes_ranked_by_score_and_unpooling_scatters_bac
         assert torch.equal(back[b, idx[b]], kept[b]) and torch.all(back[b, others] == 0)
 
 
-def test_coarse_gso_is_the_two_hop_submatrix():
-    s = torch.rand(1, 5, 5)
-    idx = torch.tensor([[4, 0, 2]])
-    s2 = s[0] @ s[0]
-    assert torch.allclose(coarsen_gso(s, idx)[0], s2[[4, 0, 2]][:, [4, 0, 2]])
+@pytest.mark.parametrize("fill", [1.1, -1.0])  # sparse all the way / dense all the way
+def test_coarse_gso_is_the_two_hop_submatrix_of_each_graph(monkeypatch, fill):
+    monkeypatch.setattr(ugnn, "DENSE_FILL", fill)
+    s = torch.rand(2, 5, 5) * (torch.rand(2, 5, 5) < 0.5)
+    idx = torch.tensor([[4, 0, 2], [1, 3, 0]])
+    coarse = coarsen_gso(sparse_gso(s), idx)
+    assert (coarse.layout == torch.strided) == (fill < 0)
+    blocks = coarse if fill < 0 else torch.stack(
+        [coarse.to_dense()[3 * b:3 * b + 3, 3 * b:3 * b + 3] for b in range(2)])
+    for b in range(2):
+        s2 = s[b] @ s[b]
+        assert torch.allclose(blocks[b], s2[idx[b]][:, idx[b]])
+    if fill > 1:
+        assert torch.all(coarse.to_dense()[:3, 3:] == 0)
+
+
+def test_a_full_gso_runs_dense_and_a_sparse_one_sparse():
+    full, sparse = torch.rand(2, 6, 6), torch.eye(40).expand(2, 40, 40)
+    assert fitted_gso(full, 2).layout == torch.strided
+    assert fitted_gso(sparse, 2).layout == torch.sparse_csr
+    assert torch.equal(fitted_gso(sparse_gso(full), 2), full)
+
+
+def test_sparse_shift_is_the_dense_product():
+    s = torch.rand(3, 6, 6) * (torch.rand(3, 6, 6) < 0.4)
+    x = torch.randn(3, 6, 5)
+    shifted = GraphShift()(x.reshape(18, 5), sparse_gso(s)).reshape(3, 6, 5)
+    assert torch.allclose(shifted, torch.bmm(s, x), atol=1e-6)
+
+
+def test_sparse_and_dense_gso_inputs_give_the_same_noise(inputs):
+    _, gso, u, x, k = inputs
+    model = small_model()
+    assert torch.equal(model(x, k, sparse_gso(gso), u), model(x, k, gso, u))
 
 
 def test_node_state_and_signal_scaling(inputs):
