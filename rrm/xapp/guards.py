@@ -44,7 +44,7 @@ from rrm.core.types import (
     PowerAllocation,
     State,
 )
-from rrm.core.validation import check_allocation
+from rrm.core.validation import BUDGET_TOLERANCE, check_allocation
 
 GUARD_NAMES = ("input_support", "policy_error", "policy_unavailable", "non_finite", "budget",
                "fronthaul", "deadline", "utility", "qos")
@@ -65,7 +65,7 @@ class GuardConfig:
     """
 
     max_links: int = 400
-    budget_tolerance: float = 1e-6
+    budget_tolerance: float = BUDGET_TOLERANCE
     utility_margin: float = 0.05
     qos_violation_max: float = 1.0
     r_min: float = 0.3

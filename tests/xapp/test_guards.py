@@ -71,7 +71,7 @@ def _node_and_guard(scenario: str, make_decision):  # noqa: ANN001, ANN202
     decision = make_decision(ind.state)
     ack = node.control(ControlMsg(ind.header, decision, "test"))
     ctx = DecisionContext(ind.state, decision, get_objective("sum"), 0.0, 1.0)
-    verdict = check_decision(ctx, GuardConfig(utility_margin=-1, budget_tolerance=1e-9))
+    verdict = check_decision(ctx, GuardConfig(utility_margin=-1))
     return ack.outcome == Outcome.ACCEPTED, verdict
 
 
