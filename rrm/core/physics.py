@@ -1,6 +1,6 @@
 """Interference-network physics in numpy: SINR and rates.
 
-Notation (ARCHITECTURE.md, "Domain conventions"):
+Notation (docs/architecture.md, "Domain conventions"):
 
 =========  ==========================================================
 symbol     meaning

@@ -1,7 +1,7 @@
 """Domain types shared by the simulator, the policies and the xApp.
 
 States are what a controller sees in one slot (or a batch of slots);
-allocations are what it decides. All arrays follow ARCHITECTURE.md's
+allocations are what it decides. All arrays follow docs/architecture.md's
 conventions, SI units, sample axis first.
 """
 

@@ -7,7 +7,7 @@ runs to convergence (diffusers-scheduler style). The objective-aware
 policies built on it (``wmmse``, ``wmmse-best``) live in
 :mod:`rrm.models.wmmse_policy`.
 
-Notation (gains convention of ARCHITECTURE.md, amplitudes ``v_k = sqrt(p_k)``):
+Notation (gains convention of docs/architecture.md, amplitudes ``v_k = sqrt(p_k)``):
 
 =============  ==========================================================
 code           Shi et al. 2011 (SISO interference channel, K links)

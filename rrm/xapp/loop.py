@@ -60,7 +60,7 @@ class LoopStats:
         "policy": [], "wmmse": [], "full_reuse": [], "realised": []})
 
     def summary(self, policy: str) -> dict[str, object]:
-        """The summary object of the ARCHITECTURE.md ``rrm demo --json`` contract."""
+        """The summary object of the docs/architecture.md ``rrm demo --json`` contract."""
         lat = np.asarray(self.latency_ms, dtype=np.float64)
         pct = (lambda q: round(float(np.percentile(lat, q)), 3)) if lat.size else (lambda q: None)
         mean = {k: (round(float(np.mean(v)), 4) if v else None) for k, v in self.utility.items()}

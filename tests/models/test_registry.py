@@ -4,6 +4,7 @@ import pytest
 
 from rrm.core.errors import UnknownName
 from rrm.models import registry
+from rrm.models.classical import FullReusePolicy
 from rrm.models.policy import make_policy, policy_names
 
 
@@ -30,9 +31,9 @@ def test_a_plug_in_registers_a_new_name_but_cannot_shadow_a_built_in(monkeypatch
     monkeypatch.setattr(registry, "_PLUGINS", {})
 
     @registry.register_policy("mine")
-    def mine(scale: float = 1.0):
-        return make_policy("full-reuse")
+    def mine(*, name: str, scale: float = 1.0):
+        return FullReusePolicy(name=name)
 
-    assert "mine" in policy_names() and make_policy("mine").name == "full-reuse"
+    assert "mine" in policy_names() and make_policy("mine").name == "mine"
     with pytest.raises(ValueError, match="built in"):
         registry.register_policy("wmmse")(mine)

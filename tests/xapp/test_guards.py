@@ -94,7 +94,7 @@ def _powers(values):  # noqa: ANN001, ANN202
 @pytest.mark.parametrize("scenario, make, guard", [
     ("d2d", _powers([1, 1, 1]), ""),
     ("d2d", _powers([0, 0.5, 1]), ""),
-    ("d2d", _powers([1 + 1e-6, 1, 1]), "budget"),
+    ("d2d", _powers([1 + 1e-5, 1, 1]), "budget"),
     ("d2d", _powers([-1e-3, 1, 1]), "budget"),
     ("d2d", _powers([1, 1]), "budget"),
     ("d2d", _powers([np.nan, 1, 1]), "non_finite"),
