@@ -31,3 +31,13 @@ class ProtocolMismatch(RrmError):
 
 class CheckpointError(RrmError):
     """A checkpoint is missing, truncated, tampered with or of an unknown kind."""
+
+
+MAX_DETAIL_CHARS = 200  # longest error detail a log line or a wire cause carries, characters
+
+
+def clip(text: object, limit: int = MAX_DETAIL_CHARS) -> str:
+    """``str(text)`` cut to ``limit`` characters (marked with '...'): the one bound on
+    log fields and wire details that may embed what a peer sent (shapes, sizes, names)."""
+    s = str(text)
+    return s if len(s) <= limit else s[: max(0, limit - 3)] + "..."

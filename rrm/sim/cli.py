@@ -11,6 +11,7 @@ import threading
 from rrm.core.errors import ConfigError, InvalidInput
 from rrm.core.logs import configure_logging
 from rrm.core.wire.credentials import CurveFiles, TlsFiles, insecure_text
+from rrm.sim.e2.admission import SubscriptionLimits
 from rrm.sim.node import SimNode
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import Simulator
@@ -56,6 +57,11 @@ def add_serving_args(p: argparse.ArgumentParser) -> None:
                    help="ZeroMQ: the node's .key_secret certificate file (enables CURVE)")
     p.add_argument("--curve-authorized-dir",
                    help="ZeroMQ: directory of the public keys of admitted xApps")
+    p.add_argument("--max-subscriptions", type=int, default=SubscriptionLimits.max_total,
+                   help="open subscriptions over all peers (excess refused: OVERLOAD)")
+    p.add_argument("--max-subscriptions-per-peer", type=int,
+                   default=SubscriptionLimits.max_per_peer,
+                   help="open subscriptions of one connection / ZeroMQ identity")
 
 
 def _security(args: argparse.Namespace) -> tuple[TlsFiles | None, CurveFiles | None, str]:
@@ -84,19 +90,21 @@ def serve(sim: Simulator, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     tls, curve, insecure = _security(args)
+    limits = SubscriptionLimits(args.max_subscriptions, args.max_subscriptions_per_peer)
     if insecure:
         print(f"warning: {insecure}", file=sys.stderr, flush=True)
     if args.transport == "grpc":
         from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
 
-        server, port, health = create_grpc_server(sim, f"{args.host}:{args.port}", tls=tls)
+        server, port, health = create_grpc_server(sim, f"{args.host}:{args.port}", tls=tls,
+                                                  limits=limits)
         address = f"{args.host}:{port}"
         closer = lambda: stop_grpc_server(server, health)  # noqa: E731
     else:
         from rrm.sim.e2.zmq_server import create_zmq_server
 
         zserver, pub, ctl = create_zmq_server(sim, args.host, args.pub_port, args.ctl_port,
-                                              curve=curve)
+                                              curve=curve, limits=limits)
         address = f"{args.host}:{pub}:{ctl}"
         closer = zserver.stop
     security = "none" if not (tls or curve) else ("tls" if tls else "curve")

@@ -5,8 +5,10 @@ the E2 contract, independent of transports and clocks:
 
 * :meth:`open_slot` builds the indication of the current slot;
 * :meth:`control` validates and applies (or rejects) a control request for
-  it: late, duplicate, malformed or mismatched controls are rejected with a
-  typed cause and counted;
+  it: late, duplicate, malformed or mismatched controls (another node, another
+  protocol version, a slot that is not the open one) are rejected with a
+  typed cause and counted (that the control answers a subscription this node
+  issued is the service's check: :class:`rrm.sim.simulator.Simulator`);
 * :meth:`close_slot` ends the slot: if no valid control arrived, the
   documented default is applied (the previous applied allocation, else full
   power), then the environment advances.
@@ -24,8 +26,10 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Generic
 
+from rrm.core.errors import clip
 from rrm.core.validation import Violation
 from rrm.core.wire.messages import (
+    PROTOCOL_VERSION,
     AckMsg,
     AppliedSource,
     Cause,
@@ -127,13 +131,23 @@ class SimNode(Generic[A]):
             return msg.decision
         admitted = self.env.admit(msg.decision)
         if isinstance(admitted, Violation):
-            return Cause.INVALID_MESSAGE, admitted.detail
+            return Cause.INVALID_MESSAGE, clip(admitted.detail)
         return admitted
+
+    def reject(self, msg: ControlMsg, cause: Cause, detail: str) -> AckMsg:
+        """Reject ``msg`` without looking at it further (the service's own checks), counted."""
+        with self._lock:
+            self.counters[cause.name.lower()] += 1
+        return AckMsg(msg.header, Outcome.REJECTED, cause, clip(detail))
 
     def _reject_reason(self, msg: ControlMsg, now: int) -> tuple[Cause, str] | None:
         h = msg.header
         if h.node_id != self.cfg.node_id:
-            return Cause.UNKNOWN_SUBSCRIPTION, f"node {h.node_id!r} is not {self.cfg.node_id!r}"
+            return Cause.UNKNOWN_SUBSCRIPTION, clip(
+                f"node {h.node_id!r} is not {self.cfg.node_id!r}")
+        if h.protocol_version != PROTOCOL_VERSION:
+            return Cause.UNSUPPORTED_VERSION, (f"protocol version {h.protocol_version}, "
+                                               f"this node speaks {PROTOCOL_VERSION}")
         if h.sequence_number in self._answered:
             return Cause.DUPLICATE, f"slot {h.slot} (seq {h.sequence_number}) already answered"
         if h.sequence_number > self._seq:
@@ -141,6 +155,8 @@ class SimNode(Generic[A]):
         ind = self._open
         if ind is None or h.sequence_number < ind.header.sequence_number:
             return Cause.TIMER_EXPIRED, f"control for slot {h.slot} arrived after its slot closed"
+        if h.slot != ind.header.slot:  # the sequence number names the open slot; so must this
+            return Cause.STALE, f"slot {h.slot} is not the open slot {ind.header.slot}"
         if now > ind.header.deadline_ns:
             late_ms = (now - ind.header.deadline_ns) / 1e6
             return Cause.TIMER_EXPIRED, f"control {late_ms:.2f} ms after the deadline"

@@ -13,13 +13,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 
 import structlog
 
+from rrm.core.errors import clip
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import encode_indication
-from rrm.core.wire.freshness import DropOldestQueue
 from rrm.core.wire.messages import (
     AckMsg,
     Cause,
@@ -35,37 +36,79 @@ from rrm.sim.node import SimNode
 
 log = structlog.get_logger("rrm.sim")
 FEED_CAPACITY = 64  # indications buffered per subscription before the oldest is dropped
+FEED_MAX_BYTES = 8 << 20  # 8 MiB per subscription: a few K = 400 slots, fresh CSI only
+IDLE_TIMEOUT_S = 30.0  # a subscription whose reader has not read for this long is closed, s
 
 
 class QueueFeed:
-    """A subscription's bounded indication queue; drops the oldest when full."""
+    """A subscription's bounded indication queue; drops the oldest when full.
 
-    def __init__(self, node_ids: frozenset[str], capacity: int = FEED_CAPACITY) -> None:
+    Bounded in messages (``capacity``) and in bytes (``max_bytes``; the newest
+    indication is always kept, whatever its size). ``idle_s`` is how long the
+    reader has not asked for an indication; a closed feed holds nothing.
+    """
+
+    def __init__(self, node_ids: frozenset[str], capacity: int = FEED_CAPACITY,
+                 max_bytes: int = FEED_MAX_BYTES) -> None:
         self.node_ids = node_ids
-        self._q: DropOldestQueue[pb.Indication] = DropOldestQueue(capacity)
-        self._closed = threading.Event()
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.dropped = 0  # indications evicted because the reader lagged
+        self._q: deque[tuple[pb.Indication, int]] = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._last_read = time.monotonic()
 
     @property
-    def dropped(self) -> int:
-        """Indications evicted because the reader lagged."""
-        return self._q.dropped
+    def queued_bytes(self) -> int:
+        """Serialized bytes waiting in the queue."""
+        with self._cond:
+            return self._bytes
 
     def put(self, ind: pb.Indication) -> None:
-        """Queue an indication (drop the oldest one if the reader lags)."""
-        self._q.put(ind)
+        """Queue an indication (drop the oldest ones if the reader lags)."""
+        size = ind.ByteSize()
+        with self._cond:
+            if self._closed:
+                return
+            self._q.append((ind, size))
+            self._bytes += size
+            while len(self._q) > 1 and (len(self._q) > self.capacity
+                                        or self._bytes > self.max_bytes):
+                self._bytes -= self._q.popleft()[1]
+                self.dropped += 1
+            self._cond.notify()
 
     def get(self, timeout_s: float) -> pb.Indication | None:
         """Next indication, or None after ``timeout_s`` or once closed."""
-        return None if self._closed.is_set() else self._q.get(timeout_s)
+        with self._cond:
+            self._last_read = time.monotonic()
+            if not self._q and not self._closed and timeout_s > 0:
+                self._cond.wait(timeout_s)
+            if self._closed or not self._q:
+                return None
+            ind, size = self._q.popleft()
+            self._bytes -= size
+            return ind
+
+    def idle_s(self, now: float) -> float:
+        """Seconds since the reader last asked for an indication (``now``: monotonic s)."""
+        with self._cond:
+            return now - self._last_read
 
     @property
     def closed(self) -> bool:
         """True once closed by either side."""
-        return self._closed.is_set()
+        return self._closed
 
     def close(self) -> None:
-        """Stop delivering."""
-        self._closed.set()
+        """Stop delivering and free the queue."""
+        with self._cond:
+            self._closed = True
+            self._q.clear()
+            self._bytes = 0
+            self._cond.notify_all()
 
 
 @dataclass
@@ -86,23 +129,32 @@ class Simulator:
         max_slots: stop after this many slots (None: run until stopped).
         wait_for_subscriber: start the clock only once a subscription exists
             (replays: no recorded slot is published to nobody).
+        idle_timeout_s: close a subscription whose reader has not read for
+            this long (an abandoned stream frees its channel and queue).
+
+    Controls are authorised: a control must carry the channel id of an open
+    subscription this node issued that covers its node; otherwise it is
+    rejected with UNKNOWN_SUBSCRIPTION and counted on its node.
     """
 
     def __init__(self, nodes: list[SimNode], slot_period_s: float = 0.010,
                  lockstep: bool = False, max_slots: int | None = None,
-                 wait_for_subscriber: bool = False) -> None:
+                 wait_for_subscriber: bool = False,
+                 idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self.nodes = {n.cfg.node_id: n for n in nodes}
         if len(self.nodes) != len(nodes):
             raise ValueError("node ids must be distinct")
         self.slot_period_s = slot_period_s
         self.lockstep = lockstep
         self.max_slots = max_slots
+        self.idle_timeout_s = idle_timeout_s
         self._subscribed = threading.Event()
         if not wait_for_subscriber:
             self._subscribed.set()
         self.finished = threading.Event()
         self.slots_run = 0
         self.malformed = 0
+        self.unknown_node = 0  # controls naming no node of this simulator
         self._channels: dict[str, _Channel] = {}
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
@@ -121,6 +173,7 @@ class Simulator:
             return SubscriptionFailed(Cause.UNKNOWN_SUBSCRIPTION, f"unknown node ids: {unknown}")
         wanted = frozenset(request.node_ids or self.nodes)
         with self._lock:
+            self._prune()
             old = next((c for c in self._channels.values()
                         if request.transaction_id and c.transaction_id == request.transaction_id),
                        None)
@@ -137,11 +190,17 @@ class Simulator:
         return Subscription(ack, chan.feed)
 
     def control(self, request: ControlMsg) -> AckMsg:
-        """Route a control to its node; wake the clock in lockstep mode."""
+        """Authorise, route a control to its node; wake the clock in lockstep mode."""
         node = self.nodes.get(request.header.node_id)
         if node is None:
+            with self._lock:
+                self.unknown_node += 1
             return AckMsg(request.header, Outcome.REJECTED, Cause.UNKNOWN_SUBSCRIPTION,
-                          f"unknown node {request.header.node_id!r}")
+                          clip(f"unknown node {request.header.node_id!r}"))
+        unauthorised = self._unauthorised(request.header.channel_id, node.cfg.node_id)
+        if unauthorised is not None:
+            log.warning("control_unauthorised", node=node.cfg.node_id, detail=unauthorised)
+            return node.reject(request, Cause.UNKNOWN_SUBSCRIPTION, unauthorised)
         ack = node.control(request)
         if ack.outcome != Outcome.REJECTED:
             with self._lock:
@@ -153,7 +212,35 @@ class Simulator:
         """Count an undecodable control."""
         with self._lock:
             self.malformed += 1
-        log.warning("control_malformed", detail=detail[:200])
+        log.warning("control_malformed", detail=clip(detail))
+
+    @property
+    def open_channels(self) -> int:
+        """Subscriptions currently open (closed ones are forgotten)."""
+        with self._lock:
+            self._prune()
+            return len(self._channels)
+
+    def _unauthorised(self, channel_id: str, node_id: str) -> str | None:
+        """Why a control on ``channel_id`` for ``node_id`` is not authorised, or None."""
+        with self._lock:
+            chan = self._channels.get(channel_id)
+            if chan is None or chan.feed.closed:
+                return (f"channel {clip(repr(channel_id), 40)} is no open subscription "
+                        "of this node")
+            if node_id not in chan.node_ids:
+                return f"channel {channel_id!r} does not cover node {node_id!r}"
+            return None
+
+    def _prune(self) -> None:
+        """Forget closed subscriptions; close idle ones (caller holds the lock)."""
+        now = time.monotonic()
+        for cid, chan in list(self._channels.items()):
+            if not chan.feed.closed and chan.feed.idle_s(now) > self.idle_timeout_s:
+                log.info("subscription_idle", channel_id=cid, timeout_s=self.idle_timeout_s)
+                chan.feed.close()
+            if chan.feed.closed:
+                del self._channels[cid]
 
     # -- clock -------------------------------------------------------------
     def start(self) -> None:
@@ -200,7 +287,8 @@ class Simulator:
 
     def _publish_slot(self) -> None:
         with self._lock:
-            channels = [c for c in self._channels.values() if not c.feed.closed]
+            self._prune()
+            channels = list(self._channels.values())
             self._pending = set(self.nodes)
         for node_id, node in self.nodes.items():
             encoded = encode_indication(node.open_slot())

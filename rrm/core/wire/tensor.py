@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from rrm.core.errors import InvalidInput
+from rrm.core.errors import InvalidInput, clip
 from rrm.core.wire import e2_pb2 as pb
 
 _TO_WIRE: dict[np.dtype, int] = {
@@ -20,6 +20,7 @@ _TO_WIRE: dict[np.dtype, int] = {
 }
 _FROM_WIRE: dict[int, np.dtype] = {v: k for k, v in _TO_WIRE.items()}
 MAX_ELEMENTS = 1 << 26  # 64 Mi elements: a bound that no valid message reaches
+MAX_NDIM = 8  # no wire tensor has more axes (cell-free beamformers: [B, K, M])
 
 
 def to_tensor(array: NDArray[np.generic], out: pb.Tensor | None = None) -> pb.Tensor:
@@ -46,15 +47,18 @@ def from_tensor(t: pb.Tensor, what: str, ndim: int | None = None) -> NDArray[np.
     if t.dtype not in _FROM_WIRE:
         raise InvalidInput(f"{what}: unknown dtype code {t.dtype}")
     dtype = _FROM_WIRE[t.dtype]
+    # rank first, before building or formatting anything a peer sized
+    if ndim is not None and len(t.shape) != ndim:
+        raise InvalidInput(f"{what}: expected {ndim} dimensions, got {len(t.shape)}")
+    if len(t.shape) > MAX_NDIM:
+        raise InvalidInput(f"{what}: {len(t.shape)} dimensions exceed the limit of {MAX_NDIM}")
     shape = tuple(int(s) for s in t.shape)
-    if ndim is not None and len(shape) != ndim:
-        raise InvalidInput(f"{what}: expected {ndim} dimensions, got shape {shape}")
     count = math.prod(shape)  # Python ints: a hostile shape cannot overflow to a small count
     if count > MAX_ELEMENTS:
         raise InvalidInput(f"{what}: {count} elements exceed the limit of {MAX_ELEMENTS}")
     if len(t.data) != count * dtype.itemsize:
         raise InvalidInput(
-            f"{what}: {len(t.data)} bytes do not match shape {shape} of {dtype.name}"
+            f"{what}: {len(t.data)} bytes do not match shape {clip(shape)} of {dtype.name}"
         )
     arr = np.frombuffer(t.data, dtype=dtype).reshape(shape)
     return arr.astype(dtype.newbyteorder("="), copy=True)

@@ -9,7 +9,13 @@ is stopping.
 
 The servicer holds only RPC plumbing: it decodes, calls the pure handlers of
 a :class:`rrm.sim.e2.service.NodeService` on domain objects, and encodes. Each
-open subscription occupies one worker thread for its lifetime.
+open subscription occupies one worker thread for its lifetime, so their
+number is bounded (:class:`rrm.sim.e2.admission.SubscriptionLimits`, per peer
+and in total; an excess Subscribe is answered with a SubscriptionFailure,
+cause OVERLOAD) and the pool has ``control_workers`` threads more than
+subscriptions can hold: held or abandoned streams never starve Control. A
+stream whose feed the node closed (idle reader, shutdown) is cancelled by a
+watchdog even while its thread waits on a client that stopped reading.
 
 Garbage bytes that are not a ControlRequest at all fail in gRPC's own
 deserializer and are answered with status INTERNAL before any servicer code
@@ -25,6 +31,8 @@ a non-loopback address the node logs ``insecure_bind``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 
@@ -32,7 +40,7 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from rrm.core.errors import ConfigError, InvalidInput
+from rrm.core.errors import ConfigError, InvalidInput, clip
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire import e2_pb2_grpc
 from rrm.core.wire.codec import (
@@ -47,23 +55,29 @@ from rrm.core.wire.messages import (
     AckMsg,
     Cause,
     Outcome,
+    SubscribeMsg,
     SubscriptionFailed,
     version_refusal,
 )
-from rrm.sim.e2.service import NodeService
+from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
+from rrm.sim.e2.service import IndicationFeed, NodeService
 
 log = structlog.get_logger("rrm.sim.grpc")
 SERVICE_NAME = "rrm.e2.v1.E2Node"
 POLL_S = 0.1  # how often a stream checks that its client is still there, s
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB: a K = 2000 gain matrix is 32 MB
-DEFAULT_WORKERS = 16  # each open subscription holds one worker thread
+WATCHDOG_S = 0.5  # how often closed feeds' streams are cancelled, s
 
 
 class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
     """gRPC face of a NodeService (RPC methods only)."""
 
-    def __init__(self, service: NodeService) -> None:
+    def __init__(self, service: NodeService, gate: SubscriptionGate | None = None) -> None:
         self.service = service
+        self.gate = gate or SubscriptionGate()
+        self._streams: dict[int, tuple[grpc.ServicerContext, IndicationFeed]] = {}
+        self._lock = threading.Lock()
+        self._watching = False  # the watchdog runs while streams are open
 
     def Subscribe(self, request: pb.SubscriptionRequest,  # noqa: N802 - generated name
                   context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent]:
@@ -75,13 +89,35 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
                         version=sub.protocol_version)
             yield encode_subscription_event(refusal)
             return
+        peer = context.peer()
+        overload = self.gate.acquire(peer)
+        if overload is not None:
+            log.warning("subscription_refused", xapp_id=clip(sub.xapp_id), peer=clip(peer),
+                        cause=overload.cause.name, detail=overload.detail)
+            yield encode_subscription_event(overload)
+            return
+        try:
+            yield from self._serve(sub, context)
+        finally:
+            self.gate.release(peer)
+
+    def _serve(self, sub: SubscribeMsg,
+               context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent]:
         result = self.service.subscribe(sub)
         if isinstance(result, SubscriptionFailed):
-            log.warning("subscription_refused", xapp_id=sub.xapp_id, cause=result.cause.name)
+            log.warning("subscription_refused", xapp_id=clip(sub.xapp_id),
+                        cause=result.cause.name)
             yield encode_subscription_event(result)
             return
         feed = result.feed
-        log.info("subscription_opened", channel_id=result.ack.channel_id, xapp_id=sub.xapp_id)
+        log.info("subscription_opened", channel_id=result.ack.channel_id,
+                 xapp_id=clip(sub.xapp_id))
+        with self._lock:
+            self._streams[id(context)] = (context, feed)
+            if not self._watching:
+                self._watching = True
+                threading.Thread(target=self._watch, name="e2-grpc-watchdog",
+                                 daemon=True).start()
         try:
             yield encode_subscription_event(result.ack)
             while context.is_active() and not feed.closed:
@@ -89,8 +125,22 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
                 if ind is not None:
                     yield pb.SubscriptionEvent(indication=ind)
         finally:
+            with self._lock:
+                self._streams.pop(id(context), None)
             feed.close()
             log.info("subscription_closed", channel_id=result.ack.channel_id)
+
+    def _watch(self) -> None:
+        """Cancel the streams whose feed was closed by the node (idle reader, shutdown)."""
+        while True:
+            time.sleep(WATCHDOG_S)
+            with self._lock:
+                if not self._streams:
+                    self._watching = False
+                    return
+                ended = [ctx for ctx, feed in self._streams.values() if feed.closed]
+            for ctx in ended:
+                ctx.cancel()  # wakes a worker blocked on a client that stopped reading
 
     def Control(self, request: pb.ControlRequest,  # noqa: N802 - generated name
                 context: grpc.ServicerContext) -> pb.ControlAck:
@@ -98,33 +148,39 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
         try:
             msg = decode_control(request)
         except InvalidInput as err:
-            self.service.malformed_control(str(err))
-            log.warning("control_malformed", detail=str(err))
+            detail = clip(err)
+            self.service.malformed_control(detail)
+            log.warning("control_malformed", detail=detail)
             return encode_ack(AckMsg(header_from_pb(request.header), Outcome.REJECTED,
-                                     Cause.INVALID_MESSAGE, str(err)[:200]))
+                                     Cause.INVALID_MESSAGE, detail))
         return encode_ack(self.service.control(msg))
 
 
 def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
                        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                       max_workers: int = DEFAULT_WORKERS, tls: TlsFiles | None = None,
+                       tls: TlsFiles | None = None,
+                       limits: SubscriptionLimits | None = None,
                        ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Start a gRPC E2 node on ``address`` ("host:port", port 0 = any free port).
 
     Returns (started server, bound port, health servicer); pass the last two
     to :func:`stop_grpc_server`. ``max_message_bytes`` caps both directions;
-    a larger request is refused with RESOURCE_EXHAUSTED. ``max_workers``
-    bounds concurrent subscriptions plus in-flight controls. ``tls``: serve
-    TLS (mutual TLS when it names a client CA); bad files raise ConfigError.
+    a larger request is refused with RESOURCE_EXHAUSTED. ``limits`` bounds
+    the subscriptions (per peer, in total); the worker pool holds one thread per
+    allowed subscription plus ``limits.control_workers`` for Control. ``tls``:
+    serve TLS (mutual TLS when it names a client CA); bad files raise ConfigError.
     """
+    limits = limits or SubscriptionLimits()
     credentials = _server_credentials(tls) if tls is not None else None
     insecure_warning(address.rsplit(":", 1)[0], credentials is not None, "bind", "grpc")
     options = [("grpc.max_send_message_length", max_message_bytes),
                ("grpc.max_receive_message_length", max_message_bytes)]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
+    workers = limits.max_total + limits.control_workers
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers,
                                                     thread_name_prefix="e2-grpc"),
                          options=options)
-    e2_pb2_grpc.add_E2NodeServicer_to_server(E2NodeServicer(service), server)
+    servicer = E2NodeServicer(service, SubscriptionGate(limits))
+    e2_pb2_grpc.add_E2NodeServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     try:

@@ -34,7 +34,14 @@ node's code. Without ``curve`` on a non-loopback host the node logs
 ``insecure_bind``.
 
 ZeroMQ sockets are not thread-safe: one server thread owns both, polling
-them with a short timeout and draining every open feed in between.
+them with a short timeout and draining every open feed in between. Requests
+come first: every waiting request (up to ``REQUESTS_PER_TURN``) is answered
+before any feed is drained, and a turn publishes at most ``FEED_BURST``
+indications per feed, so feeds never hold Control back. Subscriptions are
+bounded per routing identity and in total
+(:class:`rrm.sim.e2.admission.SubscriptionLimits`; excess: a
+SubscriptionFailure with cause OVERLOAD), and a subscription's slot is given
+back when its feed closes, is orphaned or is replaced.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ import zmq
 from google.protobuf.message import Message
 from zmq.auth.thread import ThreadAuthenticator
 
-from rrm.core.errors import InvalidInput
+from rrm.core.errors import InvalidInput, clip
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import (
     decode_control,
@@ -65,20 +72,26 @@ from rrm.core.wire.credentials import (
     load_curve_keypair,
 )
 from rrm.core.wire.messages import AckMsg, Cause, Outcome, SubscriptionFailed, version_refusal
+from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
 from rrm.sim.e2.service import IndicationFeed, NodeService
 
 log = structlog.get_logger("rrm.sim.zmq")
 POLL_MS = 1  # idle wake-up period: how long a queued indication may wait to go out, ms
 ORPHAN_S = 10.0  # a feed whose topic has no subscriber for this long is closed, s
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB
+REQUESTS_PER_TURN = 64  # requests answered before feeds are drained again
+FEED_BURST = 4  # indications one feed may publish per turn
+PUB_HWM = 16  # indications queued per SUB connection: a reader that stops costs 16, not 1000
 
 
 class ZmqE2Server:
     """A NodeService served on an XPUB and a ROUTER socket by one thread."""
 
     def __init__(self, service: NodeService, host: str, pub_port: int, ctl_port: int,
-                 max_message_bytes: int, curve: CurveFiles | None = None) -> None:
+                 max_message_bytes: int, curve: CurveFiles | None = None,
+                 limits: SubscriptionLimits | None = None) -> None:
         self.service = service
+        self.gate = SubscriptionGate(limits)
         keys = None
         if curve is not None:
             keys = load_curve_keypair(curve.secret_key_file, "CURVE server secret key")
@@ -95,6 +108,7 @@ class ZmqE2Server:
             self.auth.configure_curve(domain="*", location=curve.authorized_dir)
         self.pub = self.ctx.socket(zmq.XPUB)
         self.router = self.ctx.socket(zmq.ROUTER)
+        self.pub.setsockopt(zmq.SNDHWM, PUB_HWM)
         for sock in (self.pub, self.router):
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
@@ -110,6 +124,7 @@ class ZmqE2Server:
             self._release_context()
             raise InvalidInput(f"cannot bind the ZeroMQ E2 node on {host}: {err}") from None
         self.feeds: dict[bytes, IndicationFeed] = {}
+        self._peers: dict[bytes, str] = {}  # topic -> routing identity holding its gate slot
         self._listened: set[bytes] = set()  # topic prefixes some SUB socket subscribed to
         self._unheard_since: dict[bytes, float] = {}  # topic -> when it had no subscriber
         self._stop = threading.Event()
@@ -146,7 +161,7 @@ class ZmqE2Server:
                 if self.pub in ready:
                     self._track_listeners()
                 if self.router in ready:
-                    self._handle_safely(self.router.recv_multipart())
+                    self._answer_requests()
                 self._publish()
         finally:
             for feed in self.feeds.values():
@@ -154,6 +169,15 @@ class ZmqE2Server:
             self.pub.close()
             self.router.close()
             log.info("zmq_server_stopped", pub_port=self.pub_port, ctl_port=self.ctl_port)
+
+    def _answer_requests(self) -> None:
+        """Answer every waiting request (bounded per turn) before any feed is drained."""
+        for _ in range(REQUESTS_PER_TURN):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._handle_safely(frames)
 
     def _track_listeners(self) -> None:
         """Read XPUB's (un)subscription messages: ``b"\\x01" + prefix`` / ``b"\\x00" + prefix``."""
@@ -179,20 +203,25 @@ class ZmqE2Server:
                     self._forget(topic)
             else:
                 self._unheard_since.pop(topic, None)
-                while (ind := feed.get(0)) is not None:
+                for _ in range(FEED_BURST):
+                    if (ind := feed.get(0)) is None:
+                        break
                     event = pb.SubscriptionEvent(indication=ind)
                     self.pub.send_multipart([topic, event.SerializeToString()])
 
     def _forget(self, topic: bytes) -> None:
         del self.feeds[topic]
         self._unheard_since.pop(topic, None)
+        peer = self._peers.pop(topic, None)
+        if peer is not None:
+            self.gate.release(peer)
 
     def _handle_safely(self, frames: list[bytes]) -> None:
         """Answer one request; a failing handler costs a REJECTED ack, never the thread."""
         try:
             self._handle(frames)
         except Exception as err:  # noqa: BLE001 - the server must outlive any request
-            log.exception("zmq_request_failed", error=str(err))
+            log.exception("zmq_request_failed", error=clip(err))
             ack = _rejection(pb.ControlRequest(), f"node failed: {err}", Cause.FAILED_TO_EXECUTE)
             self._reply(frames[0], b"control", ack)
 
@@ -203,7 +232,7 @@ class ZmqE2Server:
             return
         _, _, kind, payload = frames
         if kind == b"subscribe":
-            self._reply(identity, kind, self._subscribe(payload))
+            self._reply(identity, kind, self._subscribe(payload, identity.hex()))
         elif kind == b"control":
             self._reply(identity, kind, self._control(payload))
         else:
@@ -215,10 +244,11 @@ class ZmqE2Server:
     def _refuse(self, request: pb.ControlRequest, detail: str) -> pb.ControlAck:
         """Count a malformed control and build its REJECTED / INVALID_MESSAGE ack."""
         self.service.malformed_control(detail)
+        detail = clip(detail)
         log.warning("control_malformed", detail=detail)
         return _rejection(request, detail)
 
-    def _subscribe(self, payload: bytes) -> pb.SubscriptionEvent:
+    def _subscribe(self, payload: bytes, peer: str) -> pb.SubscriptionEvent:
         try:
             request = decode_subscribe(parse(pb.SubscriptionRequest, payload))
         except InvalidInput as err:
@@ -231,15 +261,23 @@ class ZmqE2Server:
         if not request.transaction_id:
             return encode_subscription_event(SubscriptionFailed(
                 Cause.INVALID_MESSAGE, "ZeroMQ subscriptions need a transaction id (the topic)"))
-        result = self.service.subscribe(request)
-        if isinstance(result, SubscriptionFailed):
-            log.warning("subscription_refused", xapp_id=request.xapp_id, cause=result.cause.name)
-            return encode_subscription_event(result)
         topic = request.transaction_id.encode()
         if topic in self.feeds:
             self.feeds[topic].close()  # resumed by transaction id: the new feed replaces it
             self._forget(topic)
+        overload = self.gate.acquire(peer)
+        if overload is None:
+            result = self.service.subscribe(request)
+            if isinstance(result, SubscriptionFailed):
+                self.gate.release(peer)
+        else:
+            result = overload
+        if isinstance(result, SubscriptionFailed):
+            log.warning("subscription_refused", xapp_id=clip(request.xapp_id),
+                        cause=result.cause.name, detail=result.detail)
+            return encode_subscription_event(result)
         self.feeds[topic] = result.feed
+        self._peers[topic] = peer
         log.info("subscription_opened", channel_id=result.ack.channel_id,
                  xapp_id=request.xapp_id, topic=request.transaction_id)
         return encode_subscription_event(result.ack)
@@ -262,7 +300,7 @@ class ZmqE2Server:
 def _rejection(request: pb.ControlRequest, detail: str,
                cause: Cause = Cause.INVALID_MESSAGE) -> pb.ControlAck:
     return encode_ack(AckMsg(header_from_pb(request.header), Outcome.REJECTED, cause,
-                             detail[:200]))
+                             clip(detail)))
 
 
 def _quiet_auth_log() -> logging.Logger:
@@ -281,15 +319,18 @@ def _bind(sock: zmq.Socket[bytes], host: str, port: int) -> int:
 
 def create_zmq_server(service: NodeService, host: str = "127.0.0.1", pub_port: int = 0,
                       ctl_port: int = 0, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                      curve: CurveFiles | None = None) -> tuple[ZmqE2Server, int, int]:
+                      curve: CurveFiles | None = None, limits: SubscriptionLimits | None = None,
+                      ) -> tuple[ZmqE2Server, int, int]:
     """Start a ZeroMQ E2 node; returns (server, indication port, control port).
 
     Port 0 binds any free port. ``max_message_bytes`` caps what the node
     accepts on either socket. ``curve``: encrypt with CURVE (and admit only
     authorised client keys when it names a directory); bad key files raise
-    ConfigError. Stop it with :meth:`ZmqE2Server.stop`.
+    ConfigError. ``limits`` bounds the subscriptions (per routing identity, in
+    total). Stop it with :meth:`ZmqE2Server.stop`.
     """
-    server = ZmqE2Server(service, host, pub_port, ctl_port, max_message_bytes, curve).start()
+    server = ZmqE2Server(service, host, pub_port, ctl_port, max_message_bytes, curve,
+                         limits).start()
     security = "none" if curve is None else (
         "curve+authorized-clients" if curve.authorized_dir else "curve")
     log.info("zmq_server_started", host=host, pub_port=server.pub_port,
