@@ -1,31 +1,50 @@
-# syntax=docker/dockerfile:1
 # rrm xApp image: CPU PyTorch, the shipped checkpoints, a non-root user.
-#   docker build -t rrm/rrm-xapp:0.1.0 .
-#   docker run --rm -p 8080:8080 rrm/rrm-xapp:0.1.0 xapp run --e2-address HOST:50051
+#   make image                      (podman or docker, whichever is present; docs/deploy.md)
+#   podman build -t rrm/rrm-xapp:0.1.0 .
+#   podman run --rm -p 8080:8080 rrm/rrm-xapp:0.1.0 xapp run --e2-address HOST:50051
 # The same image runs the simulator: `... rrm/rrm-xapp:0.1.0 sim serve --host 0.0.0.0`.
-ARG PYTHON_VERSION=3.11
+#
+# Build arguments:
+#   BASE             the base image: any Debian-like image with python3 (3.11) and python3-venv
+#                    (`make base-image` makes one locally with mmdebstrap: no registry)
+#   WHEELS           a directory of the build context holding every wheel (`make wheels`);
+#                    when it holds any, everything installs from it alone (--no-index)
+#   TORCH_INDEX_URL  an index for torch only (its CPU build); the rest uses pip's default
+#                    index (PIP_INDEX_URL), never this one
+# No `syntax=` line: the builder's own frontend is used, nothing is fetched for it.
+ARG BASE=python:3.11-slim
 
-FROM python:${PYTHON_VERSION}-slim AS build
-# torch is pinned exactly (pyproject.toml); its CPU build comes from this index.
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/venv
+FROM ${BASE} AS build
+ARG WHEELS=wheels
+ARG TORCH_INDEX_URL=
+ARG PIP_INDEX_URL=
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_INDEX_URL=${PIP_INDEX_URL}
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
+COPY ${WHEELS}/ /wheels/
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY rrm ./rrm
-RUN pip install . \
- && python -m compileall -q /opt/venv/lib
-# The checkpoints move out of site-packages behind a symlink, so a volume
-# mounted on /opt/rrm/checkpoints (chart: checkpoints.existingClaim) replaces them.
-RUN site="$(python -c 'import rrm.models, pathlib; print(pathlib.Path(rrm.models.__file__).parent)')" \
- && mkdir -p /opt/rrm \
- && mv "$site/checkpoints" /opt/rrm/checkpoints \
- && ln -s /opt/rrm/checkpoints "$site/checkpoints" \
+# torch is pinned exactly (pyproject.toml); with local wheels nothing leaves the build.
+RUN set -eu; \
+    if ls /wheels/*.whl >/dev/null 2>&1; then \
+      pip install --no-index --find-links /wheels torch==2.13.0 setuptools wheel; \
+      pip install --no-index --find-links /wheels --no-build-isolation /src; \
+    else \
+      pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.13.0; \
+      pip install /src; \
+    fi; \
+    python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/rrm"
+# The checkpoints move out of site-packages behind a symlink, so a volume mounted
+# on /opt/rrm/checkpoints (chart: checkpoints.existingClaim) replaces them. Run
+# from / in isolated mode: `import rrm.models` must find the installed package.
+COPY docker/relocate_checkpoints.py /tmp/relocate_checkpoints.py
+WORKDIR /
+RUN python -I /tmp/relocate_checkpoints.py /opt/rrm/checkpoints \
+ && test -L "$(python -I -c 'import rrm.models, pathlib; print(pathlib.Path(rrm.models.__file__).parent)')/checkpoints" \
  && test -f /opt/rrm/checkpoints/gfm-small-sum/model.safetensors
 
-FROM python:${PYTHON_VERSION}-slim AS runtime
+FROM ${BASE} AS runtime
 LABEL org.opencontainers.image.title="rrm-xapp" \
       org.opencontainers.image.description="AI-native RRM xApp for an O-RAN near-RT RIC, with its RAN simulator" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -7,7 +7,7 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 PIP := $(BIN)/pip install --disable-pip-version-check -q $(FIND_LINKS)
 
 .PHONY: demo test check lint typecheck bench clean venv checkpoints checkpoints-gfm \
-	checkpoints-egat checkpoints-diffusion
+	checkpoints-egat checkpoints-diffusion wheels base-image image
 
 venv: $(VENV)/.stamp
 
@@ -64,3 +64,24 @@ checkpoints-diffusion: venv
 	$(BIN)/rrm diffusion data --out out/diffusion-data
 	$(BIN)/rrm diffusion train --data out/diffusion-data --out $(CKPT)/diffusion-small \
 		--steps 3500 --batch-size 64 --lr 1e-3 --val-every 1750 --threads 1
+
+# The container image (docs/deploy.md). podman or docker, whichever is present.
+# `make wheels` fills wheels/ from pip's configured indexes and find-links, so the
+# build installs from it alone; `make base-image` makes a Debian base with
+# mmdebstrap (no registry). IMAGE_BASE: any image with python3 3.11 + python3-venv.
+IMAGE ?= rrm/rrm-xapp:0.1.0
+IMAGE_BASE ?= localhost/rrm-base:bookworm
+ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
+IMAGE_ARGS ?=
+
+wheels: venv
+	$(BIN)/pip wheel --disable-pip-version-check -q $(FIND_LINKS) -w wheels . setuptools wheel
+
+base-image:
+	@test -n "$(ENGINE)" || { echo "make base-image: neither podman nor docker found"; exit 2; }
+	mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm - \
+		| $(ENGINE) import - $(IMAGE_BASE)
+
+image:
+	@test -n "$(ENGINE)" || { echo "make image: neither podman nor docker found"; exit 2; }
+	$(ENGINE) build --build-arg BASE=$(IMAGE_BASE) $(IMAGE_ARGS) -t $(IMAGE) .

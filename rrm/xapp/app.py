@@ -53,6 +53,7 @@ def load_policies(cfg: XAppConfig, health: HealthState,
     try:
         policy = make_policy(cfg.policy, **kwargs)
         metrics.policy_loaded.labels(policy=cfg.policy).set(1)
+        health.policy_loaded = True  # /ready says what the metric says (#19 item 14)
     except (RrmError, TypeError) as err:
         # TypeError: a policy without a checkpoint was given one
         health.fallback_only_reason = f"policy {cfg.policy!r} unavailable: {err}"
@@ -61,7 +62,6 @@ def load_policies(cfg: XAppConfig, health: HealthState,
         log.error("policy_load_failed", policy=cfg.policy, error=str(err),
                   mode="fallback_only")
         policy = fallback
-    health.policy_loaded = True
     return policy, fallback
 
 

@@ -48,7 +48,8 @@ class HealthState:
         facts = {"subscribed": self.subscribed, "policy_loaded": self.policy_loaded,
                  "fallback_only_reason": self.fallback_only_reason,
                  "recording_error": self.recording_error}
-        return self.subscribed and self.policy_loaded, facts
+        serving = self.policy_loaded or bool(self.fallback_only_reason)  # WMMSE-only serves
+        return self.subscribed and serving, facts
 
 
 def _handler(health: HealthState, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:

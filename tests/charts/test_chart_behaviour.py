@@ -137,7 +137,8 @@ def test_checkpoint_volume_replaces_the_image_directory() -> None:
     assert mount["readOnly"] and _volumes(deployment)["checkpoints"]["persistentVolumeClaim"] == {
         "claimName": "ckpt", "readOnly": True}
     # the image keeps its checkpoints exactly where the chart mounts the volume
-    assert f"mv \"$site/checkpoints\" {mount['mountPath']}" in (REPO / "Dockerfile").read_text()
+    relocation = f"python -I /tmp/relocate_checkpoints.py {mount['mountPath']}"
+    assert relocation in (REPO / "Dockerfile").read_text()
 
 
 def test_traces_are_recorded_on_the_writable_volume() -> None:

@@ -79,6 +79,9 @@ BAD = [
     ({"simulator": {"rho": 1.5}}, "/simulator/rho", "1"),
     ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "IfNotPresent"),
     ({"replicaCount": 3}, "'replicaCount' not allowed", "at ''"),
+    # the image links its checkpoints to this one path only (#19 item 13)
+    ({"checkpoints": {"mountPath": "/data/ckpt"}}, "/checkpoints/mountPath",
+     "/opt/rrm/checkpoints"),
 ]
 
 

@@ -38,6 +38,9 @@ def test_unloadable_policy_runs_wmmse_only_and_says_so():
     assert app.policy.name == "wmmse" and "no-such-policy" in facts["fallback_only_reason"]
     assert app.metrics.registry.get_sample_value(
         "rrm_xapp_policy_loaded", {"policy": "no-such-policy"}) == 0
+    assert facts["policy_loaded"] is False  # /ready agrees with the metric
+    app.health.subscribed = True
+    assert app.health.ready()[0]  # WMMSE-only still serves: ready once subscribed
     app.decider.close()
 
 
