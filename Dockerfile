@@ -10,15 +10,15 @@
 #   WHEELS           a directory of the build context holding every wheel (`make wheels`);
 #                    when it holds any, everything installs from it alone (--no-index)
 #   TORCH_INDEX_URL  an index for torch only (its CPU build); the rest uses pip's default
-#                    index (PIP_INDEX_URL), never this one
+#                    index or INDEX_URL, never this one
 # No `syntax=` line: the builder's own frontend is used, nothing is fetched for it.
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
 ARG WHEELS=wheels
 ARG TORCH_INDEX_URL=
-ARG PIP_INDEX_URL=
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_INDEX_URL=${PIP_INDEX_URL}
+ARG INDEX_URL=
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY ${WHEELS}/ /wheels/
@@ -28,11 +28,11 @@ COPY rrm ./rrm
 # torch is pinned exactly (pyproject.toml); with local wheels nothing leaves the build.
 RUN set -eu; \
     if ls /wheels/*.whl >/dev/null 2>&1; then \
-      pip install --no-index --find-links /wheels torch==2.13.0 setuptools wheel; \
+      pip install --no-index --find-links /wheels torch==2.13.0 "setuptools>=68"; \
       pip install --no-index --find-links /wheels --no-build-isolation /src; \
     else \
       pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.13.0; \
-      pip install /src; \
+      pip install ${INDEX_URL:+--index-url "$INDEX_URL"} /src; \
     fi; \
     python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/rrm"
 # The checkpoints move out of site-packages behind a symlink, so a volume mounted

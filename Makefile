@@ -75,7 +75,7 @@ ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null
 IMAGE_ARGS ?=
 
 wheels: venv
-	$(BIN)/pip wheel --disable-pip-version-check -q $(FIND_LINKS) -w wheels . setuptools wheel
+	$(BIN)/pip wheel --disable-pip-version-check -q $(FIND_LINKS) -w wheels . "setuptools>=68"
 
 base-image:
 	@test -n "$(ENGINE)" || { echo "make base-image: neither podman nor docker found"; exit 2; }

@@ -46,6 +46,8 @@ class QueueFeed:
     Bounded in messages (``capacity``) and in bytes (``max_bytes``; the newest
     indication is always kept, whatever its size). ``idle_s`` is how long the
     reader has not asked for an indication; a closed feed holds nothing.
+    Indications are shared between feeds and stamped with this feed's channel
+    id only when read, so a subscriber that never reads costs no copies.
     """
 
     def __init__(self, node_ids: frozenset[str], capacity: int = FEED_CAPACITY,
@@ -54,7 +56,7 @@ class QueueFeed:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self.dropped = 0  # indications evicted because the reader lagged
-        self._q: deque[tuple[pb.Indication, int]] = deque()
+        self._q: deque[tuple[pb.Indication, int, str | None]] = deque()
         self._bytes = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -66,13 +68,18 @@ class QueueFeed:
         with self._cond:
             return self._bytes
 
-    def put(self, ind: pb.Indication) -> None:
-        """Queue an indication (drop the oldest ones if the reader lags)."""
-        size = ind.ByteSize()
+    def put(self, ind: pb.Indication, channel_id: str | None = None,
+            size: int | None = None) -> None:
+        """Queue an indication (drop the oldest ones if the reader lags).
+
+        ``channel_id``: stamp a copy with it when read (``ind`` is shared, never
+        changed); None hands ``ind`` itself. ``size``: its serialized bytes, if known.
+        """
+        size = ind.ByteSize() if size is None else size
         with self._cond:
             if self._closed:
                 return
-            self._q.append((ind, size))
+            self._q.append((ind, size, channel_id))
             self._bytes += size
             while len(self._q) > 1 and (len(self._q) > self.capacity
                                         or self._bytes > self.max_bytes):
@@ -88,9 +95,14 @@ class QueueFeed:
                 self._cond.wait(timeout_s)
             if self._closed or not self._q:
                 return None
-            ind, size = self._q.popleft()
+            ind, size, channel_id = self._q.popleft()
             self._bytes -= size
+        if channel_id is None:
             return ind
+        mine = pb.Indication()
+        mine.CopyFrom(ind)
+        mine.header.channel_id = channel_id
+        return mine
 
     def idle_s(self, now: float) -> float:
         """Seconds since the reader last asked for an indication (``now``: monotonic s)."""
@@ -292,12 +304,10 @@ class Simulator:
             self._pending = set(self.nodes)
         for node_id, node in self.nodes.items():
             encoded = encode_indication(node.open_slot())
+            size = encoded.ByteSize() + 20  # + the channel id each reader's copy carries
             for chan in channels:
                 if node_id in chan.node_ids:
-                    msg = pb.Indication()
-                    msg.CopyFrom(encoded)
-                    msg.header.channel_id = chan.channel_id
-                    chan.feed.put(msg)
+                    chan.feed.put(encoded, chan.channel_id, size)
 
     def _wait_slot_end(self, deadline: float) -> None:
         with self._lock:

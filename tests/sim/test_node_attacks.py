@@ -126,7 +126,7 @@ def test_a_control_on_an_ended_subscription_is_refused() -> None:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_held_subscriptions_are_bounded_and_never_starve_control(transport: str) -> None:
     limits = SubscriptionLimits(max_total=4, max_per_peer=2, control_workers=2)
-    with serving(transport, period_s=0.05, lockstep=True, limits=limits) as served:
+    with serving(transport, period_s=0.2, lockstep=True, limits=limits) as served:
         client = Client(served)
         attacker = served.attacker(peers=10)
         try:
@@ -138,7 +138,7 @@ def test_held_subscriptions_are_bounded_and_never_starve_control(transport: str)
             for _ in range(20):
                 ind = client.next()
                 accepted += client.answer(ind).outcome == pb.OUTCOME_ACCEPTED
-            assert accepted >= 18 and time.monotonic() - t0 < 10
+            assert accepted >= 18 and time.monotonic() - t0 < 15
         finally:
             attacker.close()
             client.peer.close()

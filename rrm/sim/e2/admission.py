@@ -32,8 +32,8 @@ class SubscriptionLimits:
             on top of one per allowed subscription.
     """
 
-    max_total: int = 32
-    max_per_peer: int = 4
+    max_total: int = 16
+    max_per_peer: int = 2
     control_workers: int = 8
 
     def __post_init__(self) -> None:

@@ -1,0 +1,199 @@
+"""The simulator node under a hostile xApp at full size (issue #19 items 9-10).
+
+For each transport, a node runs in its own process (`rrm sim serve`) and a
+well-behaved xApp (subscribe, read every indication, answer each one within
+its deadline) measures its accepted controls/s, first alone, then while the
+attacker (tests/sim/attacker_node.py, raw stubs) either
+
+* holds ``--held`` subscriptions (never reading them), or
+* opens ``--abandoned`` subscriptions on a K = ``--big-k`` node, reads the ack and
+  abandons them (connection kept, nothing read) for ``--abandon-s`` seconds.
+
+Node RSS is sampled from /proc. Writes bench/results/attack_node.md/.json.
+
+    OMP_NUM_THREADS=1 python bench/attack_node.py            # full sizes (~5 min)
+    OMP_NUM_THREADS=1 python bench/attack_node.py --quick    # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.machine import machine_line, save_results  # noqa: E402
+from rrm.core.wire import e2_pb2 as pb  # noqa: E402
+from tests.sim.attacker_node import (  # noqa: E402
+    GrpcAttacker,
+    ZmqAttacker,
+    control_request,
+    modest_power,
+)
+
+SLOT_MS = 20.0  # 50 slots/s: the issue's baseline of 50 accepted controls/s
+
+
+class Node:
+    """`rrm sim serve` in a child process; its address from the first JSON line."""
+
+    def __init__(self, transport: str, k: int) -> None:
+        cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--transport", transport,
+               "--k", str(k), "--slot-ms", str(SLOT_MS), "--port", "0", "--pub-port", "0",
+               "--ctl-port", "0", "--log-level", "error"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO)
+        assert self.proc.stdout is not None
+        serving = json.loads(self.proc.stdout.readline())
+        self.transport = transport
+        host, *ports = serving["address"].split(":")  # host:port or host:pub:ctl
+        self.host, self.ports = host, [int(p) for p in ports]
+
+    def client(self, peers: int = 1) -> GrpcAttacker | ZmqAttacker:
+        if self.transport == "grpc":
+            return GrpcAttacker(f"{self.host}:{self.ports[0]}", peers)
+        return ZmqAttacker(self.host, self.ports[0], self.ports[1], peers)
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Victim(threading.Thread):
+    """The well-behaved xApp: counts accepted controls per second window."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(daemon=True)
+        self.peer = node.client()
+        if isinstance(self.peer, GrpcAttacker):
+            first, stream = self.peer.subscribe(timeout_s=3600.0)
+            self.next = lambda: next(stream).indication
+        else:
+            first = self.peer.subscribe()
+            self.next = lambda: self.peer.next_indication(2.0)  # type: ignore[union-attr]
+        assert first.HasField("ack"), first
+        self.accepted = 0
+        self.timeouts = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            ind = self.next()
+            if ind is None:
+                continue
+            try:
+                ack = self.peer.control(control_request(ind.header, modest_power(ind)),
+                                        timeout_s=2.0)
+            except Exception:  # noqa: BLE001 - a deadline exceeded is a measured miss
+                ack = None
+            if ack is None:
+                self.timeouts += 1
+            elif ack.outcome == pb.OUTCOME_ACCEPTED:
+                self.accepted += 1
+
+    def rate(self, seconds: float) -> float:
+        start = self.accepted
+        time.sleep(seconds)
+        return (self.accepted - start) / seconds
+
+
+def _open(attacker: GrpcAttacker | ZmqAttacker, count: int) -> tuple[int, int]:
+    """Open ``count`` subscriptions spread over the attacker's peers: (admitted, refused)."""
+    admitted = refused = 0
+    for i in range(count):
+        if isinstance(attacker, GrpcAttacker):
+            first, _ = attacker.subscribe(i % len(attacker.stubs), timeout_s=3600.0)
+        else:
+            first = attacker.subscribe(peer=i % len(attacker.dealers))
+        admitted += first.HasField("ack")
+        refused += first.HasField("failure") and first.failure.cause == pb.CAUSE_OVERLOAD
+    return admitted, refused
+
+
+def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
+           kind: str) -> dict[str, Any]:
+    """One attack on a fresh node; the victim's rates and the node's RSS."""
+    node = Node(transport, k)
+    try:
+        victim = Victim(node)
+        victim.start()
+        time.sleep(1.0)
+        rss0 = node.rss_mib()
+        before = victim.rate(window_s)
+        attacker = node.client(peers=max(1, count // 10))
+        t0 = time.monotonic()
+        admitted, refused = _open(attacker, count)
+        open_s = time.monotonic() - t0
+        rss_peak, rates = node.rss_mib(), []
+        end = time.monotonic() + hold_s
+        while time.monotonic() < end:
+            rates.append(victim.rate(min(window_s, end - time.monotonic())))
+            rss_peak = max(rss_peak, node.rss_mib())
+        during = sum(rates) / max(1, len(rates))
+        row = {"transport": transport, "attack": kind, "k": k, "subscriptions": count,
+               "admitted": admitted, "refused_overload": refused, "open_s": round(open_s, 2),
+               "controls_per_s_before": round(before, 1),
+               "controls_per_s_during": round(during, 1),
+               "kept": round(during / before, 3) if before else None,
+               "control_timeouts": victim.timeouts,
+               "node_rss_mib_start": round(rss0, 1), "node_rss_mib_peak": round(rss_peak, 1),
+               "node_rss_mib_end": round(node.rss_mib(), 1)}
+        victim.stopped.set()
+        attacker.close()
+        return row
+    finally:
+        node.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--held", type=int, default=500)
+    p.add_argument("--abandoned", type=int, default=400)
+    p.add_argument("--big-k", type=int, default=400)
+    p.add_argument("--k", type=int, default=20)
+    p.add_argument("--window-s", type=float, default=8.0)
+    p.add_argument("--abandon-s", type=float, default=45.0,
+                   help="how long abandoned streams are watched (node idle timeout: 30 s)")
+    p.add_argument("--transports", default="grpc,zmq")
+    p.add_argument("--quick", action="store_true", help="small sizes, short windows")
+    a = p.parse_args()
+    if a.quick:
+        a.held, a.abandoned, a.big_k, a.window_s, a.abandon_s = 40, 40, 100, 2.0, 4.0
+    rows = []
+    for transport in a.transports.split(","):
+        rows.append(attack(transport, a.k, a.held, a.window_s, 2 * a.window_s, "held"))
+        print(json.dumps(rows[-1]), flush=True)
+        rows.append(attack(transport, a.big_k, a.abandoned, a.window_s, a.abandon_s,
+                           "abandoned"))
+        print(json.dumps(rows[-1]), flush=True)
+    cols = ["transport", "attack", "k", "subscriptions", "admitted", "refused_overload",
+            "controls_per_s_before", "controls_per_s_during", "kept", "control_timeouts",
+            "node_rss_mib_start", "node_rss_mib_peak", "node_rss_mib_end"]
+    lines = ["# The node under a hostile xApp (issue #19 items 9-10)", "",
+             machine_line() + " The shared 2-core CPU; node, victim and attacker on it.",
+             "", "Command: `" + " ".join(["OMP_NUM_THREADS=1 python bench/attack_node.py",
+                                          *sys.argv[1:]]) + "`",
+             f"Slot {SLOT_MS:g} ms; node limits: the defaults of `rrm sim serve` "
+             "(16 subscriptions, 2 per peer; idle timeout 30 s).", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    print(save_results("attack_node", lines, rows))
+
+
+if __name__ == "__main__":
+    main()
