@@ -32,7 +32,7 @@ class SubscriptionLimits:
             on top of one per allowed subscription.
     """
 
-    max_total: int = 16
+    max_total: int = 8
     max_per_peer: int = 2
     control_workers: int = 8
 
