@@ -9,6 +9,7 @@ printed at the end of the module (``pytest -s``). Run more cases with
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import Counter
@@ -36,6 +37,7 @@ from rrm.core.wire.messages import (
     IndicationMsg,
     Outcome,
     Refusal,
+    SubscribeMsg,
 )
 from rrm.core.wire.tensor import to_tensor
 from rrm.models.policy import make_policy
@@ -308,8 +310,10 @@ def test_the_node_answers_every_hostile_control_with_an_ack(node_server, data):
 
 def test_the_node_still_accepts_a_sound_control_after_the_hostile_ones(node_server):
     node, server = node_server
-    ind = node.open_slot()
-    ctl = encode_control(ControlMsg(ind.header, PowerAllocation(np.full(4, 0.001)), "t", "v"))
+    sub = server.service.subscribe(SubscribeMsg("sound", transaction_id="sound"))
+    ind = node.open_slot()  # a sound control answers an open subscription (#19 item 8)
+    header = dataclasses.replace(ind.header, channel_id=sub.ack.channel_id)
+    ctl = encode_control(ControlMsg(header, PowerAllocation(np.full(4, 0.001)), "t", "v"))
     assert server._control(ctl.SerializeToString()).outcome == Outcome.ACCEPTED
     node.close_slot()
 
