@@ -7,7 +7,8 @@ decision; ``polled``: in addition a client asks for ``/ric/v1/explain/n0``
 every 20 ms, so explanations are computed (WMMSE included) on the HTTP
 thread while the loop runs. Latency: indication dequeued -> control sent.
 Writes bench/results/explain.md (+ .json).
-Run: ``python bench/bench_explain.py [--slots 400] [--repeats 3] [--policy gfm]``.
+Run: ``python bench/bench_explain.py [--slots 400] [--repeats 3] [--policy gfm]
+[--stem explain]``; ``--policy full-reuse`` isolates the loop's own cost.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--policy", default="gfm")
+    parser.add_argument("--stem", default="explain", help="results file name")
     args = parser.parse_args()
     configure_logging("error")
     rows = []
@@ -113,7 +115,8 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     lines = ["# Slot-loop latency with explanations off / on / polled", "", machine_line(), "",
              f"`python bench/bench_explain.py --slots {args.slots} --repeats {args.repeats} "
-             f"--policy {args.policy}`: in-process lockstep D18 node, runs interleaved; "
+             f"--policy {args.policy} --stem {args.stem}`: in-process lockstep D18 node, "
+             "runs interleaved; "
              "latency = indication dequeued -> control sent, ms.", "",
              "| variant | runs | p50 ms (median of runs) | p99 ms (median of runs) | "
              "p99 ms per run | explanations served | explainer hook p50 / p99 us |",
@@ -127,7 +130,7 @@ def main() -> None:
                 f"{max(float(str(r['hook_p99_us'])) for r in mine):.1f}" if v != "off" else "-")
         lines.append(f"| {v} | {len(mine)} | {p50:.3f} | {float(np.median(p99s)):.3f} | "
                      f"{', '.join(f'{x:.3f}' for x in p99s)} | {served} | {hook} |")
-    print(save_results("explain", lines, rows))
+    print(save_results(args.stem, lines, rows))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class RunSeries:
     latency_ms: list[float] = field(default_factory=list)
     accepted: list[bool] = field(default_factory=list)
     applied: list[bool] = field(default_factory=list)
+    refused: list[bool] = field(default_factory=list)
 
 
 def series(run: RecordedRun) -> RunSeries:
@@ -57,6 +58,7 @@ def series(run: RecordedRun) -> RunSeries:
         ctl, ack = ts.control, ts.ack
         s.guard.append(ctl.fallback_reason if ctl else "")
         s.latency_ms.append(ctl.decision_latency_ns / 1e6 if ctl else float("nan"))
+        s.refused.append(ctl is None or not isinstance(ctl.decision, PowerAllocation))
         s.accepted.append(ack is not None and ack.outcome == Outcome.ACCEPTED)
         s.applied.append(ack is not None and ack.applied_source == AppliedSource.CONTROL)
         s.realised.append(ack.utility if ack is not None and ack.realised else float("nan"))
@@ -117,6 +119,7 @@ def summary(s: RunSeries) -> dict[str, Any]:
             "fallbacks": {g: guards.count(g) for g in sorted(set(guards))},
             "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 3) if lat.size else None,
                            "p99": round(float(np.percentile(lat, 99)), 3) if lat.size else None},
+            "refusals": int(sum(s.refused)),
             "accepted": int(sum(s.accepted)), "applied": int(sum(s.applied))}
 
 
@@ -176,7 +179,8 @@ def _acks_fig(plt: Any, s: RunSeries) -> Any:
     return fig
 
 
-FIGURES = (("utility", "Utility per slot vs WMMSE and full reuse", _utility_fig),
+FIGURES = (("utility", "Utility per slot vs WMMSE and full reuse (gaps: refused slots)",
+             _utility_fig),
            ("fallbacks", "Fallbacks per guard over time", _fallback_fig),
            ("latency", "Decision latency: histogram and p50/p99 over time", _latency_fig),
            ("acks", "Controls accepted vs applied by the node", _acks_fig))
@@ -213,6 +217,7 @@ def _page(trace: str, head: dict[str, Any], sections: list[str]) -> str:
          f"{u['policy']} / {u['wmmse']} / {u['full_reuse']} / {u['realised']}"),
         ("fallbacks", head["fallbacks"] or "none"),
         ("latency p50 / p99 ms", f"{head['latency_ms']['p50']} / {head['latency_ms']['p99']}"),
+        ("refusals", head["refusals"]),
         ("accepted / applied", f"{head['accepted']} / {head['applied']}")))
     body = "\n".join(sections)
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>rrm run: "

@@ -42,6 +42,7 @@ def test_report_summary_agrees_with_the_physics(report):
     assert head["slots"] == 20 and head["nodes"] == ["n0"]
     assert u["full_reuse"] <= u["wmmse"] + 1e-9
     assert head["accepted"] >= head["applied"] and head["latency_ms"]["p50"] > 0
+    assert head["refusals"] + sum(head["fallbacks"].values()) <= head["slots"]
 
 
 def test_series_realised_utility_is_the_decided_one_where_the_control_was_applied(report):
