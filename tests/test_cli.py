@@ -34,7 +34,7 @@ def test_console_script_runs_with_help():
 
 # The command contract: every command and its subcommands (docs/architecture.md).
 SUBCOMMANDS = {"demo": [], "solve": [], "data": ["gen"], "sim": ["serve"], "xapp": ["run"],
-               "trace": ["record", "replay", "export", "compare"],
+               "trace": ["record", "replay", "export", "compare", "report"], "explain": [],
                "gfm": ["pretrain", "finetune", "eval"], "diffusion": ["data", "train", "eval"],
                "egat": ["train", "eval"]}
 

@@ -24,6 +24,7 @@ from rrm.core.wire.messages import SubscribeMsg
 from rrm.models.policy import Policy, make_policy
 from rrm.xapp.config import XAppConfig, config_as_dict, load_config
 from rrm.xapp.decision import Decider
+from rrm.xapp.explain_observer import EXPLAIN_PATH, ExplainObserver
 from rrm.xapp.health import HealthState, serve_health
 from rrm.xapp.logs import set_log_level
 from rrm.xapp.loop import LoopStats, SlotLoop
@@ -73,7 +74,7 @@ class XApp:
     """One xApp instance; :meth:`run` blocks until ``stop`` is set or ``max_slots``."""
 
     def __init__(self, cfg: XAppConfig, config_path: str | None = None,
-                 references: bool = False) -> None:
+                 references: bool = False, explanations: bool = True) -> None:
         self.cfg = cfg
         self.config_path = config_path
         self.metrics = XAppMetrics()
@@ -91,6 +92,9 @@ class XApp:
         # the demo's comparison with WMMSE and full reuse on the same CSI (after the run)
         self.references = (ReferenceObserver(self.decider.objective_for, self.stats.utility)
                            if references else None)
+        # the latest decision per node, explained on request at /ric/v1/explain/<node>
+        self.explainer = (ExplainObserver(self.decider, cfg.deadline_fraction)
+                          if explanations else None)
         self.http_port = 0
         self.loop: SlotLoop | None = None
         # said once at start (and printed by the CLI); files are read at each connection
@@ -112,8 +116,9 @@ class XApp:
         """Serve until stopped; reconnects with backoff when the node goes away."""
         server = watcher = None
         if serve_http:
+            routes = {EXPLAIN_PATH: self.explainer.route} if self.explainer else {}
             server, self.http_port = serve_health(self.health, self.metrics.registry,
-                                                  port=self.cfg.health_port)
+                                                  port=self.cfg.health_port, routes=routes)
         if self.config_path:
             watcher = ConfigWatcher(self.config_path, self.reload).start()
         log.info("xapp_started", config=config_as_dict(self.cfg), policy=self.policy.name)
@@ -131,8 +136,9 @@ class XApp:
 
     @property
     def observers(self) -> list[LoopObserver]:
-        """What watches every slot: the recorder and the reference comparison, if on."""
-        return [o for o in (self.recorder, self.references) if o is not None]
+        """What watches every slot: the recorder, the reference comparison and the
+        explainer, each if on."""
+        return [o for o in (self.recorder, self.references, self.explainer) if o is not None]
 
     def _serve(self, stop: threading.Event, max_slots: int | None) -> None:
         backoff = self.cfg.reconnect_initial_s

@@ -4,6 +4,7 @@
   ``stale_after_s`` (or has not started waiting yet), else 503.
 * ``/ric/v1/health/ready``: 200 only when subscribed and a policy is loaded.
 * ``/metrics``: Prometheus text format.
+* extra JSON routes by path prefix (``/ric/v1/explain``: :mod:`rrm.xapp.explain_observer`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 ALIVE_PATH = "/ric/v1/health/alive"
+Route = Callable[[str], tuple[int, bytes]]  # path -> (status, JSON body)
 READY_PATH = "/ric/v1/health/ready"
 
 
@@ -52,12 +55,17 @@ class HealthState:
         return self.subscribed and serving, facts
 
 
-def _handler(health: HealthState, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+def _handler(health: HealthState, registry: CollectorRegistry,
+             routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
                 return
+            for prefix, route in routes.items():
+                if self.path == prefix or self.path.startswith(prefix + "/"):
+                    self._send(*route(self.path), "application/json")
+                    return
             checks = {ALIVE_PATH: health.alive, READY_PATH: health.ready}
             if self.path not in checks:
                 self._send(404, b'{"error": "not found"}', "application/json")
@@ -80,9 +88,10 @@ def _handler(health: HealthState, registry: CollectorRegistry) -> type[BaseHTTPR
 
 
 def serve_health(health: HealthState, registry: CollectorRegistry, host: str = "0.0.0.0",
-                 port: int = 8080) -> tuple[ThreadingHTTPServer, int]:
+                 port: int = 8080, routes: Mapping[str, Route] | None = None,
+                 ) -> tuple[ThreadingHTTPServer, int]:
     """Start the HTTP server in a daemon thread; returns (server, bound port)."""
-    server = ThreadingHTTPServer((host, port), _handler(health, registry))
+    server = ThreadingHTTPServer((host, port), _handler(health, registry, routes or {}))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="health-http", daemon=True).start()
     return server, int(server.server_address[1])

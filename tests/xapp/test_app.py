@@ -137,11 +137,15 @@ def test_xapp_stays_alive_but_not_ready_while_it_backs_off_from_a_missing_node()
 
 def test_observers_are_only_what_was_asked_for(tmp_path):
     plain = XApp(load_config(environ={}, flags={"policy": "wmmse", "health_port": 0}))
-    assert plain.observers == [] and plain.references is None  # no reference WMMSE built
+    assert plain.observers == [plain.explainer] and plain.references is None  # no WMMSE built
     plain.decider.close()
+    bare = XApp(load_config(environ={}, flags={"policy": "wmmse", "health_port": 0}),
+                explanations=False)
+    assert bare.observers == []
+    bare.decider.close()
     trace = tmp_path / "t.rrmtrace"
     both = XApp(load_config(environ={}, flags={"policy": "wmmse", "health_port": 0,
                                                "record_path": str(trace)}), references=True)
-    assert both.observers == [both.recorder, both.references]
+    assert both.observers == [both.recorder, both.references, both.explainer]
     both.recorder.close()
     both.decider.close()

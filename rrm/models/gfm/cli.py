@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
     f.add_argument("--out", required=True)
+    f.add_argument("--from-trace", dest="from_trace", nargs="+", metavar="TRACE",
+                   help="site adaptation: fine-tune on the CSI these xApp traces recorded "
+                        "(instead of --catalog; starts from --init)")
+    f.add_argument("--init", help="with --from-trace: the fine-tuned checkpoint to adapt "
+                                  "(default: the shipped one for --objective)")
+    f.add_argument("--holdout", type=float, default=0.25,
+                   help="with --from-trace: share of each node's latest slots held out")
     f.set_defaults(run=run_finetune)
     eval_cli.add_parser(commands)
 
@@ -137,6 +144,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     if not 0 <= args.csi_drop <= 1:
         raise InvalidInput("--csi-drop must lie in [0, 1]")
     torch.manual_seed(args.seed)
+    if args.from_trace:
+        return run_site_finetune(args)
     switch = args.objective == "switch"
     model = power_model(args.arch, args.backbone, args.edge_value_dim, switchable=switch)
     entries = parse_entries(args.catalog)
@@ -166,3 +175,41 @@ def run_finetune(args: argparse.Namespace) -> int:
     print(f"fine-tuned in {wall:.0f} s -> {args.out}; {json.dumps(metrics)}")
     return 0
 
+
+
+def run_site_finetune(args: argparse.Namespace) -> int:
+    """``--from-trace``: adapt a fine-tuned model to a site's recorded CSI (few-shot)."""
+    from rrm.models.gfm.policy import CHECKPOINTS, DEFAULT_CHECKPOINTS
+    from rrm.models.gfm.site import held_out_utility, trace_sets
+    from rrm.models.gfm.store import load_power_model
+
+    if args.objective == "switch":
+        raise InvalidInput("--from-trace adapts one objective: pass sum, pf or qos")
+    init = args.init or str(CHECKPOINTS / DEFAULT_CHECKPOINTS[args.objective])
+    train_sets, held = trace_sets(args.from_trace, args.holdout)
+    model, init_meta = load_power_model(init)
+    before = held_out_utility(model, held, args.objective)
+    cfg = FinetuneConfig(args.objective, args.warmup_epochs, args.epochs,
+                         batch_size=args.batch_size, min_steps_per_epoch=args.min_steps_per_epoch,
+                         csi_drop=args.csi_drop)
+    start = time.perf_counter()
+    with tqdm(total=args.warmup_epochs + args.epochs, desc="site fine-tuning", unit="epoch",
+              file=sys.stderr) as bar:
+        def progress(row: dict[str, float]) -> None:
+            bar.update(1)
+            bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.4f}")
+        history = finetune(model, train_sets, cfg, args.seed, progress)
+    wall = time.perf_counter() - start
+    after = held_out_utility(model, held, args.objective)
+    shots = sum(len(s.gains) for s in train_sets)
+    metrics = {"held_out_utility_before": before["model"], "held_out_utility": after["model"],
+               "held_out_utility_wmmse": after["wmmse"], "shots": shots,
+               "held_out": sum(len(s.gains) for s in held)}
+    training = {"finetune": cfg.as_dict(), "arch": "gfm", "from_trace": list(args.from_trace),
+                "init": init, "init_sha256": init_meta.get("sha256", ""), "seed": args.seed,
+                "holdout": args.holdout, "objectives": [args.objective]}
+    meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history[-5:],
+            "data": {"train": args.from_trace, "holdout": args.holdout}, "metrics": metrics}
+    save_power_model(args.out, model, training, meta)
+    print(f"site fine-tuned in {wall:.0f} s -> {args.out}; {json.dumps(metrics)}")
+    return 0

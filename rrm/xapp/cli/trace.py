@@ -1,4 +1,4 @@
-"""``rrm trace record|replay|export|compare``: recorded CSI and decisions."""
+"""``rrm trace record|replay|export|compare|report``: recorded CSI and decisions."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rrm.xapp.cli import xapp_run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Register ``rrm trace record|replay|export|compare``."""
+    """Register ``rrm trace record|replay|export|compare|report``."""
     p.description = ("Traces: append-only files of indications, controls and acks "
                      "(crash-safe; a torn last record is skipped).")
     sub = p.add_subparsers(dest="trace_command", required=True, metavar="SUBCOMMAND")
@@ -41,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     cmp_.add_argument("first")
     cmp_.add_argument("second")
     cmp_.set_defaults(run=_compare)
+    rpt = sub.add_parser("report", help="one HTML page of figures of a recorded run (rrm[plots])")
+    rpt.add_argument("trace")
+    rpt.add_argument("--out", required=True, help="directory for index.html and the PNGs")
+    rpt.set_defaults(run=_report)
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -89,3 +93,11 @@ def _compare(args: argparse.Namespace) -> int:
               "all_identical": same == len(first) == len(second)}
     print(json.dumps(result))
     return 0 if result["all_identical"] else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rrm.xapp.report import write_report
+
+    head = write_report(args.trace, args.out)
+    print(f"report of {head['slots']} slots written to {args.out}/index.html")
+    return 0
