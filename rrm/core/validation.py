@@ -38,7 +38,8 @@ from rrm.core.types import (
     State,
 )
 
-BUDGET_TOLERANCE = 1e-6  # relative slack on power budgets (float32 rounding); node and guards share it
+# relative slack on power budgets (float32 rounding); the node and the guards share it
+BUDGET_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
