@@ -1,4 +1,4 @@
-"""The checkable ``rrm diffusion eval --pairs`` run: fresh networks, four policies, one JSON line."""
+"""The checkable `rrm diffusion eval --pairs` run: fresh networks, four policies, one JSON line."""
 
 import json
 
