@@ -92,18 +92,30 @@ def _summary(final: FloatArray, f_min: FloatArray) -> dict[str, float]:
 def check_policies(model: GraphDiffusion, cfg: CheckConfig) -> dict[str, dict[str, float]]:
     """``{policy: {p1, p5, mean, feasibility}}`` for :data:`POLICIES` on fresh networks."""
     nets = draw_networks(cfg.pairs, cfg.networks, cfg.seed)
-    m, n = nets.large_scale.shape[:2]
+    m = len(nets.large_scale)
     fmin = np.full(m, cfg.f_min)
     expert = run_expert(nets.large_scale, nets.noise_w, nets.pmax_w, fmin, cfg.expert,
                         seed=cfg.seed).samples  # (M, S, N)
     ugnn = model.sample(nets.large_scale, nets.noise_w, nets.pmax_w, fmin, cfg.samples,
                         cfg.seed)  # (M, S', N)
-    shares = {"ugnn": ugnn, "expert": expert, "ap": expert.mean(axis=1, keepdims=True),
-              "fp": np.ones((m, 1, n))}
+    return score_policies(nets, {"ugnn": ugnn, **baselines(expert)}, cfg.f_min, cfg.slots,
+                          cfg.seed)
+
+
+def baselines(expert: FloatArray) -> dict[str, FloatArray]:
+    """``expert`` samples ``[M, S, N]`` and the deterministic AP (their mean) and FP shares."""
+    m, _, n = expert.shape
+    return {"expert": expert, "ap": expert.mean(axis=1, keepdims=True), "fp": np.ones((m, 1, n))}
+
+
+def score_policies(nets: TestNetworks, shares: dict[str, FloatArray], f_min: float, slots: int,
+                   seed: int) -> dict[str, dict[str, float]]:
+    """Time-share each policy's ``shares [M, S, N]`` over the same fading; final metrics."""
+    fmin = np.full(len(nets.large_scale), f_min)
     out = {}
-    for name in POLICIES:  # same seed: every policy sees the same fading
-        cum = cumulative_rates(nets.large_scale, shares[name], nets.noise_w, nets.pmax_w,
-                               cfg.slots, np.random.default_rng([cfg.seed, 1]))
+    for name, s in shares.items():  # same seed: every policy sees the same fading
+        cum = cumulative_rates(nets.large_scale, s, nets.noise_w, nets.pmax_w, slots,
+                               np.random.default_rng([seed, 1]))
         out[name] = _summary(cum[-1], fmin)
     return out
 
