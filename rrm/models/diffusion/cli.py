@@ -61,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--samples", type=int, default=ExpertConfig.samples)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, default=1, help="torch threads (small tensors: 1)")
+    d.add_argument("--device", default="cpu", help="torch device of the expert (cpu, cuda)")
     d.set_defaults(run=run_data)
     t = commands.add_parser("train", help="train the U-GNN diffusion policy")
     t.add_argument("--data", required=True, help="directory written by 'rrm diffusion data'")
@@ -111,7 +112,7 @@ def run_data(args: argparse.Namespace) -> int:
     total = len(cfg.densities) * expert.iterations
     with tqdm(total=total, desc="expert", unit="it", file=sys.stderr) as bar:
         paths = generate_expert_data(cfg, args.out,
-                                     lambda i, it: bar.update(100) if it else None)
+                                     lambda i, it: bar.update(100) if it else None, args.device)
         bar.update(total - bar.n)
     z = np.load(paths[0], allow_pickle=False)
     fig = plot_expert_dynamics(z["duals"], z["violated"], z["worst_slack"],
