@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 
 import numpy as np
@@ -46,7 +47,9 @@ def main() -> None:
     fmin = np.full(a.networks, a.f_min)
     ecfg = dataclasses.replace(expert_for(a.expert_iterations), fading_samples=a.fading)
     t = time.perf_counter()
-    expert = run_expert(nets.large_scale, nets.noise_w, nets.pmax_w, fmin, ecfg, seed=a.seed)
+    expert = run_expert(nets.large_scale, nets.noise_w, nets.pmax_w, fmin, ecfg, seed=a.seed,
+                        progress=lambda i: print(f"expert {i} it {time.perf_counter() - t:.0f} s",
+                                                 file=sys.stderr, flush=True))
     wall["expert_s"] = time.perf_counter() - t
     model, _ = load_diffusion()
     model = model.with_ddim(DdimConfig(a.ddim_steps, 0.2))

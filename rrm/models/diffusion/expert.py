@@ -57,13 +57,15 @@ class ExpertConfig:
     fading_samples: int = 16  # Monte-Carlo fading draws per primal step (ours)
     init_spread: float = 2.0  # initial power logits uniform in +-spread: breaks symmetry (ours)
     logit_bound: float = 6.0  # theta projected to +-bound: no saturated, frozen sigmoid (ours)
+    margin: float = 0.0  # bit/s/Hz added to f_min in the dual: slack for finite windows (ours)
 
     def __post_init__(self) -> None:
         if not 0 < self.samples <= self.window <= self.iterations:
             raise ConfigError("expert needs 0 < samples <= window <= iterations")
-        if self.dual_every < 1 or self.fading_samples < 1 or self.logit_bound <= 0:
+        if self.dual_every < 1 or self.fading_samples < 1 or self.logit_bound <= 0 \
+                or self.margin < 0:
             raise ConfigError("expert needs dual_every >= 1, fading_samples >= 1, "
-                              "logit_bound > 0")
+                              "logit_bound > 0, margin >= 0")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready config."""
@@ -153,7 +155,7 @@ def run_expert(large_scale: FloatArray, noise_w: float, pmax_w: float, f_min: Ar
     gen = torch.Generator(device=dev).manual_seed(seed)
     scale = noise_w / pmax_w  # rates are invariant to scaling gains and noise together
     large = torch.as_tensor(g / scale, dtype=torch.float32, device=dev)  # units of noise / Pmax
-    target = torch.tensor(np.array(fmin), dtype=torch.float32, device=dev)
+    target = torch.tensor(np.array(fmin) + cfg.margin, dtype=torch.float32, device=dev)
     theta = ((torch.rand((b, n), generator=gen, device=dev) * 2 - 1)
              * cfg.init_spread).requires_grad_()
     opt = torch.optim.Adam([theta], lr=cfg.primal_lr)
