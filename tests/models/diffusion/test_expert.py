@@ -96,3 +96,12 @@ def test_explicit_cpu_device_is_the_default_program():
 def test_unusable_device_is_one_clear_error():
     with pytest.raises(InvalidInput, match="not usable"):
         run_expert(np.ones((1, 3, 3)), 1.0, 1.0, 0.3, ExpertConfig(3, 3, 3), device="nodevice")
+
+
+def test_margin_is_the_same_program_as_a_raised_f_min():
+    g = np.abs(np.random.default_rng(1).normal(size=(2, 4, 4))) + np.eye(4) * 5
+    with_margin = run_expert(g, 1.0, 1.0, 0.3, ExpertConfig(12, 6, 3, margin=0.25), seed=3)
+    raised = run_expert(g, 1.0, 1.0, 0.55, ExpertConfig(12, 6, 3), seed=3)
+    np.testing.assert_allclose(with_margin.samples, raised.samples, rtol=1e-6)
+    with pytest.raises(ConfigError, match="margin"):
+        ExpertConfig(margin=-0.1)
