@@ -4,7 +4,10 @@
   levels (resumable), plus the expert-dynamics figure (paper Fig. 1).
 * ``train``: the U-GNN denoiser with the DDPM objective (resumable),
   validated by the ergodic rates of generated samples; writes a checkpoint.
-* ``eval``: Figs. 2-4 and a markdown summary under ``--out``.
+* ``eval``: Figs. 2-4 and a markdown summary under ``--out`` (``--data``), or
+  the checkable run on fresh networks (``--pairs N --networks M --f-min F
+  --seed S [--json]``, :mod:`rrm.models.diffusion.check`): the last line of
+  stdout is ``{"pairs", "f_min", "policies": {"ugnn", "expert", "ap", "fp"}}``.
 
 Old names (one release): ``diffusion-data``, ``train-diffusion``, ``eval-diffusion``.
 """
@@ -26,6 +29,7 @@ from tqdm import tqdm
 
 from rrm.core.errors import InvalidInput
 from rrm.core.optional import require
+from rrm.models.diffusion.check import CheckConfig, check_policies, expert_for
 from rrm.models.diffusion.data import ExpertDataConfig, generate_expert_data, load_expert_data
 from rrm.models.diffusion.expert import ExpertConfig
 from rrm.models.diffusion.model import GraphDiffusion, load_diffusion, save_diffusion
@@ -57,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--samples", type=int, default=ExpertConfig.samples)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, default=1, help="torch threads (small tensors: 1)")
+    d.add_argument("--device", default="cpu", help="torch device of the expert (cpu, cuda)")
     d.set_defaults(run=run_data)
     t = commands.add_parser("train", help="train the U-GNN diffusion policy")
     t.add_argument("--data", required=True, help="directory written by 'rrm diffusion data'")
@@ -71,9 +76,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--threads", type=int, default=2)
     t.set_defaults(run=run_train)
     e = commands.add_parser("eval", help="Figs. 2-4: U-GNN vs expert vs AP vs FP")
-    e.add_argument("--data", required=True, help="directory written by 'rrm diffusion data'")
+    e.add_argument("--data", help="directory written by 'rrm diffusion data' (with --out)")
     e.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
-    e.add_argument("--out", required=True, help="directory for report.md, PNGs, JSON")
+    e.add_argument("--out", help="directory for report.md, PNGs, JSON (with --data)")
+    e.add_argument("--pairs", type=int,
+                   help="checkable run: fresh test networks of N pairs (instead of --data)")
+    e.add_argument("--networks", type=int, default=8,
+                   help="with --pairs: networks, round-robin over the 4 densities")
+    e.add_argument("--expert-iterations", type=int, default=ExpertConfig.iterations,
+                   help="with --pairs: primal-dual iterations of the expert")
+    e.add_argument("--json", action="store_true",
+                   help="with --pairs: print only the JSON summary line")
     e.add_argument("--f-min", type=float, default=0.6, help="reference f_min (paper 0.6)")
     e.add_argument("--slots", type=int, default=500, help="time-sharing slots (paper 500)")
     e.add_argument("--samples", type=int, default=100, help="U-GNN samples per network")
@@ -99,7 +112,7 @@ def run_data(args: argparse.Namespace) -> int:
     total = len(cfg.densities) * expert.iterations
     with tqdm(total=total, desc="expert", unit="it", file=sys.stderr) as bar:
         paths = generate_expert_data(cfg, args.out,
-                                     lambda i, it: bar.update(100) if it else None)
+                                     lambda i, it: bar.update(100) if it else None, args.device)
         bar.update(total - bar.n)
     z = np.load(paths[0], allow_pickle=False)
     fig = plot_expert_dynamics(z["duals"], z["violated"], z["worst_slack"],
@@ -141,6 +154,33 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """The checkable run (``--pairs``) or the study on a data set (``--data --out``)."""
+    if args.pairs is not None:
+        return run_check(args)
+    if args.data is None or args.out is None:
+        raise InvalidInput("eval needs --pairs N (fresh networks) or --data DIR --out DIR")
+    return run_study(args)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Fresh networks from ``--seed``; the last stdout line is the JSON summary."""
+    torch.set_num_threads(args.threads)
+    cfg = CheckConfig(args.pairs, args.networks, args.f_min, args.seed, args.slots,
+                      args.samples, expert_for(args.expert_iterations))
+    model, _ = load_diffusion(args.checkpoint)
+    model = model.with_ddim(DdimConfig(args.ddim_steps, args.eta))  # ConfigError: exit 2
+    policies = check_policies(model, cfg)
+    if not args.json:
+        print(f"| policy ({cfg.networks} networks, N = {cfg.pairs}, f_min = {cfg.f_min}) "
+              f"| p1 | p5 | mean | feasibility |\n|---|---|---|---|---|")
+        for name, m in policies.items():
+            print(f"| {name} | {m['p1']:.3f} | {m['p5']:.3f} | {m['mean']:.3f} | "
+                  f"{m['feasibility']:.1%} |")
+    print(json.dumps({"pairs": cfg.pairs, "f_min": cfg.f_min, "policies": policies}))
+    return 0
+
+
+def run_study(args: argparse.Namespace) -> int:
     """Write report.md, results.json and the figures of Figs. 2-4 under ``--out``."""
     require("matplotlib")
     torch.set_num_threads(args.threads)

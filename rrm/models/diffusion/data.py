@@ -62,8 +62,12 @@ def ergodic_config(num_pairs: int, density_per_km2: float, f_min: float = 0.6) -
 
 
 def generate_density(cfg: ExpertDataConfig, index: int,
-                     progress: Callable[[int], None] | None = None) -> dict[str, NDArray[Any]]:
-    """Networks of density ``cfg.densities[index]`` and their expert samples at every f_min."""
+                     progress: Callable[[int], None] | None = None,
+                     device: str = "cpu") -> dict[str, NDArray[Any]]:
+    """Networks of density ``cfg.densities[index]`` and their expert samples at every f_min.
+
+    One batched expert run over every (network, f_min) instance, on ``device``.
+    """
     ecfg = ergodic_config(cfg.num_pairs, cfg.densities[index])
     rng = np.random.default_rng([cfg.seed, index])
     large = generate_ergodic(ecfg, cfg.networks_per_density, rng).large_scale  # (n, N, N)
@@ -72,7 +76,7 @@ def generate_density(cfg: ExpertDataConfig, index: int,
     rows = np.repeat(np.arange(n), len(levels))  # instance -> network
     fmin = np.tile(levels, n)
     res = run_expert(large[rows], ecfg.noise_w, ecfg.pmax_w, fmin, cfg.expert,
-                     seed=cfg.seed * 1000 + index, progress=progress)
+                     seed=cfg.seed * 1000 + index, progress=progress, device=device)
     first = np.arange(len(levels))  # the first network's instances, one per f_min
     return {"large_scale": large, "f_min": fmin, "network": rows, "samples": res.samples,
             "duals": np.moveaxis(res.duals[:, first], 1, 0), "violated": res.violated[:, first].T,
@@ -81,7 +85,8 @@ def generate_density(cfg: ExpertDataConfig, index: int,
 
 
 def generate_expert_data(cfg: ExpertDataConfig, out: str | Path,
-                         progress: Callable[[int, int], None] | None = None) -> list[Path]:
+                         progress: Callable[[int, int], None] | None = None,
+                         device: str = "cpu") -> list[Path]:
     """Write every density's file into ``out`` (existing files are kept: resumable).
 
     ``progress(density_index, iteration)`` reports each density's expert iterations.
@@ -92,7 +97,7 @@ def generate_expert_data(cfg: ExpertDataConfig, out: str | Path,
     for i in range(len(cfg.densities)):
         path = d / f"density-{i}.npz"
         if not path.exists():
-            arrays = generate_density(cfg, i, _bind(progress, i))
+            arrays = generate_density(cfg, i, _bind(progress, i), device)
             tmp = d / f"density-{i}.tmp.npz"
             np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
             tmp.replace(path)  # a killed run never leaves a half-written density behind

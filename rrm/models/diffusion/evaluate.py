@@ -24,6 +24,7 @@ from rrm.core import physics
 
 FloatArray = NDArray[np.float64]
 SLOT_CHUNK = 50  # slots per vectorised block: (chunk, I, N, N) gains stay a few MB
+CHUNK_ELEMENTS = 2**22  # at most this many gains per block (N = 400: 26 network-slots, 34 MB)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ def cumulative_rates(large_scale: FloatArray, shares: FloatArray, noise_w: float
     i_count, s_count, _ = shares.shape
     per_slot = np.empty((slots, i_count, g.shape[-1]))
     rows = np.arange(i_count)
-    for lo in range(0, slots, SLOT_CHUNK):
-        t = min(SLOT_CHUNK, slots - lo)
+    chunk = max(1, min(SLOT_CHUNK, CHUNK_ELEMENTS // g.size))  # 50 at small N
+    for lo in range(0, slots, chunk):
+        t = min(chunk, slots - lo)
         pick = rng.integers(0, s_count, size=(t, i_count))  # (t, I)
         fading = rng.exponential(size=(t, *g.shape))  # (t, I, N, N)
         power = pmax_w * shares[rows[None, :], pick]  # (t, I, N)

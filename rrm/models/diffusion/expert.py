@@ -21,7 +21,9 @@ stochastic policy (eq. 13): ``samples`` of them evenly spaced (authors:
 itself (no parametrisation gap, and every network of a batch is one tensor).
 
 Vectorised over ``B`` instances (networks x f_min levels), fading samples
-and links; the only Python loop is over iterations.
+and links; the only Python loop is over iterations. Device-agnostic: pass
+``device="cuda"`` to run the same tensor program on a GPU (the random
+streams then come from that device's generator).
 """
 
 from __future__ import annotations
@@ -55,13 +57,15 @@ class ExpertConfig:
     fading_samples: int = 16  # Monte-Carlo fading draws per primal step (ours)
     init_spread: float = 2.0  # initial power logits uniform in +-spread: breaks symmetry (ours)
     logit_bound: float = 6.0  # theta projected to +-bound: no saturated, frozen sigmoid (ours)
+    margin: float = 0.0  # bit/s/Hz added to f_min in the dual: slack for finite windows (ours)
 
     def __post_init__(self) -> None:
         if not 0 < self.samples <= self.window <= self.iterations:
             raise ConfigError("expert needs 0 < samples <= window <= iterations")
-        if self.dual_every < 1 or self.fading_samples < 1 or self.logit_bound <= 0:
+        if self.dual_every < 1 or self.fading_samples < 1 or self.logit_bound <= 0 \
+                or self.margin < 0:
             raise ConfigError("expert needs dual_every >= 1, fading_samples >= 1, "
-                              "logit_bound > 0")
+                              "logit_bound > 0, margin >= 0")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready config."""
@@ -116,18 +120,30 @@ class ExpertResult:
 def _fading_rates(large: Tensor, share: Tensor, pmax: float, noise: float, draws: int,
                   gen: torch.Generator) -> Tensor:
     """Rates ``[B, F, N]`` of power shares ``[B, N]`` under ``F`` Rayleigh draws of ``large``."""
-    fading = torch.empty((large.shape[0], draws, *large.shape[1:]))
+    fading = torch.empty((large.shape[0], draws, *large.shape[1:]), device=large.device)
     fading.exponential_(generator=gen)  # |h|^2 ~ Exp(1)
     gains = large[:, None] * fading  # (B, F, N, N)
     return rates(gains, pmax * share[:, None, :], noise)
 
 
+def _device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device; an unknown or absent one is a one-line InvalidInput."""
+    try:
+        dev = torch.device(device)
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InvalidInput(f"device {str(device)!r} is not usable here: {first}") from None
+    return dev
+
+
 def run_expert(large_scale: FloatArray, noise_w: float, pmax_w: float, f_min: ArrayLike,
                cfg: ExpertConfig = ExpertConfig(), seed: int = 0,
-               progress: Callable[[int], None] | None = None) -> ExpertResult:
+               progress: Callable[[int], None] | None = None,
+               device: str | torch.device = "cpu") -> ExpertResult:
     """Primal-dual iterations on ``large_scale [B, N, N]`` with ``f_min`` (scalar, [B] or [B, N]).
 
-    ``progress(i)`` is called every 100 iterations.
+    ``progress(i)`` is called every 100 iterations; ``device`` runs the tensors there.
     """
     g = np.asarray(large_scale, dtype=np.float64)
     if g.ndim != 3 or g.shape[1] != g.shape[2]:
@@ -135,17 +151,19 @@ def run_expert(large_scale: FloatArray, noise_w: float, pmax_w: float, f_min: Ar
     b, n = g.shape[0], g.shape[1]
     fmin = np.asarray(f_min, dtype=np.float64)
     fmin = np.broadcast_to(fmin[:, None] if fmin.ndim == 1 else fmin, (b, n))
-    gen = torch.Generator().manual_seed(seed)
+    dev = _device(device)
+    gen = torch.Generator(device=dev).manual_seed(seed)
     scale = noise_w / pmax_w  # rates are invariant to scaling gains and noise together
-    large = torch.as_tensor(g / scale, dtype=torch.float32)  # gains in units of noise / Pmax
-    target = torch.tensor(np.array(fmin), dtype=torch.float32)
-    theta = ((torch.rand((b, n), generator=gen) * 2 - 1) * cfg.init_spread).requires_grad_()
+    large = torch.as_tensor(g / scale, dtype=torch.float32, device=dev)  # units of noise / Pmax
+    target = torch.tensor(np.array(fmin) + cfg.margin, dtype=torch.float32, device=dev)
+    theta = ((torch.rand((b, n), generator=gen, device=dev) * 2 - 1)
+             * cfg.init_spread).requires_grad_()
     opt = torch.optim.Adam([theta], lr=cfg.primal_lr)
-    dual = DualStep(torch.zeros(b, n), torch.zeros(b, n))
+    dual = DualStep(torch.zeros(b, n, device=dev), torch.zeros(b, n, device=dev))
     descent = DualDescent(cfg.dual_step, cfg.dual_momentum)
     window, duals = [], []
     violated, worst = np.empty((cfg.iterations, b)), np.empty((cfg.iterations, b))
-    slack_sum = torch.zeros(b, n)
+    slack_sum = torch.zeros(b, n, device=dev)
     for it in range(cfg.iterations):
         r = _fading_rates(large, torch.sigmoid(theta), 1.0, 1.0, cfg.fading_samples, gen)
         lagrangian = ((1.0 + dual.lam[:, None, :]) * r).mean()  # lam^T f_min is constant in x
@@ -155,14 +173,15 @@ def run_expert(large_scale: FloatArray, noise_w: float, pmax_w: float, f_min: Ar
         with torch.no_grad():
             theta.clamp_(-cfg.logit_bound, cfg.logit_bound)
         slack = r.detach().mean(dim=1) - target  # (B, N)
-        violated[it], worst[it] = (slack < 0).double().mean(1).numpy(), slack.min(1).values.numpy()
+        violated[it] = (slack < 0).double().mean(1).cpu().numpy()
+        worst[it] = slack.min(1).values.cpu().numpy()
         slack_sum += slack
         if (it + 1) % cfg.dual_every == 0:
             dual = descent.step(dual, slack_sum / cfg.dual_every)
             slack_sum.zero_()
-            duals.append(dual.lam.numpy().copy())
+            duals.append(dual.lam.cpu().numpy().copy())
         if it >= cfg.iterations - cfg.window:
-            window.append(torch.sigmoid(theta.detach()).numpy().copy())
+            window.append(torch.sigmoid(theta.detach()).cpu().numpy().copy())
         if progress is not None and (it + 1) % 100 == 0:
             progress(it + 1)
     picks = np.linspace(0, cfg.window - 1, cfg.samples).round().astype(int)

@@ -21,7 +21,7 @@ from rrm.core.errors import CheckpointError
 from rrm.models.checkpoint import load_checkpoint, save_checkpoint
 from rrm.models.diffusion.features import model_inputs, to_power
 from rrm.models.diffusion.schedule import DdimConfig, DdimSampler, NoiseSchedule, ScheduleConfig
-from rrm.models.diffusion.ugnn import UGNN, UGNNConfig
+from rrm.models.diffusion.ugnn import UGNN, UGNNConfig, fitted_gso
 
 KIND = "graph-diffusion"
 DEFAULT_SCHEDULE, DEFAULT_DDIM = ScheduleConfig(), DdimConfig()
@@ -48,7 +48,8 @@ class GraphDiffusion:
         """``[B, S, N]`` power shares for model inputs ``gso [B, N, N]``, ``u [B, N, 3]``."""
         self.denoiser.eval()
         b, n = u.shape[:2]
-        gso_s = gso.repeat_interleave(num_samples, dim=0)  # (B S, N, N)
+        # converted once per DDIM pass, not once per denoiser call (sparse at N = 400)
+        gso_s = fitted_gso(gso.repeat_interleave(num_samples, dim=0), b * num_samples)
         u_s = u.repeat_interleave(num_samples, dim=0)
 
         def eps(x: Tensor, k: Tensor) -> Tensor:

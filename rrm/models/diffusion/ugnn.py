@@ -110,6 +110,8 @@ def fitted_gso(gso: Tensor, b: int) -> Tensor:
         fill = float(torch.count_nonzero(gso)) / gso.numel()
         return sparse_gso(gso) if fill < DENSE_FILL else gso
     n = gso.shape[0] // b
+    if gso.layout == torch.sparse_csr and gso.values().numel() < DENSE_FILL * b * n * n:
+        return gso  # the sampler's layout: decided without a conversion per call
     coo = gso.to_sparse_coo().coalesce()
     if coo.values().numel() < DENSE_FILL * b * n * n:
         return gso

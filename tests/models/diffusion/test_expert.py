@@ -83,3 +83,25 @@ def test_bad_inputs_are_refused():
         ExpertConfig(samples=300, window=200)
     with pytest.raises(InvalidInput):
         run_expert(np.ones((3, 4)), 1.0, 1.0, 0.5)
+
+
+def test_explicit_cpu_device_is_the_default_program():
+    g = np.abs(np.random.default_rng(0).normal(size=(2, 4, 4))) + np.eye(4) * 5
+    cfg = ExpertConfig(iterations=12, window=6, samples=3)
+    a = run_expert(g, 1.0, 1.0, 0.3, cfg, seed=2)
+    b = run_expert(g, 1.0, 1.0, 0.3, cfg, seed=2, device="cpu")
+    np.testing.assert_array_equal(a.samples, b.samples)
+
+
+def test_unusable_device_is_one_clear_error():
+    with pytest.raises(InvalidInput, match="not usable"):
+        run_expert(np.ones((1, 3, 3)), 1.0, 1.0, 0.3, ExpertConfig(3, 3, 3), device="nodevice")
+
+
+def test_margin_is_the_same_program_as_a_raised_f_min():
+    g = np.abs(np.random.default_rng(1).normal(size=(2, 4, 4))) + np.eye(4) * 5
+    with_margin = run_expert(g, 1.0, 1.0, 0.3, ExpertConfig(12, 6, 3, margin=0.25), seed=3)
+    raised = run_expert(g, 1.0, 1.0, 0.55, ExpertConfig(12, 6, 3), seed=3)
+    np.testing.assert_allclose(with_margin.samples, raised.samples, rtol=1e-6)
+    with pytest.raises(ConfigError, match="margin"):
+        ExpertConfig(margin=-0.1)
