@@ -4,10 +4,13 @@ Eager PyTorch pays Python dispatch per op (~200 ops per forward of the
 ``small`` model); on a busy CPU that overhead is most of a K = 20 decision.
 :func:`freeze_power_model` traces the model once on a small example
 (``torch.jit.trace``, sizes recorded as symbolic, so any batch size and K
-run through the same graph), freezes it (weights folded in as constants)
-and lets TorchScript's inference passes fuse what they can. The graph
-computes exactly the eager arithmetic; tests check powers equal to eager
-within 1e-5 of Pmax for several K and batch sizes.
+run through the same graph) and freezes it (weights folded in as
+constants). It runs without the profiling executor's optimisation
+(``torch.jit.optimized_execution(False)``): that re-profiles and re-fuses
+for every new input shape, and the loop's batch size changes from slot to
+slot (first calls of a new shape took 0.1-0.6 s). The graph computes
+exactly the eager arithmetic; tests check powers equal to eager within 1e-5
+of Pmax for several K and batch sizes.
 """
 
 from __future__ import annotations
@@ -55,12 +58,13 @@ def freeze_power_model(model: GFMPowerModel) -> torch.jit.ScriptModule:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)  # jit.freeze: still the fastest here
         traced = torch.jit.trace(wrapper, example, check_trace=False)
-        return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        return torch.jit.freeze(traced)
 
 
 def run_frozen(graph: torch.jit.ScriptModule, g: GraphBatch, objective: str = "sum") -> Tensor:
     """Powers ``(B, K)`` of the frozen graph on ``g`` for ``objective`` (a head prompt;
     ignored by a head without prompts)."""
-    index = PROMPT_INDEX.get(objective, 0)
-    out: Tensor = graph(g.node, g.edge, g.known, g.pmax_w, index)
+    index = PROMPT_INDEX.get(objective, PROMPT_INDEX["sum"])
+    with torch.jit.optimized_execution(False):
+        out: Tensor = graph(g.node, g.edge, g.known, g.pmax_w, index)
     return out
