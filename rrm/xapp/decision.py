@@ -45,7 +45,11 @@ class Decision:
         policy: name of the policy whose allocation is sent.
         fallback_reason: guard that tripped ('' when the policy's output went out).
         detail: the guard's one-line explanation.
-        policy_s / guards_s / fallback_s: time spent per stage, seconds.
+        policy_s / guards_s / fallback_s: time spent per stage, seconds;
+            ``policy_s`` includes ``batch_s``.
+        batch_s: this indication's share of its slot's batched forward pass
+            (:meth:`Decider.prefetch`, run before the decision: the pass's time
+            split evenly over the indications it served), seconds.
     """
 
     answer: Allocation | Refusal
@@ -55,6 +59,7 @@ class Decision:
     policy_s: float = 0.0
     guards_s: float = 0.0
     fallback_s: float = 0.0
+    batch_s: float = 0.0
 
 
 class Decider:
@@ -90,7 +95,8 @@ class Decider:
         self.policy_max_links = policy_max_links
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")
         self._busy: cf.Future[Allocation] | None = None
-        self._prefetched: dict[Header, Allocation] = {}  # decide_batch answers not yet sent
+        # decide_batch answers not yet sent, with each one's share of the pass (s)
+        self._prefetched: dict[Header, tuple[Allocation, float]] = {}
         # Time kept back from the policy's budget so a fallback still meets the deadline:
         # 1.5 x a running average of measured fallback durations.
         self.fallback_s_avg = 0.002
@@ -111,10 +117,11 @@ class Decider:
         objective = self.objective_for(ind)
         support = check_input(ind.state, self.guards, self.policy_max_links)
         t0 = time.perf_counter()
+        batch_s = 0.0
         if not support.passed:
             alloc, verdict_guard, detail = None, support.guard, support.detail
         else:
-            alloc, verdict_guard, detail = self._run_policy(ind, objective, budget_s)
+            alloc, verdict_guard, detail, batch_s = self._run_policy(ind, objective, budget_s)
         t1 = time.perf_counter()
         if alloc is not None and not verdict_guard:
             ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s,
@@ -124,7 +131,9 @@ class Decider:
         t2 = time.perf_counter()
         if not verdict_guard and alloc is not None:
             self._remember(ind, alloc)
-            return Decision(alloc, self.policy.name, policy_s=t1 - t0, guards_s=t2 - t1)
+            # the batched pass ran before this call: its share is charged to the policy
+            return Decision(alloc, self.policy.name, policy_s=t1 - t0 + batch_s,
+                            guards_s=t2 - t1, batch_s=batch_s)
         log.info("guard_tripped", guard=verdict_guard, detail=detail,
                  node=ind.header.node_id, slot=ind.header.slot)
         safe, fallback_name = self._fallback(ind, objective, alloc, verdict_guard)
@@ -132,27 +141,29 @@ class Decider:
         fallback_s = time.perf_counter() - t2
         self.fallback_s_avg = 0.8 * self.fallback_s_avg + 0.2 * fallback_s
         return Decision(safe, fallback_name, verdict_guard, detail,
-                        t1 - t0, t2 - t1, fallback_s)
+                        t1 - t0 + batch_s, t2 - t1, fallback_s, batch_s)
 
     def _run_policy(self, ind: IndicationMsg, objective: Objective,
-                    budget_s: float) -> tuple[Allocation | None, str, str]:
+                    budget_s: float) -> tuple[Allocation | None, str, str, float]:
+        """The policy's answer, the guard that stopped it ('' if none) and why, and the
+        share of a batched pass it was taken from (s; answered inline, no pool hop)."""
         prefetched = self._prefetched.pop(ind.header, None)
-        if prefetched is not None:  # decided with its slot's batch: costs no time now
-            return prefetched, "", ""
+        if prefetched is not None:  # decided with its slot's batch
+            return prefetched[0], "", "", prefetched[1]
         if self._busy is not None and not self._busy.done():
-            return None, "deadline", "policy still busy with an earlier slot"
+            return None, "deadline", "policy still busy with an earlier slot", 0.0
         if budget_s < MIN_POLICY_BUDGET_S:
             # Starting the policy now would only compete with the fallback for the CPU.
-            return None, "deadline", f"no time left for the policy ({budget_s * 1e3:.2f} ms)"
+            return None, "deadline", f"no time left for the policy ({budget_s * 1e3:.2f} ms)", 0.0
         self._busy = self._pool.submit(self.policy.decide, ind.state, objective)
         try:
-            return self._busy.result(timeout=max(budget_s, 0.0)), "", ""
+            return self._busy.result(timeout=max(budget_s, 0.0)), "", "", 0.0
         except cf.TimeoutError:
-            return None, "deadline", f"policy gave no answer within {budget_s * 1e3:.2f} ms"
+            return None, "deadline", f"policy gave no answer within {budget_s * 1e3:.2f} ms", 0.0
         except PolicyUnavailable as err:
-            return None, "policy_unavailable", str(err)[:200]
+            return None, "policy_unavailable", str(err)[:200], 0.0
         except Exception as err:  # a faulty policy must not take the slot down
-            return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
+            return None, "policy_error", f"{type(err).__name__}: {err}"[:200], 0.0
 
     def prefetch(self, inds: list[IndicationMsg]) -> None:
         """Decide several indications together when the policy ``batches_slots``.
@@ -167,13 +178,15 @@ class Decider:
         self._prefetched = {}
         if not self.policy.batches_slots or len(inds) < 2:
             return
+        t0 = time.perf_counter()
         try:
             answers = self.policy.decide_batch([i.state for i in inds],
                                                [self.objective_for(i) for i in inds])
         except Exception as err:  # noqa: BLE001 - the slots are decided one by one instead
             log.warning("prefetch_failed", error=f"{type(err).__name__}: {err}"[:200])
             return
-        self._prefetched = {i.header: a for i, a in zip(inds, answers, strict=True)}
+        share = (time.perf_counter() - t0) / len(inds)
+        self._prefetched = {i.header: (a, share) for i, a in zip(inds, answers, strict=True)}
 
     def _fallback(self, ind: IndicationMsg, objective: Objective, alloc: Allocation | None,
                   guard: str) -> tuple[Allocation, str]:
@@ -213,6 +226,18 @@ class Decider:
         except Exception as err:  # last resort: full power is always feasible
             log.error("fallback_failed", error=str(err)[:200])
             return PowerAllocation(state.pmax_per_link.copy())
+
+    def previous(self, ind: IndicationMsg) -> Decision | None:
+        """This node's previous powers as the answer, when they still fit the indication
+        (same K, within its budgets): what the loop serves for work it sheds under
+        overload (``shed``; the node checks every control it applies)."""
+        state, last = ind.state, self._last_power.get(ind.header.node_id)
+        if (last is None or not isinstance(state, InterferenceState) or np.ndim(state.gains) != 2
+                or last.shape != (state.num_links,)
+                or np.any(last > state.pmax_per_link) or np.any(last < 0)):
+            return None
+        return Decision(PowerAllocation(last.copy()), "previous", "shed",
+                        "overload: the policy was skipped to meet the deadline")
 
     def _remember(self, ind: IndicationMsg, alloc: Allocation) -> None:
         if isinstance(alloc, PowerAllocation):

@@ -102,6 +102,11 @@ class SlotLoop:
         self.stats = stats or LoopStats()
         # kept across reconnects by the caller, so a resumed channel's repeats are caught
         self._last_seq = {} if last_seq is None else last_seq
+        # overload (see _shed): running averages of one answer's loop time outside a
+        # batched pass and of one indication's share of that pass, seconds
+        self._answer_s = 0.0
+        self._batch_s = 0.0
+        self._shed: set[Header] = set()
 
     def run(self, stop: threading.Event, max_slots: int | None = None,
             poll_s: float = 0.2) -> None:
@@ -112,12 +117,52 @@ class SlotLoop:
             if first is None:
                 continue
             room = self.max_batch if max_slots is None else max_slots - self.stats.slots
-            batch = [first, *self._queued(min(self.max_batch, room) - 1)]
-            if len(batch) > 1:
-                self.decider.prefetch([r.indication for r in batch if r.indication is not None])
+            batch = self._live([first, *self._queued(min(self.max_batch, room) - 1)])
+            self._shed = self._to_shed(batch)
+            decided = [r.indication for r in batch
+                       if r.indication is not None and r.header not in self._shed]
+            if len(decided) > 1:
+                self.decider.prefetch(decided)
             for received in batch:
                 self.process(received)
+            self._shed = set()
 
+    def _live(self, batch: list[Received]) -> list[Received]:
+        """``batch`` without the indications already past their deadline.
+
+        Overload policy (docs/architecture.md, "Overload"): an indication the
+        loop takes off the queue after its deadline can no longer be applied,
+        so it costs nothing more: no policy, no control round trip; it is
+        dropped and counted (``dropped["expired"]``, ``rrm_xapp_dropped
+        {reason="expired"}``) and its node applies its default allocation.
+        The loop then spends its time on indications that can still be met.
+        """
+        now = time.time_ns()
+        live = [r for r in batch if not 0 < r.header.deadline_ns <= now]
+        if len(live) < len(batch):
+            expired = len(batch) - len(live)
+            self.stats.dropped["expired"] += expired
+            self.metrics.child(self.metrics.dropped, "expired").inc(expired)
+        return live
+
+    def _to_shed(self, batch: list[Received]) -> set[Header]:
+        """Headers of the oldest indications that would miss their deadline if the policy
+        decided them, from the running cost averages (docs/architecture.md, "Overload").
+
+        Answered in queue order, indication i of n is done after the batched pass
+        (n_policy x its per-indication share) and i + 1 answers; each one predicted
+        late is served its node's previous decision instead (``shed``), which
+        also takes it out of the batched pass.
+        """
+        if len(batch) < 2 or self._answer_s <= 0.0:
+            return set()
+        now, policy_n, shed = time.time_ns(), len(batch), set()
+        for i, r in enumerate(batch):
+            done_ns = now + 1e9 * (policy_n * self._batch_s + (i + 1) * self._answer_s)
+            if r.indication is not None and 0 < r.header.deadline_ns < done_ns:
+                shed.add(r.header)
+                policy_n -= 1
+        return shed
     def _queued(self, limit: int) -> list[Received]:
         """Up to ``limit`` indications already waiting (none if the stream just broke:
         the next receive reports that, after this batch is answered)."""
@@ -139,7 +184,7 @@ class SlotLoop:
         if not self._fresh(header):
             return None
         self.stats.slots += 1
-        self.metrics.indications.labels(node=self.metrics.node_label(header.node_id)).inc()
+        self.metrics.child(self.metrics.indications, self.metrics.node_label(header.node_id)).inc()
         for observer in self.observers:
             observer.on_indication(received)
         decision = self._answer(received)
@@ -151,13 +196,22 @@ class SlotLoop:
         t1 = time.perf_counter()
         acked = self.client.control(control, timeout_s=1.0)
         sent_ns = time.time_ns()
-        decide_s = decision.policy_s + decision.guards_s + decision.fallback_s
+        # spent in this call (the batch share was spent before it, in the batched pass)
+        decide_s = decision.policy_s - decision.batch_s + decision.guards_s + decision.fallback_s
         t2 = time.perf_counter()
-        self._account(header, decision, acked.ack, sent_ns, received.received_ns,
-                      {"decode": received.decode_s, "encode": max(t1 - t0 - decide_s, 0.0),
-                       "send": t2 - t1, "total": received.decode_s + t2 - t0})
+        self._account(header, decision, acked.ack, sent_ns, received.received_ns)
         for observer in self.observers:
             observer.on_ack(received, control, acked)
+        self._observe_stages(header, decision, received.received_ns, {
+            "decode": received.decode_s, "encode": max(t1 - t0 - decide_s, 0.0),
+            "send": t2 - t1})
+        t3 = time.perf_counter()  # accounting included: what "total" leaves out is tiny
+        self._observe_stages(header, decision, received.received_ns, {
+            "account": t3 - t2, "total": received.decode_s + decision.batch_s + t3 - t0},
+            decision_stages=False)
+        self._answer_s = 0.9 * self._answer_s + 0.1 * (t2 - t0)
+        if decision.batch_s:
+            self._batch_s = 0.9 * self._batch_s + 0.1 * decision.batch_s
         return control
 
     def _answer(self, received: Received) -> Decision:
@@ -171,6 +225,10 @@ class SlotLoop:
             # Too late to matter: refuse at once so the loop catches up.
             detail = f"indication dequeued {-remaining_s * 1e3:.2f} ms after its deadline"
             return self._refusal(Cause.TIMER_EXPIRED, detail)
+        if ind.header in self._shed:
+            previous = self.decider.previous(ind)
+            if previous is not None:
+                return previous
         return self._decide(ind, remaining_s * self.deadline_fraction)
 
     def _refusal(self, cause: Cause, detail: str) -> Decision:
@@ -192,7 +250,7 @@ class SlotLoop:
         if last is not None and seq <= last:
             reason = "duplicate" if seq == last else "stale"
             self.stats.dropped[reason] += 1
-            self.metrics.dropped.labels(reason=reason).inc()
+            self.metrics.child(self.metrics.dropped, reason).inc()
             log.warning("indication_dropped", reason=reason, node=key[1], seq=seq, last=last)
             return False
         self._last_seq.pop(key, None)
@@ -202,33 +260,41 @@ class SlotLoop:
         return True
 
     def _account(self, header: Header, d: Decision, ack: AckMsg, sent_ns: int,
-                 received_ns: int, stages: dict[str, float]) -> None:
+                 received_ns: int) -> None:
         node = self.metrics.node_label(header.node_id)
         m, s = self.metrics, self.stats
         if isinstance(d.answer, Refusal):
             s.refusals += 1
-            m.refusals.labels(node=node, cause=d.answer.cause.name.lower()).inc()
+            m.child(m.refusals, node, d.answer.cause.name.lower()).inc()
         else:
             s.controls += 1
-            m.controls.labels(node=node, policy=d.policy).inc()
+            m.child(m.controls, node, d.policy).inc()
         if d.fallback_reason:
             s.fallbacks[d.fallback_reason] += 1
-            m.fallbacks.labels(node=node, guard=d.fallback_reason).inc()
+            m.child(m.fallbacks, node, d.fallback_reason).inc()
         if sent_ns > header.deadline_ns > 0:
             s.deadline_misses += 1
-            m.deadline_misses.labels(node=node).inc()
+            m.child(m.deadline_misses, node).inc()
         s.latency_ms.append((sent_ns - received_ns) / 1e6)
-        one_way_s = max(received_ns - header.timestamp_ns, 0) / 1e9  # same host clocks
-        for stage, sec in {**stages, "policy": d.policy_s, "guards": d.guards_s,
-                           "fallback": d.fallback_s, "transport_in": one_way_s}.items():
-            m.stage_seconds.labels(stage=stage).observe(sec)
-            s.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(sec * 1e3)
         self._check_ack(node, d, ack)
+
+    def _observe_stages(self, header: Header, d: Decision, received_ns: int,
+                        stages: dict[str, float], decision_stages: bool = True) -> None:
+        """Stage seconds into the histogram and the summary's samples (with the
+        decision's own stages and ``transport_in`` unless ``decision_stages`` is False).
+        ``total`` is the sum of the loop's stages (``transport_in`` is before the loop)."""
+        m, s = self.metrics, self.stats
+        if decision_stages:
+            one_way_s = max(received_ns - header.timestamp_ns, 0) / 1e9  # same host clocks
+            stages = {**stages, "policy": d.policy_s, "guards": d.guards_s,
+                      "fallback": d.fallback_s, "transport_in": one_way_s}
+        for stage, sec in stages.items():
+            m.child(m.stage_seconds, stage).observe(sec)
+            s.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(sec * 1e3)
 
     def _check_ack(self, node: str, d: Decision, ack: AckMsg) -> None:
         applied = ack.applied_source.name.lower()
-        self.metrics.acks.labels(node=node, outcome=ack.outcome.name.lower(),
-                                 applied=applied).inc()
+        self.metrics.child(self.metrics.acks, node, ack.outcome.name.lower(), applied).inc()
         expect_applied = not isinstance(d.answer, Refusal)
         if expect_applied and (ack.outcome != Outcome.ACCEPTED or
                                ack.applied_source not in (AppliedSource.CONTROL,
@@ -238,4 +304,4 @@ class SlotLoop:
                         cause=ack.cause.name, applied=applied, detail=ack.detail)
         if ack.realised:
             self.stats.utility["realised"].append(ack.utility)
-            self.metrics.utility.labels(node=node).set(ack.utility)
+            self.metrics.child(self.metrics.utility, node).set(ack.utility)

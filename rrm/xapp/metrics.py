@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -12,7 +13,10 @@ _LATENCY_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 1e
                     5e-2, 0.1, 0.25, 1.0)
 MAX_NODE_LABELS = 256  # distinct node label values; the rest are counted as "other"
 MAX_LABEL_CHARS = 64
-STAGES = ("transport_in", "decode", "policy", "guards", "fallback", "encode", "send", "total")
+# "total" = decode + policy (with its share of a batched pass) + guards + fallback +
+# encode + send + account (metrics and observers); transport_in is before the loop
+STAGES = ("transport_in", "decode", "policy", "guards", "fallback", "encode", "send", "account",
+          "total")
 
 
 @dataclass
@@ -38,9 +42,20 @@ class XAppMetrics:
                 return label
         return "other"
 
+    def child(self, family: Any, *values: str) -> Any:
+        """``family.labels(*values)``, bound once and reused (the slot loop's hot path:
+        a label lookup validates and locks; a dict hit does not). Bounded: node labels
+        are (``node_label``), the other label values are names from code."""
+        key = (id(family), values)
+        handle = self._children.get(key)
+        if handle is None:
+            handle = self._children[key] = family.labels(*values)
+        return handle
+
     def __post_init__(self) -> None:
         self._node_labels: set[str] = set()
         self._label_lock = threading.Lock()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.indications = Counter("rrm_xapp_indications", "Indications received",
                                    ["node"], registry=r)

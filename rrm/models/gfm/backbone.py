@@ -110,16 +110,25 @@ class BiasAttention(nn.Module):
             self.edge_out.reset_parameters()
 
     def forward(self, z: Tensor, bias: Tensor, edge_value: Tensor | None = None) -> Tensor:
-        """``z (B, K, d)``, ``bias (B, H, K, K)``, ``edge_value (B, H, K, K, e)`` -> (B, K, d)."""
+        """``z (B, K, d)``, ``bias (B, H, K, K)``, ``edge_value (B, H, e, K, K)`` -> (B, K, d).
+
+        ``bias`` and ``edge_value`` are contiguous in the last two axes (one
+        receiver row k, its transmitters j), so the score add, the softmax
+        and the edge-value aggregation read memory in order.
+        """
         b, k, d = z.shape
-        q, key, v = self.qkv(z).view(b, k, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        scores = q @ key.transpose(-1, -2) / self.head_dim**0.5 + bias  # (B, H, K, K)
-        att = scores.softmax(dim=-1)
-        out = self.out((att @ v).transpose(1, 2).reshape(b, k, d))
+        h, hd = self.heads, self.head_dim
+        q, key, v = self.qkv(z).view(b, k, 3, h, hd).permute(2, 0, 3, 1, 4)  # (B, H, K, hd)
+        # bias + Q K^T / sqrt(d_h) in one kernel (eq. 4)
+        scores = torch.baddbmm(bias.reshape(b * h, k, k), q.reshape(b * h, k, hd),
+                               key.reshape(b * h, k, hd).transpose(1, 2), alpha=hd**-0.5)
+        att = scores.softmax(dim=-1)  # (B H, K, K)
+        out = self.out(torch.bmm(att, v.reshape(b * h, k, hd)).view(b, h, k, hd)
+                       .transpose(1, 2).reshape(b, k, d))
         if self.edge_out is None or edge_value is None:
             return out
-        agg = (att.unsqueeze(-1) * edge_value).sum(dim=3)  # (B, H, K, e)
-        return out + self.edge_out(agg.transpose(1, 2).reshape(b, k, -1))
+        agg = (edge_value * att.view(b, h, 1, k, k)).sum(dim=-1)  # (B, H, e, K)
+        return out + self.edge_out(agg.permute(0, 3, 1, 2).reshape(b, k, -1))
 
 
 class GraphTransformerLayer(nn.Module):
@@ -168,12 +177,35 @@ class GFMBackbone(nn.Module):
         """Node embeddings ``(B, K, d)``; ``masked (B, K, K)`` hides extra edges."""
         edge = self.edge_input(g, masked)  # (B, K, K, 2)
         z = self.node_enc(g.node)  # (B, K, d)
-        b, k, h = edge.shape[0], edge.shape[1], self.cfg.heads
-        for layer, proj in zip(self.layers, self.bias_proj, strict=True):
-            out = proj(edge)  # (B, K, K, H (1 + e))
-            bias = out[..., :h].permute(0, 3, 1, 2)  # (B, H, K, K)
-            value = None
-            if self.cfg.edge_value_dim:
-                value = out[..., h:].reshape(b, k, k, h, -1).permute(0, 3, 1, 2, 4)  # (B,H,K,K,e)
+        for layer, (bias, value) in zip(self.layers, self.edge_terms(edge), strict=True):
             z = layer(z, bias, value)
         return self.norm(z)
+
+    def edge_terms(self, edge: Tensor) -> list[tuple[Tensor, Tensor | None]]:
+        """Every layer's bias projector on ``edge (B, K, K, 2)``, all layers at once.
+
+        The L projectors share their input, so their first linear layers run
+        as one ``(L b_h) x 2`` product and their second as one batched
+        product, channels first: each layer's biases come out as contiguous
+        ``(B, H, K, K)`` and its edge values as ``(B, H, e, K, K)`` (no
+        permuted strided views of a ``(B, K, K, H (1 + e))`` tensor). The
+        same weights and arithmetic as ``proj(edge)`` per layer.
+        """
+        b, k = edge.shape[0], edge.shape[1]
+        h, e, n = self.cfg.heads, self.cfg.edge_value_dim, len(self.bias_proj)
+        first = [p[0] for p in self.bias_proj]  # type: ignore[index]
+        second = [p[2] for p in self.bias_proj]  # type: ignore[index]
+        w1 = torch.cat([f.weight for f in first])  # (L bh, 2)
+        b1 = torch.cat([f.bias for f in first])
+        w2 = torch.stack([s.weight for s in second])  # (L, H (1 + e), bh)
+        b2 = torch.stack([s.bias for s in second])
+        edge_cf = edge.reshape(b, k * k, 2).transpose(1, 2)  # (B, 2, K K)
+        hidden = torch.relu(torch.baddbmm(b1[:, None], w1.expand(b, -1, -1), edge_cf))
+        hidden = hidden.view(b, n, -1, k * k)  # (B, L, bh, K K)
+        out = torch.matmul(w2, hidden) + b2[..., None]  # (B, L, H (1 + e), K K)
+        terms: list[tuple[Tensor, Tensor | None]] = []
+        for i in range(n):
+            bias = out[:, i, :h].reshape(b, h, k, k)
+            value = out[:, i, h:].reshape(b, h, e, k, k) if e else None
+            terms.append((bias, value))
+        return terms

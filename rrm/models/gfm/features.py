@@ -61,9 +61,12 @@ def graph_batch(gains: Tensor, noise_w: Tensor | float, pmax_w: Tensor | float,
     b, k, _ = g.shape
     noise, pmax = per_link(noise_w, b, k), per_link(pmax_w, b, k)
     inr = g * pmax[:, None, :] / noise[:, :, None]  # (B, K, K): G_kj Pmax_j / sigma_k^2
-    node = _db(torch.diagonal(inr, dim1=-2, dim2=-1)).unsqueeze(-1)  # (B, K, 1)
-    edge = torch.stack([_db(inr), _db(inr.transpose(-1, -2))], dim=-1)  # (B, K, K, 2)
+    # dB in float32: clamped to [-40, 100] dB and / 20, float32 keeps ~1e-6 dB (the
+    # model runs in float32 anyway); out-of-range ratios become 0 / inf and clamp alike
+    inr_db = _db(inr.to(torch.float32))  # (B, K, K)
+    node = torch.diagonal(inr_db, dim1=-2, dim2=-1).unsqueeze(-1)  # (B, K, 1)
+    edge = torch.stack([inr_db, inr_db.transpose(-1, -2)], dim=-1)  # (B, K, K, 2)
     eye = torch.eye(k, dtype=torch.bool).expand(b, k, k)
     known = eye | (csi_mask.to(torch.bool) if csi_mask is not None else torch.ones_like(eye))
     known = known & known.transpose(-1, -2)  # an edge feature needs both directions
-    return GraphBatch(node.float(), edge.float(), known | eye, g, noise, pmax)
+    return GraphBatch(node, edge, known | eye, g, noise, pmax)
