@@ -78,7 +78,7 @@ def _handler(health: HealthState, registry: CollectorRegistry) -> type[BaseHTTPR
     return Handler
 
 
-def serve_health(health: HealthState, registry: CollectorRegistry, host: str = "0.0.0.0",
+def serve_health(health: HealthState, registry: CollectorRegistry, host: str = "127.0.0.1",
                  port: int = 8080) -> tuple[ThreadingHTTPServer, int]:
     """Start the HTTP server in a daemon thread; returns (server, bound port)."""
     server = ThreadingHTTPServer((host, port), _handler(health, registry))
