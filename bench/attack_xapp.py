@@ -133,7 +133,8 @@ def attacks(quick: bool) -> list[tuple[str, str, Script, int, dict[str, float]]]
         real = [d2d("n0", s) for s in range(1, 11)]
         same = [d2d("n0", 11, channel=f"cid-{i}") for i in range(50)]
         fill = [d2d("n0", 1000 + i, channel=f"filler-{i}") for i in range(fillers)]
-        wrap = [d2d("n0", s) for s in (seq_top - 1, seq_top, 0, 1, 2)]
+        # to the top in steps under 2^63 (each newer by the RFC 1982 rule), then across it
+        wrap = [d2d("n0", s) for s in (1 << 63, seq_top - 1, seq_top, 0, 1, 2)]
         return [*real, *same, *fill, *real, *wrap]
 
     def big() -> Any:
@@ -164,7 +165,7 @@ def attacks(quick: bool) -> list[tuple[str, str, Script, int, dict[str, float]]]
             (f"{big_n} indications of K={big_k} ({big_k**2 * 8 / 2**20:.0f} MiB)", t,
              Script(indications=big), big_n, {"timeout_s": 240.0}),
             (f"one (node, seq) on 50 channel ids, {fillers} filler channels, replay, wrap", t,
-             Script(indications=channel_attack, period_s=0.0002), 10 + 50 + fillers + 15, {}),
+             Script(indications=channel_attack, period_s=0.0002), 10 + 50 + fillers + 16, {}),
             (f"flood of {flood}", t, Script(indications=seqs(flood)), flood, {}),
         ]
     out.append(("subscription never acked (8 s, then SIGINT)", "grpc",
