@@ -19,12 +19,13 @@ from typing import Any
 
 import structlog
 
-from rrm.core.errors import ProtocolMismatch, RrmError
+from rrm.core.errors import ConfigError, ProtocolMismatch, RrmError
 from rrm.core.wire.messages import SubscribeMsg
 from rrm.models.policy import Policy, make_policy
 from rrm.xapp.config import XAppConfig, config_as_dict, load_config
 from rrm.xapp.decision import Decider
 from rrm.xapp.explain_observer import EXPLAIN_PATH, ExplainObserver
+from rrm.xapp.guards import size_limits
 from rrm.xapp.health import HealthState, serve_health
 from rrm.xapp.logs import set_log_level
 from rrm.xapp.loop import LoopStats, SlotLoop
@@ -84,7 +85,8 @@ class XApp:
         self.transaction_id = uuid.uuid4().hex
         self.policy, self.fallback = load_policies(cfg, self.health, self.metrics)
         self.decider = Decider(self.policy, self.fallback, cfg.guards, cfg.objective,
-                               cellfree_fallback=cfg.cellfree_fallback)
+                               cellfree_fallback=cfg.cellfree_fallback,
+                               cellfree_fallback_budget_s=cfg.cellfree_fallback_budget_s)
         self.recorder: Recorder | None = None
         if cfg.record_path:
             meta = {"writer": "rrm xapp", "config": config_as_dict(cfg)}
@@ -97,6 +99,7 @@ class XApp:
                           if explanations else None)
         self.http_port = 0
         self.loop: SlotLoop | None = None
+        self._session_subscribed = False  # the current session got its subscription ack
         # said once at start (and printed by the CLI); files are read at each connection
         self.insecure = warn_if_insecure(cfg.transport, cfg.e2_address, cfg.security())
         check_credentials(cfg.transport, cfg.security())  # bad key files: ConfigError now
@@ -116,9 +119,7 @@ class XApp:
         """Serve until stopped; reconnects with backoff when the node goes away."""
         server = watcher = None
         if serve_http:
-            routes = {EXPLAIN_PATH: self.explainer.route} if self.explainer else {}
-            server, self.http_port = serve_health(self.health, self.metrics.registry,
-                                                  port=self.cfg.health_port, routes=routes)
+            server = self._serve_http()
         if self.config_path:
             watcher = ConfigWatcher(self.config_path, self.reload).start()
         log.info("xapp_started", config=config_as_dict(self.cfg), policy=self.policy.name)
@@ -134,6 +135,20 @@ class XApp:
                 server.shutdown()
         return self.stats
 
+    def _serve_http(self) -> Any:
+        """Start health/metrics on ``health_host:health_port``; a busy port is a
+        :class:`ConfigError` (one line, exit 2), not a traceback."""
+        try:
+            routes = {EXPLAIN_PATH: self.explainer.route} if self.explainer else {}
+            server, self.http_port = serve_health(self.health, self.metrics.registry,
+                                                  host=self.cfg.health_host,
+                                                  port=self.cfg.health_port, routes=routes)
+        except OSError as err:
+            raise ConfigError(f"health_host:health_port {self.cfg.health_host}:"
+                              f"{self.cfg.health_port} cannot be bound: "
+                              f"{err.strerror or err}") from None
+        return server
+
     @property
     def observers(self) -> list[LoopObserver]:
         """What watches every slot: the recorder, the reference comparison and the
@@ -141,9 +156,12 @@ class XApp:
         return [o for o in (self.recorder, self.references, self.explainer) if o is not None]
 
     def _serve(self, stop: threading.Event, max_slots: int | None) -> None:
+        """Sessions until stopped. The backoff doubles per failed attempt and starts
+        over after a good session: one that subscribed and answered an indication."""
         backoff = self.cfg.reconnect_initial_s
         first = True
         while not stop.is_set() and (max_slots is None or self.stats.slots < max_slots):
+            slots = self.stats.slots
             try:
                 self._session(stop, max_slots, resumed=not first)
                 backoff = self.cfg.reconnect_initial_s
@@ -152,6 +170,8 @@ class XApp:
             except TransportError as err:
                 self.health.subscribed = False
                 self.metrics.subscribed.set(0)
+                if self._session_subscribed and self.stats.slots > slots:
+                    backoff = self.cfg.reconnect_initial_s
                 log.warning("e2_connection_lost", error=str(err), retry_in_s=backoff)
                 self._wait_alive(stop, backoff)
                 backoff = min(backoff * 2, self.cfg.reconnect_max_s)
@@ -170,12 +190,13 @@ class XApp:
 
     def _session(self, stop: threading.Event, max_slots: int | None, resumed: bool) -> None:
         self.health.beat()  # a connect attempt may take the client's whole connect timeout
+        self._session_subscribed = False
         client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes,
-                         self.cfg.security())
+                         self.cfg.security(), size_limits(self.cfg.guards), self.cfg.queue_bytes)
         try:
             ack = client.subscribe(SubscribeMsg(self.cfg.xapp_id, self.cfg.node_ids,
                                                 self.cfg.objective, self.transaction_id))
-            self.health.subscribed = True
+            self.health.subscribed = self._session_subscribed = True
             self.metrics.subscribed.set(1)
             if resumed:
                 self.metrics.reconnects.inc()
@@ -183,7 +204,8 @@ class XApp:
                      nodes=[n.node_id for n in ack.nodes])
             self.loop = SlotLoop(client, self.decider, self.metrics, self.health,
                                  self.observers, self.cfg.deadline_fraction, self.stats,
-                                 self.last_seq)
+                                 self.last_seq, channel_id=ack.channel_id,
+                                 node_ids=frozenset(n.node_id for n in ack.nodes))
             self.loop.run(stop, max_slots)
         finally:
             client.close()

@@ -18,8 +18,13 @@ from typing import Any
 
 from rrm.core.errors import ConfigError
 from rrm.core.objectives import OBJECTIVE_NAMES
-from rrm.xapp.decision import CELLFREE_FALLBACKS, DEFAULT_CELLFREE_FALLBACK
+from rrm.xapp.decision import (
+    CELLFREE_FALLBACK_BUDGET_S,
+    CELLFREE_FALLBACKS,
+    DEFAULT_CELLFREE_FALLBACK,
+)
 from rrm.xapp.guards import GuardConfig
+from rrm.xapp.transport.base import QUEUE_BYTES
 from rrm.xapp.transport.security import ClientSecurity
 
 TRANSPORTS = ("grpc", "zmq")
@@ -42,7 +47,13 @@ class XAppConfig:
         objective: utility to maximise (sum, pf, qos, wsr).
         deadline_fraction: share of the slot (indication deadline) the policy may use.
         guards: guard thresholds.
+        cellfree_fallback_budget_s: wall-time bound of the pc-wmmse fallback (and
+            never past the indication's deadline); past it the indication is
+            refused (``TIMER_EXPIRED``: the node applies its default allocation).
+        health_host: address the health/metrics HTTP server binds (loopback by
+            default; the Helm chart sets 0.0.0.0 for the kubelet's probes).
         health_port: HTTP port for /ric/v1/health/* and /metrics (0 = ephemeral).
+        queue_bytes: receive queue bound in bytes (as well as 64 indications).
         record_path: trace file to record into ('' = no recording).
         log_level: debug, info, warning or error.
         max_message_bytes: largest wire message accepted or sent.
@@ -67,10 +78,15 @@ class XAppConfig:
     # pc-wmmse takes about 80 ms at B = 8, K = 4 (too slow for 10 ms slots); scaling
     # the policy's answer is sub-millisecond and falls back to pc-wmmse without one
     cellfree_fallback: str = DEFAULT_CELLFREE_FALLBACK
+    # ours: a hostile size within the guards cannot hold the loop longer than this; the
+    # indication's deadline (one slot) usually binds first (a late control is refused)
+    cellfree_fallback_budget_s: float = CELLFREE_FALLBACK_BUDGET_S
     objective: str = "sum"
     deadline_fraction: float = 0.8
     guards: GuardConfig = field(default_factory=GuardConfig)
+    health_host: str = "127.0.0.1"
     health_port: int = 8080
+    queue_bytes: int = QUEUE_BYTES
     record_path: str = ""
     log_level: str = "info"
     max_message_bytes: int = 64 * 1024 * 1024
@@ -98,7 +114,12 @@ class XAppConfig:
             raise ConfigError(f"deadline_fraction must be in (0, 1], got {self.deadline_fraction}")
         if not 0 <= self.health_port < 65536:
             raise ConfigError(f"health_port must be in [0, 65535], got {self.health_port}")
-        for name in ("fallback_max_iter", "max_message_bytes"):
+        if not self.cellfree_fallback_budget_s > 0:
+            raise ConfigError(f"cellfree_fallback_budget_s must be positive, "
+                              f"got {self.cellfree_fallback_budget_s}")
+        if not self.health_host:
+            raise ConfigError("health_host must be an address, e.g. 127.0.0.1 or 0.0.0.0")
+        for name in ("fallback_max_iter", "max_message_bytes", "queue_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.reconnect_initial_s <= self.reconnect_max_s:

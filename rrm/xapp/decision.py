@@ -34,6 +34,7 @@ WARM_START_FLOOR = 0.05  # share of Pmax: links off in the last slot may come ba
 # sec. V-A) or the pc-wmmse policy (tens of ms); the first is the default
 CELLFREE_FALLBACKS = ("scale", "pc-wmmse")
 DEFAULT_CELLFREE_FALLBACK = CELLFREE_FALLBACKS[0]
+CELLFREE_FALLBACK_BUDGET_S = 5.0  # wall-time bound of pc-wmmse, s (XAppConfig documents it)
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,18 @@ class Decider:
         cellfree_fallback: for cell-free indications, ``scale`` (heuristic
             fronthaul scaling of the policy's own answer, EGAT sec. V-A;
             ``pc-wmmse`` when there is no finite answer) or ``pc-wmmse`` (run that policy).
+        cellfree_fallback_budget_s: pc-wmmse runs on its own worker thread for
+            at most this long, and never past the indication's deadline; past it
+            (or while an earlier run is still going)
+            the indication is refused with ``TIMER_EXPIRED`` and the node applies
+            its default allocation. The guards' B, K, M bounds bound how long an
+            abandoned run keeps its thread.
     """
 
     def __init__(self, policy: Policy, fallback: Policy, guards: GuardConfig,
                  objective_name: str, policy_max_links: int | None = None,
-                 cellfree_fallback: str = DEFAULT_CELLFREE_FALLBACK) -> None:
+                 cellfree_fallback: str = DEFAULT_CELLFREE_FALLBACK,
+                 cellfree_fallback_budget_s: float = CELLFREE_FALLBACK_BUDGET_S) -> None:
         if cellfree_fallback not in CELLFREE_FALLBACKS:
             raise ConfigError(f"cellfree_fallback must be one of {', '.join(CELLFREE_FALLBACKS)}"
                               f", got {cellfree_fallback!r}")
@@ -90,6 +98,9 @@ class Decider:
         self.fallback = fallback
         self.cellfree_fallback = cellfree_fallback
         self._cellfree_policy: Policy | None = None
+        self.cellfree_fallback_budget_s = cellfree_fallback_budget_s
+        self._fallback_pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fallback")
+        self._fallback_busy: cf.Future[Allocation] | None = None
         self.guards = guards
         self.objective_name = objective_name
         self.policy_max_links = policy_max_links
@@ -189,28 +200,49 @@ class Decider:
         self._prefetched = {i.header: (a, share) for i, a in zip(inds, answers, strict=True)}
 
     def _fallback(self, ind: IndicationMsg, objective: Objective, alloc: Allocation | None,
-                  guard: str) -> tuple[Allocation, str]:
+                  guard: str) -> tuple[Allocation | Refusal, str]:
         """The safe answer and the name of what produced it."""
         if isinstance(ind.state, CellFreeState):
-            return self._cellfree_fallback(ind.state, objective, alloc, guard)
+            return self._cellfree_fallback(ind.state, objective, alloc, guard,
+                                           ind.header.deadline_ns)
         return self._interference_fallback(ind, objective), self.fallback.name
 
     def _cellfree_fallback(self, state: CellFreeState, objective: Objective,
-                           alloc: Allocation | None, guard: str) -> tuple[Allocation, str]:
+                           alloc: Allocation | None, guard: str, deadline_ns: int = 0
+                           ) -> tuple[Allocation | Refusal, str]:
         from rrm.models.cellfree.fronthaul import scale_allocation  # cell-free only
 
         try:
             if (self.cellfree_fallback == "scale" and isinstance(alloc, BeamformingAllocation)
                     and guard != "non_finite"):
                 return scale_allocation(state, alloc, objective), "fronthaul-scaling"
-            if self._cellfree_policy is None:
-                self._cellfree_policy = make_policy("pc-wmmse")
-            return self._cellfree_policy.decide(state, objective), "pc-wmmse"
+            return self._pc_wmmse(state, objective, deadline_ns), "pc-wmmse"
         except Exception as err:  # last resort: silence is always within every budget
             log.error("fallback_failed", error=str(err)[:200])
             h = np.asarray(state.h)
             return BeamformingAllocation(np.zeros_like(h, dtype=np.complex128),
                                          np.zeros(h.shape[:-1], dtype=np.int8)), "silence"
+
+    def _pc_wmmse(self, state: CellFreeState, objective: Objective,
+                  deadline_ns: int = 0) -> Allocation | Refusal:
+        """pc-wmmse within ``cellfree_fallback_budget_s`` and the indication's deadline
+        (a control after it is refused by the node anyway), or a TIMER_EXPIRED refusal."""
+        if self._fallback_busy is not None and not self._fallback_busy.done():
+            return Refusal(Cause.TIMER_EXPIRED, "cell-free fallback still busy with an "
+                                                "earlier slot")
+        if self._cellfree_policy is None:
+            self._cellfree_policy = make_policy("pc-wmmse")
+        budget = self.cellfree_fallback_budget_s
+        if deadline_ns > 0:
+            budget = max(min(budget, (deadline_ns - time.time_ns()) / 1e9), 0.0)
+        self._fallback_busy = self._fallback_pool.submit(self._cellfree_policy.decide, state,
+                                                         objective)
+        try:
+            return self._fallback_busy.result(timeout=budget)
+        except cf.TimeoutError:
+            log.warning("fallback_timed_out", fallback="pc-wmmse", budget_s=budget)
+            return Refusal(Cause.TIMER_EXPIRED, f"cell-free fallback gave no answer within "
+                                                f"{budget * 1e3:.0f} ms")
 
     def _interference_fallback(self, ind: IndicationMsg, objective: Objective) -> Allocation:
         state = ind.state
@@ -239,10 +271,11 @@ class Decider:
         return Decision(PowerAllocation(last.copy()), "previous", "shed",
                         "overload: the policy was skipped to meet the deadline")
 
-    def _remember(self, ind: IndicationMsg, alloc: Allocation) -> None:
+    def _remember(self, ind: IndicationMsg, alloc: Allocation | Refusal) -> None:
         if isinstance(alloc, PowerAllocation):
             self._last_power[ind.header.node_id] = np.asarray(alloc.power_w, dtype=np.float64)
 
     def close(self) -> None:
         """Release the policy worker thread (a hung policy call is abandoned)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._fallback_pool.shutdown(wait=False, cancel_futures=True)

@@ -45,6 +45,7 @@ from rrm.core.types import (
     State,
 )
 from rrm.core.validation import BUDGET_TOLERANCE, check_allocation
+from rrm.xapp.transport.screen import SizeLimits
 
 GUARD_NAMES = ("input_support", "policy_error", "policy_unavailable", "non_finite", "budget",
                "fronthaul", "deadline", "utility", "qos")
@@ -56,6 +57,9 @@ class GuardConfig:
 
     Attributes:
         max_links: largest K the xApp accepts for any policy.
+        max_aps / max_antennas: largest B and M of a cell-free indication.
+        max_cellfree_entries: largest B * K * M (the size of ``h``, which the
+            cell-free fallback's cost grows with).
         budget_tolerance: relative slack on power budgets (rounding).
         utility_margin: relative margin below the full-reuse utility that is
             still accepted (0.05 = 5 % worse allowed). Negative disables.
@@ -65,6 +69,10 @@ class GuardConfig:
     """
 
     max_links: int = 400
+    # ours: 8x Table I's cell-free network (B=8 APs, M=2 antennas) in B and M
+    max_aps: int = 64
+    max_antennas: int = 16
+    max_cellfree_entries: int = 1 << 16  # 1 MiB of complex128 h
     budget_tolerance: float = BUDGET_TOLERANCE
     utility_margin: float = 0.05
     qos_violation_max: float = 1.0
@@ -100,12 +108,23 @@ class DecisionContext:
 
 
 def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = None) -> Verdict:
-    """The ``input_support`` guard, run before the policy decides."""
+    """The ``input_support`` guard, run before the policy decides (B, K and M)."""
     k = state.num_links if isinstance(state, InterferenceState) else state.h.shape[-2]
     limit = min(cfg.max_links, policy_max_links or cfg.max_links)
     if k > limit:
         return Verdict("input_support", f"K={k} above the supported {limit}")
+    if not isinstance(state, InterferenceState):
+        b, m = state.h.shape[-3], state.h.shape[-1]
+        for name, value, bound in (("B", b, cfg.max_aps), ("M", m, cfg.max_antennas),
+                                   ("B*K*M", b * k * m, cfg.max_cellfree_entries)):
+            if value > bound:
+                return Verdict("input_support", f"{name}={value} above the supported {bound}")
     return PASS
+
+
+def size_limits(cfg: GuardConfig) -> SizeLimits:
+    """The guards' size bounds, as the transports screen indications before decoding."""
+    return SizeLimits(cfg.max_links, cfg.max_aps, cfg.max_antennas, cfg.max_cellfree_entries)
 
 
 def _allocation(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:

@@ -87,7 +87,7 @@ def _handler(health: HealthState, registry: CollectorRegistry,
     return Handler
 
 
-def serve_health(health: HealthState, registry: CollectorRegistry, host: str = "0.0.0.0",
+def serve_health(health: HealthState, registry: CollectorRegistry, host: str = "127.0.0.1",
                  port: int = 8080, routes: Mapping[str, Route] | None = None,
                  ) -> tuple[ThreadingHTTPServer, int]:
     """Start the HTTP server in a daemon thread; returns (server, bound port)."""

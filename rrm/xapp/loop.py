@@ -6,10 +6,22 @@ or older sequence number on its channel), which is dropped and counted:
 the loop never answers the same indication twice. The transport hands over
 indications already decoded (or the refusal that answers them); recording
 and reference comparisons are observers (:mod:`rrm.xapp.observer`), not loop work.
+
+What a hostile peer could use is checked here (docs/security.md): an
+indication on another channel than the subscription's, or from a node the
+subscription ack did not list, is dropped and counted, never answered (so
+per-stream state holds only the subscription's own nodes); sequence numbers
+compare in serial-number arithmetic modulo 2^64 (RFC 1982: ``seq`` is newer
+than ``last`` when ``0 < (seq - last) mod 2^64 < 2^63``), so the stream goes on
+after 2^64 - 1 wraps to 0; an ack that does not answer its control is counted
+and the stream goes on; every indication lost before the loop (the
+transport's queue evictions, unreadable frames) is counted too, all under
+``rrm_xapp_dropped{reason}`` and the summary's ``dropped``.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter, deque
@@ -33,7 +45,7 @@ from rrm.xapp.decision import Decider, Decision
 from rrm.xapp.health import HealthState
 from rrm.xapp.metrics import XAppMetrics
 from rrm.xapp.observer import LoopObserver
-from rrm.xapp.transport.base import E2Client, Received, TransportError
+from rrm.xapp.transport.base import Acked, AckRejected, E2Client, Received, TransportError
 
 log = structlog.get_logger("rrm.xapp.loop")
 LATENCY_WINDOW = 100_000  # slots kept for percentiles
@@ -41,6 +53,7 @@ MAX_BATCH = 32  # queued indications decided together (one batched forward pass 
 # (channel, node) streams whose last sequence number is kept; the least recently seen
 # is forgotten beyond this (a real subscription has a handful)
 MAX_TRACKED_STREAMS = 4096
+SEQ_MODULUS = 1 << 64  # sequence numbers are uint64 on the wire
 
 
 @dataclass
@@ -88,13 +101,18 @@ class SlotLoop:
             in the same slot) are taken together, up to this many, and a policy
             that ``batches_slots`` decides them in one pass first
             (:meth:`rrm.xapp.decision.Decider.prefetch`); 1 disables batching.
+        channel_id: the subscription's channel (from its ack); indications on
+            any other are dropped (``foreign_channel``). None accepts any.
+        node_ids: the nodes the subscription ack listed; indications from any
+            other are dropped (``foreign_node``). Empty accepts any.
     """
 
     def __init__(self, client: E2Client, decider: Decider, metrics: XAppMetrics,
                  health: HealthState, observers: Sequence[LoopObserver] = (),
                  deadline_fraction: float = 0.8, stats: LoopStats | None = None,
                  last_seq: dict[tuple[str, str], int] | None = None,
-                 max_batch: int = MAX_BATCH) -> None:
+                 max_batch: int = MAX_BATCH, channel_id: str | None = None,
+                 node_ids: frozenset[str] = frozenset()) -> None:
         self.client, self.decider, self.metrics, self.health = client, decider, metrics, health
         self.observers = tuple(observers)
         self.max_batch = max(1, max_batch)
@@ -107,6 +125,8 @@ class SlotLoop:
         self._answer_s = 0.0
         self._batch_s = 0.0
         self._shed: set[Header] = set()
+        self.channel_id, self.node_ids = channel_id, node_ids
+        self._client_drops: Counter[str] = Counter()  # the transport's counts already taken
 
     def run(self, stop: threading.Event, max_slots: int | None = None,
             poll_s: float = 0.2) -> None:
@@ -114,6 +134,7 @@ class SlotLoop:
         while not stop.is_set() and (max_slots is None or self.stats.slots < max_slots):
             first = self.client.next_indication(poll_s)
             self.health.beat()
+            self._sync_drops()
             if first is None:
                 continue
             room = self.max_batch if max_slots is None else max_slots - self.stats.slots
@@ -163,6 +184,22 @@ class SlotLoop:
                 shed.add(r.header)
                 policy_n -= 1
         return shed
+
+    def _sync_drops(self) -> None:
+        """Count what the transport lost since the last turn (queue evictions, garbage)."""
+        drops = getattr(self.client, "drops", None)  # test doubles of E2Client may lack it
+        if drops is None:
+            return
+        now = drops()
+        for reason, total in now.items():
+            new = total - self._client_drops[reason]
+            if new > 0:
+                self._drop(reason, new)
+        self._client_drops = now
+
+    def _drop(self, reason: str, n: int = 1) -> None:
+        self.stats.dropped[reason] += n
+        self.metrics.child(self.metrics.dropped, reason).inc(n)
     def _queued(self, limit: int) -> list[Received]:
         """Up to ``limit`` indications already waiting (none if the stream just broke:
         the next receive reports that, after this batch is answered)."""
@@ -194,14 +231,15 @@ class SlotLoop:
         for observer in self.observers:
             observer.on_decision(received, decision)
         t1 = time.perf_counter()
-        acked = self.client.control(control, timeout_s=1.0)
+        acked = self._send(control)
         sent_ns = time.time_ns()
         # spent in this call (the batch share was spent before it, in the batched pass)
         decide_s = decision.policy_s - decision.batch_s + decision.guards_s + decision.fallback_s
         t2 = time.perf_counter()
-        self._account(header, decision, acked.ack, sent_ns, received.received_ns)
-        for observer in self.observers:
-            observer.on_ack(received, control, acked)
+        self._account(header, decision, acked, sent_ns, received.received_ns)
+        if acked is not None:
+            for observer in self.observers:
+                observer.on_ack(received, control, acked)
         self._observe_stages(header, decision, received.received_ns, {
             "decode": received.decode_s, "encode": max(t1 - t0 - decide_s, 0.0),
             "send": t2 - t1})
@@ -213,6 +251,16 @@ class SlotLoop:
         if decision.batch_s:
             self._batch_s = 0.9 * self._batch_s + 0.1 * decision.batch_s
         return control
+
+    def _send(self, control: ControlMsg) -> Acked | None:
+        """Send ``control``; its ack, or None when the ack was rejected (counted)."""
+        try:
+            return self.client.control(control, timeout_s=1.0)
+        except AckRejected as err:
+            self._drop(err.cause)
+            log.warning("ack_rejected", cause=err.cause, detail=str(err)[:200],
+                        node=control.header.node_id[:64])
+            return None
 
     def _answer(self, received: Received) -> Decision:
         """The decider's answer, or the refusal the indication gets instead."""
@@ -245,13 +293,15 @@ class SlotLoop:
 
     def _fresh(self, header: Header) -> bool:
         key = (header.channel_id, header.node_id)
+        reason = self._foreign(header)
         seq = header.sequence_number
         last = self._last_seq.get(key)
-        if last is not None and seq <= last:
+        if not reason and last is not None and not newer(seq, last):
             reason = "duplicate" if seq == last else "stale"
-            self.stats.dropped[reason] += 1
-            self.metrics.child(self.metrics.dropped, reason).inc()
-            log.warning("indication_dropped", reason=reason, node=key[1], seq=seq, last=last)
+        if reason:
+            self._drop(reason)
+            log.warning("indication_dropped", reason=reason, node=key[1][:64], seq=seq,
+                        last=last, channel=key[0][:64])
             return False
         self._last_seq.pop(key, None)
         self._last_seq[key] = seq  # re-inserted: the dict's order is least recently seen first
@@ -259,7 +309,15 @@ class SlotLoop:
             del self._last_seq[next(iter(self._last_seq))]
         return True
 
-    def _account(self, header: Header, d: Decision, ack: AckMsg, sent_ns: int,
+    def _foreign(self, header: Header) -> str:
+        """Why an indication does not belong to this subscription ('' when it does)."""
+        if self.channel_id is not None and header.channel_id != self.channel_id:
+            return "foreign_channel"
+        if self.node_ids and header.node_id not in self.node_ids:
+            return "foreign_node"
+        return ""
+
+    def _account(self, header: Header, d: Decision, acked: Acked | None, sent_ns: int,
                  received_ns: int) -> None:
         node = self.metrics.node_label(header.node_id)
         m, s = self.metrics, self.stats
@@ -276,7 +334,8 @@ class SlotLoop:
             s.deadline_misses += 1
             m.child(m.deadline_misses, node).inc()
         s.latency_ms.append((sent_ns - received_ns) / 1e6)
-        self._check_ack(node, d, ack)
+        if acked is not None:
+            self._check_ack(node, d, acked.ack)
 
     def _observe_stages(self, header: Header, d: Decision, received_ns: int,
                         stages: dict[str, float], decision_stages: bool = True) -> None:
@@ -302,6 +361,17 @@ class SlotLoop:
             self.stats.ack_mismatches += 1
             log.warning("control_not_applied", node=node, outcome=ack.outcome.name,
                         cause=ack.cause.name, applied=applied, detail=ack.detail)
-        if ack.realised:
+        if ack.realised and not math.isfinite(ack.utility):
+            self._drop("utility_non_finite")  # the ack stands; its utility is not averaged
+        elif ack.realised:
             self.stats.utility["realised"].append(ack.utility)
             self.metrics.child(self.metrics.utility, node).set(ack.utility)
+
+
+def newer(seq: int, last: int) -> bool:
+    """``seq`` comes after ``last`` in serial-number arithmetic modulo 2^64 (RFC 1982).
+
+    ``0 < (seq - last) mod 2^64 < 2^63``: 0 follows 2^64 - 1, and a number
+    more than 2^63 ahead counts as old (a replay of the previous half-cycle).
+    """
+    return 0 < (seq - last) % SEQ_MODULUS < SEQ_MODULUS // 2

@@ -88,7 +88,9 @@ def test_schema_choices_are_the_xapps() -> None:
 def test_the_xapp_loads_the_descriptor_as_its_config_file() -> None:
     cfg = load_config(CHART / "config-file.json", environ={})
     assert cfg.e2_address == DESCRIPTOR["controls"]["e2_address"]
-    assert dataclasses.replace(cfg, e2_address=XAppConfig().e2_address) == XAppConfig()
+    assert cfg.health_host == "0.0.0.0"  # the chart binds all interfaces in the pod
+    assert dataclasses.replace(cfg, e2_address=XAppConfig().e2_address,
+                               health_host=XAppConfig().health_host) == XAppConfig()
 
 
 def test_descriptor_metrics_are_the_xapps_metric_families() -> None:

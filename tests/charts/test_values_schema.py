@@ -130,5 +130,7 @@ def test_values_defaults_are_the_xapp_defaults() -> None:
         if key == "guards":
             defaults = {k: v["default"] for k, v in controls["guards"]["properties"].items()}
             assert value == defaults
+        elif key == "health_host":  # the chart binds all interfaces; the xApp, loopback
+            assert value == "0.0.0.0" and controls[key]["default"] == "127.0.0.1"
         elif key != "e2_address":
             assert value == controls[key]["default"], key

@@ -112,6 +112,16 @@ def encode_indication(ind: IndicationMsg) -> pb.Indication:
     return m
 
 
+_COMPLEX = (pb.DTYPE_COMPLEX64, pb.DTYPE_COMPLEX128)
+
+
+def _real(t: pb.Tensor, what: str, ndim: int) -> np.ndarray:
+    """A real-valued tensor as float64; a complex one is refused, never cut to its real part."""
+    if t.dtype in _COMPLEX:
+        raise InvalidMessage(f"{what} must be real, got a complex tensor")
+    return from_tensor(t, what, ndim=ndim).astype(np.float64)
+
+
 def _check_finite(arr: np.ndarray, what: str, positive: bool = False) -> None:
     if not np.all(np.isfinite(arr)):
         raise InvalidMessage(f"{what} contains NaN or Inf")
@@ -121,7 +131,7 @@ def _check_finite(arr: np.ndarray, what: str, positive: bool = False) -> None:
 
 def _interference_state(gains_t: pb.Tensor, noise_w: float, pmax_t: pb.Tensor,
                         what: str) -> InterferenceState:
-    gains = from_tensor(gains_t, f"{what}.gains", ndim=2).astype(np.float64)
+    gains = _real(gains_t, f"{what}.gains", 2)
     k = gains.shape[0]
     if gains.shape != (k, k) or k == 0:
         raise InvalidMessage(f"{what}.gains must be a non-empty square [K,K], got {gains.shape}")
@@ -131,7 +141,7 @@ def _interference_state(gains_t: pb.Tensor, noise_w: float, pmax_t: pb.Tensor,
     if np.any(np.diag(gains) <= 0):
         raise InvalidMessage(f"{what}.gains diagonal (direct links) must be positive")
     _check_finite(np.asarray(noise_w), f"{what}.noise_w", positive=True)
-    pmax = from_tensor(pmax_t, f"{what}.pmax_w", ndim=1).astype(np.float64)
+    pmax = _real(pmax_t, f"{what}.pmax_w", 1)
     if pmax.shape != (k,):
         raise InvalidMessage(f"{what}.pmax_w must be [{k}], got {pmax.shape}")
     _check_finite(pmax, f"{what}.pmax_w", positive=True)
@@ -152,7 +162,7 @@ def _decode_d2d(d: pb.D2DCsi) -> tuple[InterferenceState, QosParams]:
         if mask.shape != (k, k):
             raise InvalidMessage(f"d2d.csi_mask must be [{k},{k}], got {mask.shape}")
     if d.HasField("weights"):
-        weights = from_tensor(d.weights, "d2d.weights", ndim=1).astype(np.float64)
+        weights = _real(d.weights, "d2d.weights", 1)
         if weights.shape != (k,):
             raise InvalidMessage(f"d2d.weights must be [{k}], got {weights.shape}")
         _check_finite(weights, "d2d.weights")
@@ -165,8 +175,8 @@ def _decode_d2d(d: pb.D2DCsi) -> tuple[InterferenceState, QosParams]:
 def _decode_ergodic(e: pb.ErgodicCsi, node_id: str) -> tuple[InterferenceState, ErgodicExtras]:
     s = _interference_state(e.gains, e.noise_w, e.pmax_w, "ergodic")
     k = s.num_links
-    large = from_tensor(e.large_scale, "ergodic.large_scale", ndim=2).astype(np.float64)
-    f_min = from_tensor(e.f_min, "ergodic.f_min", ndim=1).astype(np.float64)
+    large = _real(e.large_scale, "ergodic.large_scale", 2)
+    f_min = _real(e.f_min, "ergodic.f_min", 1)
     if large.shape != (k, k) or f_min.shape != (k,):
         raise InvalidMessage(f"ergodic.large_scale/f_min must be [{k},{k}]/[{k}]")
     _check_finite(large, "ergodic.large_scale")
@@ -186,8 +196,8 @@ def _decode_cellfree(c: pb.CellFreeCsi) -> CellFreeState:
     if min(b, k, m) == 0:
         raise InvalidMessage(f"cellfree.h must be non-empty [B,K,M], got {h.shape}")
     _check_finite(h, "cellfree.h")
-    pmax = from_tensor(c.pmax_w, "cellfree.pmax_w", ndim=1).astype(np.float64)
-    cap = from_tensor(c.fronthaul_bps, "cellfree.fronthaul_bps", ndim=1).astype(np.float64)
+    pmax = _real(c.pmax_w, "cellfree.pmax_w", 1)
+    cap = _real(c.fronthaul_bps, "cellfree.fronthaul_bps", 1)
     if pmax.shape != (b,) or cap.shape != (b,):
         raise InvalidMessage(f"cellfree.pmax_w and fronthaul_bps must be [{b}]")
     scalars = (np.asarray(c.noise_w), "noise_w"), (np.asarray(c.bandwidth_hz), "bandwidth_hz")
@@ -195,7 +205,7 @@ def _decode_cellfree(c: pb.CellFreeCsi) -> CellFreeState:
         _check_finite(arr, f"cellfree.{what}", positive=True)
     weights = None
     if c.HasField("weights"):
-        weights = from_tensor(c.weights, "cellfree.weights", ndim=1).astype(np.float64)
+        weights = _real(c.weights, "cellfree.weights", 1)
         if weights.shape != (k,):
             raise InvalidMessage(f"cellfree.weights must be [{k}], got {weights.shape}")
     return CellFreeState(h, float(c.noise_w), pmax, cap, float(c.bandwidth_hz), weights)
@@ -248,7 +258,7 @@ def decode_control(m: pb.ControlRequest) -> ControlMsg:
     kind = m.WhichOneof("decision")
     decision: PowerAllocation | BeamformingAllocation | Refusal
     if kind == "power":
-        power = from_tensor(m.power.power_w, "power_w", ndim=1).astype(np.float64)
+        power = _real(m.power.power_w, "power_w", 1)
         decision = PowerAllocation(power)
     elif kind == "beamforming":
         v = from_tensor(m.beamforming.v, "v", ndim=3).astype(np.complex128)
@@ -276,8 +286,7 @@ def encode_ack(a: AckMsg) -> pb.ControlAck:
 
 def decode_ack(m: pb.ControlAck) -> AckMsg:
     """Domain view of a control acknowledgement."""
-    rates = (from_tensor(m.rates, "rates", ndim=1).astype(np.float64)
-             if m.HasField("rates") else None)
+    rates = _real(m.rates, "rates", 1) if m.HasField("rates") else None
     outcome = Outcome(m.outcome) if m.outcome in Outcome._value2member_map_ else Outcome.REJECTED
     cause = Cause(m.cause) if m.cause in Cause._value2member_map_ else Cause.UNSPECIFIED
     src = m.applied_source if m.applied_source in AppliedSource._value2member_map_ else 0

@@ -37,6 +37,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", choices=["sum", "pf", "qos", "wsr"])
     p.add_argument("--health-port", dest="health_port", type=int,
                        help="HTTP port for /ric/v1/health/* and /metrics")
+    p.add_argument("--health-host", dest="health_host",
+                   help="address the health/metrics server binds (default 127.0.0.1)")
     p.add_argument("--record", dest="record_path", help="record a trace to this file")
     p.add_argument("--log-level", dest="log_level",
                        choices=["debug", "info", "warning", "error"])
@@ -57,7 +59,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, run until SIGINT/SIGTERM or --slots, print the summary."""
-    keys = ("transport", "e2_address", "policy", "objective", "health_port", "record_path",
+    keys = ("transport", "e2_address", "policy", "objective", "health_port", "health_host",
+            "record_path",
             "log_level", "checkpoint", "tls_ca_file", "tls_cert_file", "tls_key_file",
             "curve_server_public_key_file", "curve_client_key_file")
     flags = {k: getattr(args, k) for k in keys}

@@ -8,10 +8,11 @@ deployment never loads ZeroMQ and vice versa.
 from __future__ import annotations
 
 from rrm.core.errors import ConfigError
-from rrm.xapp.transport.base import E2Client, TransportError
+from rrm.xapp.transport.base import QUEUE_BYTES, E2Client, TransportError
+from rrm.xapp.transport.screen import SizeLimits
 from rrm.xapp.transport.security import ClientSecurity
 
-__all__ = ["ClientSecurity", "E2Client", "TransportError", "connect"]
+__all__ = ["ClientSecurity", "E2Client", "SizeLimits", "TransportError", "connect"]
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB, as the nodes
 
@@ -29,12 +30,15 @@ def _split(address: str, parts: int, example: str) -> list[str]:
 
 def connect(transport: str, address: str,
             max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-            security: ClientSecurity | None = None) -> E2Client:
+            security: ClientSecurity | None = None, limits: SizeLimits | None = None,
+            queue_bytes: int = QUEUE_BYTES) -> E2Client:
     """A client for ``transport``: 'grpc' (address host:port) or 'zmq' (host:pub_port:ctl_port).
 
     ``max_message_bytes`` caps the messages the client sends and accepts.
     ``security``: TLS (gRPC) or CURVE (ZeroMQ) credentials; plaintext to a
-    non-loopback node logs ``insecure_connect``. Bad credential files raise
+    non-loopback node logs ``insecure_connect``. ``limits``: the largest
+    indication accepted (screened before decoding); ``queue_bytes``: the
+    receive queue's byte bound. Bad credential files raise
     ConfigError here. Nothing is sent until :meth:`E2Client.subscribe`.
     """
     if max_message_bytes <= 0:
@@ -47,7 +51,8 @@ def connect(transport: str, address: str,
         from rrm.xapp.transport.security import grpc_channel_credentials
 
         return GrpcE2Client(address, max_message_bytes,
-                            credentials=grpc_channel_credentials(sec))
+                            credentials=grpc_channel_credentials(sec), limits=limits,
+                            queue_bytes=queue_bytes)
     if transport == "zmq":
         host, pub, ctl = _split(address, 3, "127.0.0.1:5556:5557")
         sec.check(transport)
@@ -55,5 +60,6 @@ def connect(transport: str, address: str,
         from rrm.xapp.transport.zmq_client import ZmqE2Client
 
         return ZmqE2Client(host, int(pub), int(ctl), max_message_bytes,
-                           curve=curve_client_keys(sec))
+                           curve=curve_client_keys(sec), limits=limits,
+                           queue_bytes=queue_bytes)
     raise ConfigError(f"transport must be grpc or zmq, got {transport!r}")

@@ -12,11 +12,22 @@ Every client hands the loop the same things, built here once: a
 or the refusal that answers it), an :class:`Acked` per control (the ack and
 the exact bytes sent and received), and a node's subscription refusal as an
 exception (:func:`opened`).
+
+What a peer sends is bounded and checked here once for every client
+(docs/security.md, "Hostile input"): an indication is screened against the
+size limits before it is queued or decoded (:mod:`rrm.xapp.transport.screen`,
+:func:`arrival`); the queue is bounded by bytes as well as count; an ack
+must decode and echo the control's channel, node and sequence number, else
+:class:`AckRejected` names the cause; a subscription ack must echo the
+request's transaction id and protocol version; every wait has a deadline
+and a silent stream counts as broken (:class:`SilenceWatch`).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,13 +48,91 @@ from rrm.core.wire.messages import (
     SubscribeMsg,
     SubscriptionFailed,
 )
+from rrm.xapp.transport.screen import SizeLimits, screen, strip
 
 log = structlog.get_logger("rrm.xapp.transport")
 QUEUE_SLOTS = 64  # indications buffered per client before the oldest is dropped
+# bytes of indications buffered per client: two messages at the 64 MiB wire limit, or
+# dozens of the largest indication within the default size limits (~4 MiB)
+QUEUE_BYTES = 128 << 20
+SUBSCRIBE_TIMEOUT_S = 5.0  # connect + the node's subscription reply, s
+SILENCE_S = 3.0  # at least this long without an indication means the node is gone, s
+SILENCE_SLOTS = 20  # ... or this many slot periods, whichever is longer
 
 
 class TransportError(RrmError):
     """The E2 node is unreachable, went away, or did not answer in time."""
+
+
+class AckRejected(TransportError):
+    """A control's ack that cannot be decoded or does not answer that control.
+
+    The control was sent; the ack is dropped and counted under ``cause``
+    (``ack_undecodable``, ``ack_wrong_channel``, ``ack_wrong_node``,
+    ``ack_wrong_seq``); the stream goes on.
+    """
+
+    def __init__(self, cause: str, detail: str, sent: bytes = b"") -> None:
+        super().__init__(f"{cause}: {detail}"[:300])
+        self.cause = cause
+        self.sent = sent
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An indication as the receive thread queues it: screened, not yet decoded.
+
+    Attributes:
+        message: the parsed indication (its CSI stripped when ``refusal`` is set).
+        nbytes: its wire size, bytes (what the queue's byte bound counts).
+        refusal: the screen's answer when it declared more than the size limits.
+        wire: the bytes received, when the transport has them as such.
+    """
+
+    message: pb.Indication
+    nbytes: int
+    refusal: Refusal | None = None
+    wire: bytes | None = None
+
+
+def arrival(message: pb.Indication, nbytes: int, limits: SizeLimits,
+            wire: bytes | None = None) -> Arrival:
+    """Screen a parsed indication for the queue (:func:`rrm.xapp.transport.screen.screen`)."""
+    refusal = screen(message, nbytes, limits)
+    if refusal is None:
+        return Arrival(message, nbytes, None, wire)
+    log.warning("indication_oversized", node=message.header.node_id[:64],
+                detail=refusal.detail)
+    small = strip(message)
+    return Arrival(small, small.ByteSize(), refusal, None)
+
+
+class SilenceWatch:
+    """How long a subscription may stay silent before it counts as broken.
+
+    ``max(SILENCE_S, SILENCE_SLOTS x the longest slot period in the ack)``;
+    :meth:`heard` on every indication, :meth:`check` when none came.
+    """
+
+    def __init__(self) -> None:
+        self.silence_s = SILENCE_S
+        self.last_heard = time.monotonic()
+
+    def start(self, ack: SubscribedMsg) -> None:
+        """A subscription opened: its slot period sets the allowed silence."""
+        slot_s = max((n.slot_period_ms for n in ack.nodes), default=0) / 1000.0
+        self.silence_s = max(SILENCE_S, SILENCE_SLOTS * slot_s)
+        self.last_heard = time.monotonic()
+
+    def heard(self) -> None:
+        """An indication arrived."""
+        self.last_heard = time.monotonic()
+
+    def check(self) -> None:
+        """:class:`TransportError` once silent for longer than allowed."""
+        silent_s = time.monotonic() - self.last_heard
+        if silent_s > self.silence_s:
+            raise TransportError(f"no indication for {silent_s:.1f} s: node silent or gone")
 
 
 @dataclass(frozen=True)
@@ -90,11 +179,19 @@ class Acked:
     received: bytes
 
 
-def receive(message: pb.Indication, wire: bytes | None = None) -> Received:
-    """Check the protocol version and decode ``message``, once, for every transport."""
+def receive(message: pb.Indication | Arrival, wire: bytes | None = None) -> Received:
+    """Check the protocol version and decode ``message``, once, for every transport.
+
+    An :class:`Arrival` the screen refused is answered with that refusal,
+    never decoded.
+    """
     received_ns = time.time_ns()
     t0 = time.perf_counter()
-    ind, refusal = _decode(message)
+    if isinstance(message, Arrival):
+        message, screened, wire = message.message, message.refusal, message.wire
+    else:
+        screened = None
+    ind, refusal = (None, screened) if screened is not None else _decode(message)
     return Received(header_from_pb(message.header), message, ind, refusal, received_ns,
                     time.perf_counter() - t0, wire)
 
@@ -122,19 +219,47 @@ def control_bytes(request: ControlMsg) -> bytes:
         raise TransportError(f"control could not be encoded: {err}") from None
 
 
-def acked(sent: bytes, received: bytes) -> Acked:
-    """The ack read from ``received`` (ControlAck bytes) answering ``sent``;
-    :class:`TransportError` when they are not an ack."""
+def acked(sent: bytes, received: bytes, request: ControlMsg | None = None) -> Acked:
+    """The ack read from ``received`` (ControlAck bytes) answering ``sent``.
+
+    Raises :class:`AckRejected` when the bytes are not a decodable ack
+    (whatever the decoder raised) or, given the ``request``, when the ack's
+    header does not echo its channel id, node id and sequence number.
+    """
     try:
-        return Acked(decode_ack(parse(pb.ControlAck, received)), sent, received)
-    except InvalidInput as err:
-        raise TransportError(f"control ack unreadable: {err}") from None
+        ack = decode_ack(parse(pb.ControlAck, received))
+    except Exception as err:  # noqa: BLE001 - no ack may end the loop, whatever is wrong
+        raise AckRejected("ack_undecodable", f"{type(err).__name__}: {err}"[:200],
+                          sent) from None
+    if request is not None:
+        want, got = request.header, ack.header
+        for cause, a, b in (("ack_wrong_channel", want.channel_id, got.channel_id),
+                            ("ack_wrong_node", want.node_id, got.node_id),
+                            ("ack_wrong_seq", want.sequence_number, got.sequence_number)):
+            if a != b:
+                raise AckRejected(cause, f"expected {str(a)[:64]!r}, got {str(b)[:64]!r}", sent)
+    if ack.realised and not math.isfinite(ack.utility):
+        log.warning("ack_utility_non_finite", node=ack.header.node_id[:64])
+    return Acked(ack, sent, received)
 
 
-def opened(reply: SubscribedMsg | SubscriptionFailed) -> SubscribedMsg:
+def opened(reply: SubscribedMsg | SubscriptionFailed,
+           request: SubscribeMsg | None = None) -> SubscribedMsg:
     """The node's ack; its refusal as :class:`ProtocolMismatch` (protocol version)
-    or :class:`TransportError` (any other cause)."""
+    or :class:`TransportError` (any other cause).
+
+    Given the ``request``, an ack for another transaction id is a
+    :class:`TransportError` and one in another protocol version a
+    :class:`ProtocolMismatch`: neither opens a subscription.
+    """
     if isinstance(reply, SubscribedMsg):
+        if reply.protocol_version != PROTOCOL_VERSION:
+            raise ProtocolMismatch(f"xApp speaks protocol v{PROTOCOL_VERSION}, the "
+                                   f"subscription ack is v{reply.protocol_version}")
+        if request is not None and reply.transaction_id != request.transaction_id:
+            raise TransportError(f"subscription ack for transaction "
+                                 f"{reply.transaction_id[:64]!r}, not ours "
+                                 f"({request.transaction_id[:64]!r})")
         return reply
     if reply.cause == Cause.UNSUPPORTED_VERSION:
         raise ProtocolMismatch(reply.detail)
@@ -168,6 +293,12 @@ class E2Client(Protocol):
         Raises :class:`TransportError` when the node is unreachable, refuses
         the message at the transport level (e.g. too large) or does not answer.
         """
+        ...
+
+    def drops(self) -> Counter[str]:
+        """Indications lost before the loop saw them, by cause, since the client was
+        made (``queue_full``: evicted from the receive queue; ``unreadable``: not a
+        protobuf message)."""
         ...
 
     def close(self) -> None:

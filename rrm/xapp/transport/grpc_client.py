@@ -1,9 +1,13 @@
 """gRPC client of an E2 node: the stream is read by a thread into a bounded queue.
 
 ``subscribe`` waits for the channel (``CONNECT_TIMEOUT_S``), opens the
-server-streaming Subscribe and reads its first event (the ack or the
-failure) itself; a receive thread then moves every indication into a
-drop-oldest queue that ``next_indication`` reads. ``control`` is a unary
+server-streaming Subscribe and starts the receive thread, which hands the
+first event (the ack or the failure) to ``subscribe`` and then moves every
+indication, screened against the size limits, into a drop-oldest queue
+bounded by count and bytes that ``next_indication`` reads. ``subscribe``
+waits for that first event at most ``SUBSCRIBE_TIMEOUT_S`` (then cancels the
+stream); a stream silent for ``SilenceWatch`` s counts as broken, as over
+ZeroMQ. ``control`` is a unary
 call with the caller's deadline. With channel ``credentials`` the channel is
 TLS (mutual TLS when they hold a client certificate); a node whose
 certificate the CA does not verify, or that refuses ours, never becomes
@@ -12,8 +16,10 @@ ready and ``subscribe`` raises :class:`TransportError`.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from collections import Counter
 
 import grpc
 import structlog
@@ -26,15 +32,21 @@ from rrm.core.wire.codec import decode_subscription_reply, encode_subscribe
 from rrm.core.wire.freshness import DropOldestQueue
 from rrm.core.wire.messages import ControlMsg, SubscribedMsg, SubscribeMsg
 from rrm.xapp.transport.base import (
+    QUEUE_BYTES,
     QUEUE_SLOTS,
+    SUBSCRIBE_TIMEOUT_S,
     Acked,
+    Arrival,
     Received,
+    SilenceWatch,
     TransportError,
     acked,
+    arrival,
     control_bytes,
     opened,
     receive,
 )
+from rrm.xapp.transport.screen import SizeLimits
 
 log = structlog.get_logger("rrm.xapp.grpc")
 CONNECT_TIMEOUT_S = 5.0  # how long subscribe waits for the node to accept a connection
@@ -48,7 +60,9 @@ class GrpcE2Client:
 
     def __init__(self, address: str, max_message_bytes: int = 64 << 20,
                  queue_slots: int = QUEUE_SLOTS,
-                 credentials: grpc.ChannelCredentials | None = None) -> None:
+                 credentials: grpc.ChannelCredentials | None = None,
+                 limits: SizeLimits | None = None, queue_bytes: int = QUEUE_BYTES,
+                 subscribe_timeout_s: float = SUBSCRIBE_TIMEOUT_S) -> None:
         options = [("grpc.max_send_message_length", max_message_bytes),
                    ("grpc.max_receive_message_length", max_message_bytes),
                    # gRPC's own reconnect backoff (1 s growing to 120 s) would hide a node
@@ -64,8 +78,11 @@ class GrpcE2Client:
         self.stub = e2_pb2_grpc.E2NodeStub(self.channel)
         # Control as bytes in and out: the loop records exactly what was sent and received
         self._control = self.channel.unary_unary(CONTROL_METHOD)
-        self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
+        self.limits = limits or SizeLimits()
+        self.subscribe_timeout_s = subscribe_timeout_s
+        self.queue: DropOldestQueue[Arrival] = DropOldestQueue(queue_slots, queue_bytes)
         self.broken = ""  # why the stream ended; empty while it is open
+        self.silence = SilenceWatch()
         self._stream: grpc.Future | None = None
         self._reader: threading.Thread | None = None
 
@@ -73,6 +90,10 @@ class GrpcE2Client:
     def dropped(self) -> int:
         """Indications evicted unread because the queue was full."""
         return self.queue.dropped
+
+    def drops(self) -> Counter[str]:
+        """Indications lost before the loop saw them, by cause."""
+        return Counter({"queue_full": self.queue.dropped})
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Open the stream and read its first event (the ack) before returning."""
@@ -86,33 +107,61 @@ class GrpcE2Client:
         self.broken = ""
         stream = self.stub.Subscribe(encode_subscribe(request))
         self._stream = stream
-        try:
-            reply = decode_subscription_reply(next(stream))
-        except (grpc.RpcError, StopIteration, InvalidInput) as err:
-            raise TransportError(f"subscription stream failed: {_describe(err)}") from None
-        reply = opened(reply)
-        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True,
+        first: queue.Queue[pb.SubscriptionEvent | BaseException] = queue.Queue(maxsize=1)
+        self._reader = threading.Thread(target=self._read, args=(stream, first), daemon=True,
                                         name="e2-grpc-reader")
         self._reader.start()
+        try:
+            event = first.get(timeout=self.subscribe_timeout_s)
+        except queue.Empty:
+            self._cancel_stream()
+            raise TransportError(f"no subscription reply from {self.address} within "
+                                 f"{self.subscribe_timeout_s:.1f} s") from None
+        try:
+            if isinstance(event, BaseException):
+                raise event
+            reply = opened(decode_subscription_reply(event), request)
+        except (grpc.RpcError, StopIteration, InvalidInput) as err:
+            self._cancel_stream()
+            raise TransportError(f"subscription stream failed: {_describe(err)}") from None
+        except BaseException:
+            self._cancel_stream()
+            raise
+        self.silence.start(reply)
         return reply
 
-    def _read(self, stream: grpc.Future) -> None:
-        """Receive loop: stream events -> queue, until the stream ends or breaks."""
+    def _read(self, stream: grpc.Future,
+              first: queue.Queue[pb.SubscriptionEvent | BaseException]) -> None:
+        """Receive loop: the first event -> ``first``; indications -> queue, screened."""
+        opening = True
         try:
             for event in stream:
-                if event.WhichOneof("event") == "indication":
-                    self.queue.put(event.indication)
+                if opening:
+                    first.put(event)
+                    opening = False
+                elif event.WhichOneof("event") == "indication":
+                    self.silence.heard()
+                    item = arrival(event.indication, event.indication.ByteSize(), self.limits)
+                    self.queue.put(item, item.nbytes)
             self.broken = "the node ended the subscription"
+            if opening:
+                first.put(StopIteration())
         except grpc.RpcError as err:
             self.broken = f"subscription stream broke: {_describe(err)}"
+            if opening:
+                first.put(err)
         log.info("e2_stream_ended", address=self.address, reason=self.broken)
 
     def next_indication(self, timeout_s: float) -> Received | None:
-        """Next queued indication; TransportError once the stream broke and is drained."""
+        """Next queued indication; TransportError once the stream broke (or stayed
+        silent too long) and the queue is drained."""
         ind = self.queue.get(timeout_s)
-        if ind is None and self.broken:
+        if ind is not None:
+            return receive(ind)
+        if self.broken:
             raise TransportError(self.broken)
-        return None if ind is None else receive(ind)
+        self.silence.check()
+        return None
 
     def control(self, request: ControlMsg, timeout_s: float) -> Acked:
         """Unary Control with a ``timeout_s`` deadline."""
@@ -121,7 +170,7 @@ class GrpcE2Client:
             received = self._control(sent, timeout=timeout_s)
         except grpc.RpcError as err:
             raise TransportError(f"control failed: {_describe(err)}") from None
-        return acked(sent, received)
+        return acked(sent, received, request)
 
     def _cancel_stream(self) -> None:
         if self._stream is not None:

@@ -8,6 +8,8 @@ as on the wire (encode -> bytes -> parse), so behaviour matches.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import (
     decode_control,
@@ -25,17 +27,20 @@ from rrm.xapp.transport.base import (
     Received,
     TransportError,
     acked,
+    arrival,
     control_bytes,
     opened,
     receive,
 )
+from rrm.xapp.transport.screen import SizeLimits
 
 
 class InProcessClient:
     """Implements :class:`rrm.xapp.transport.base.E2Client` over a local NodeService."""
 
-    def __init__(self, service: NodeService) -> None:
+    def __init__(self, service: NodeService, limits: SizeLimits | None = None) -> None:
         self.service = service
+        self.limits = limits or SizeLimits()
         self.feed: IndicationFeed | None = None
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
@@ -43,9 +48,9 @@ class InProcessClient:
         wire = parse(pb.SubscriptionRequest, encode_subscribe(request).SerializeToString())
         result = self.service.subscribe(decode_subscribe(wire))
         if isinstance(result, SubscriptionFailed):  # opened() raises the refusal
-            return opened(decode_subscription_reply(encode_subscription_event(result)))
+            return opened(decode_subscription_reply(encode_subscription_event(result)), request)
         self.feed = result.feed
-        return opened(decode_subscription_reply(encode_subscription_event(result.ack)))
+        return opened(decode_subscription_reply(encode_subscription_event(result.ack)), request)
 
     def next_indication(self, timeout_s: float) -> Received | None:
         """Next indication from the feed; TransportError once the node closed it."""
@@ -57,13 +62,17 @@ class InProcessClient:
         if msg is None:
             return None
         wire = msg.SerializeToString()
-        return receive(parse(pb.Indication, wire), wire)
+        return receive(arrival(parse(pb.Indication, wire), len(wire), self.limits, wire))
 
     def control(self, request: ControlMsg, timeout_s: float) -> Acked:
         """Hand the control to the service and return its ack (through the codec)."""
         sent = control_bytes(request)
         ack = self.service.control(decode_control(parse(pb.ControlRequest, sent)))
-        return acked(sent, encode_ack(ack).SerializeToString())
+        return acked(sent, encode_ack(ack).SerializeToString(), request)
+
+    def drops(self) -> Counter[str]:
+        """Nothing is queued here, so nothing is lost before the loop."""
+        return Counter()
 
     def close(self) -> None:
         """Close the feed."""

@@ -15,7 +15,10 @@ timeout instead of being queued and delivered to a later node.
 
 The stream counts as broken (``next_indication`` raises) when the SUB
 connection drops (socket monitor: the node closed it) or when no indication
-arrived for ``max(SILENCE_S, SILENCE_SLOTS x slot period)``.
+arrived for ``max(SILENCE_S, SILENCE_SLOTS x slot period)``
+(:class:`rrm.xapp.transport.base.SilenceWatch`, shared with gRPC). Frames
+are screened against the size limits before they are queued, and the queue
+is bounded by bytes as well as count.
 
 With ``curve`` keys both sockets are CURVE clients of the node's public key.
 A node with another key, or one that does not admit our key, fails the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import structlog
@@ -39,21 +43,27 @@ from rrm.core.wire.codec import decode_subscription_reply, encode_subscribe, par
 from rrm.core.wire.freshness import DropOldestQueue
 from rrm.core.wire.messages import ControlMsg, SubscribedMsg, SubscribeMsg
 from rrm.xapp.transport.base import (
+    QUEUE_BYTES,
     QUEUE_SLOTS,
+    SILENCE_S,
+    SILENCE_SLOTS,
+    SUBSCRIBE_TIMEOUT_S,
     Acked,
+    Arrival,
     Received,
+    SilenceWatch,
     TransportError,
     acked,
+    arrival,
     control_bytes,
     opened,
     receive,
 )
+from rrm.xapp.transport.screen import SizeLimits
 from rrm.xapp.transport.security import CurveClientKeys
 
 log = structlog.get_logger("rrm.xapp.zmq")
-SUBSCRIBE_TIMEOUT_S = 5.0  # connect + subscribe reply, s
-SILENCE_S = 3.0  # at least this long without an indication means the node is gone, s
-SILENCE_SLOTS = 20  # ... or this many slot periods, whichever is longer
+__all__ = ["SILENCE_S", "SILENCE_SLOTS", "SUBSCRIBE_TIMEOUT_S", "ZmqE2Client"]
 READ_POLL_MS = 100  # how often the receive thread checks for close()
 
 
@@ -62,7 +72,8 @@ class ZmqE2Client:
 
     def __init__(self, host: str, pub_port: int, ctl_port: int,
                  max_message_bytes: int = 64 << 20, queue_slots: int = QUEUE_SLOTS,
-                 curve: CurveClientKeys | None = None) -> None:
+                 curve: CurveClientKeys | None = None, limits: SizeLimits | None = None,
+                 queue_bytes: int = QUEUE_BYTES) -> None:
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.endpoint_pub = f"tcp://{host}:{pub_port}"
         self.endpoint_ctl = f"tcp://{host}:{ctl_port}"
@@ -74,11 +85,11 @@ class ZmqE2Client:
         self.dealer.setsockopt(zmq.IMMEDIATE, 1)
         self.dealer.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
         self.dealer.connect(self.endpoint_ctl)
-        self.queue: DropOldestQueue[pb.Indication] = DropOldestQueue(queue_slots)
+        self.limits = limits or SizeLimits()
+        self.queue: DropOldestQueue[Arrival] = DropOldestQueue(queue_slots, queue_bytes)
         self.broken = ""  # why the stream broke; empty while it is open
         self.unreadable = 0  # indication frames that were not a SubscriptionEvent (dropped)
-        self.silence_s = SILENCE_S
-        self.last_heard = time.monotonic()
+        self.silence = SilenceWatch()
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
 
@@ -93,6 +104,10 @@ class ZmqE2Client:
     def dropped(self) -> int:
         """Indications evicted unread because the queue was full."""
         return self.queue.dropped
+
+    def drops(self) -> Counter[str]:
+        """Indications lost before the loop saw them, by cause."""
+        return Counter({"queue_full": self.queue.dropped, "unreadable": self.unreadable})
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Subscribe the SUB socket to our topic, then ask the node; returns its ack."""
@@ -109,9 +124,7 @@ class ZmqE2Client:
         except BaseException:
             self._stop_reader()
             raise
-        slot_s = max((n.slot_period_ms for n in reply.nodes), default=0) / 1000.0
-        self.silence_s = max(SILENCE_S, SILENCE_SLOTS * slot_s)
-        self.last_heard = time.monotonic()
+        self.silence.start(reply)
         return reply
 
     def _subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
@@ -129,7 +142,7 @@ class ZmqE2Client:
             reply = decode_subscription_reply(parse(pb.SubscriptionEvent, payload))
         except InvalidInput as err:
             raise TransportError(f"subscription reply unreadable: {err}") from None
-        return opened(reply)
+        return opened(reply, request)
 
     def _read(self, topic: bytes, stop: threading.Event) -> None:
         """Receive loop: SUB frames -> queue; the socket monitor reports a dropped node."""
@@ -168,8 +181,9 @@ class ZmqE2Client:
                         dropped=self.unreadable)
             return
         if event.WhichOneof("event") == "indication":
-            self.last_heard = time.monotonic()
-            self.queue.put(event.indication)
+            self.silence.heard()
+            item = arrival(event.indication, len(frames[1]), self.limits)
+            self.queue.put(item, item.nbytes)
 
     def next_indication(self, timeout_s: float) -> Received | None:
         """Next queued indication; TransportError once the node is gone and the queue drained."""
@@ -178,9 +192,7 @@ class ZmqE2Client:
             return receive(ind)
         if self.broken:
             raise TransportError(self.broken)
-        silent_s = time.monotonic() - self.last_heard
-        if silent_s > self.silence_s:
-            raise TransportError(f"no indication for {silent_s:.1f} s: node silent or gone")
+        self.silence.check()
         return None
 
     def control(self, request: ControlMsg, timeout_s: float) -> Acked:
@@ -195,7 +207,7 @@ class ZmqE2Client:
             return (ack.header.node_id, ack.header.sequence_number) == key
 
         sent = control_bytes(request)
-        return acked(sent, self._request(b"control", sent, timeout_s, answers))
+        return acked(sent, self._request(b"control", sent, timeout_s, answers), request)
 
     def _request(self, kind: bytes, payload: bytes, timeout_s: float,
                  answers: Callable[[bytes], bool]) -> bytes:
