@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("run the RAN simulator", "rrm.sim.cli:add_arguments"),
     "xapp": ("run the xApp", "rrm.xapp.cli.xapp_run:add_arguments"),
     "trace": ("record, replay, export and compare traces", "rrm.xapp.cli.trace:add_arguments"),
-    "gfm": ("GFM-RA: pretrain, finetune, eval", "rrm.models.gfm.cli:add_arguments"),
+    "gfm": ("GFM-RA: pretrain, finetune, eval, stats", "rrm.models.gfm.cli:add_arguments"),
     "diffusion": ("graph diffusion policy (seed 004): data, train, eval",
                   "rrm.models.diffusion.cli:add_arguments"),
     "egat": ("cell-free EGAT (seed 002): train, eval", "rrm.models.cellfree.cli:add_arguments"),
