@@ -193,7 +193,8 @@ def _select(state: InterferenceState, rows: np.ndarray) -> InterferenceState:
     n = len(rows)
     mask = None if state.csi_mask is None else np.broadcast_to(
         np.asarray(state.csi_mask, bool), (n, k, k))[rows]
-    return InterferenceState(np.asarray(state.gains)[rows], state.noise_per_link.reshape(n, k)[rows],
+    return InterferenceState(np.asarray(state.gains)[rows],
+                             state.noise_per_link.reshape(n, k)[rows],
                              state.pmax_per_link.reshape(n, k)[rows], mask)
 
 
