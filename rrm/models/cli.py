@@ -135,6 +135,7 @@ def _replace(power: np.ndarray, batch: np.ndarray, trips: list[Trip],
     rows = np.array([t.index for t in trips], dtype=int)
     state = InterferenceState(batch[rows], args.noise_w, args.pmax_w)
     alloc = make_policy("wmmse").decide(state, objective)
+    assert isinstance(alloc, PowerAllocation)
     out = power.copy()
     out[rows] = np.asarray(alloc.power_w)
     return out
