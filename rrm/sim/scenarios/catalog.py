@@ -132,6 +132,8 @@ def split_prefix(entry: CatalogEntry, split: str, n: int, seed: int,
     """The first ``n`` snapshots of a split (module docstring), ``gains [n, K, K]``."""
     rng = split_rng(entry, split, seed)
     parts = [generate_d2d(entry.config, m, rng, dtype) for m in split_chunk_sizes(entry, split, n)]
-    arrays = [np.concatenate(a)[:n] for a in zip(
-        *((b.gains, b.large_scale, b.tx_xy, b.rx_xy) for b in parts), strict=True)]
-    return D2DBatch(*arrays, entry.config)
+    def first(key: str) -> np.ndarray:
+        return np.concatenate([getattr(b, key) for b in parts])[:n]
+
+    return D2DBatch(first("gains"), first("large_scale"), first("tx_xy"), first("rx_xy"),
+                    entry.config)
