@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -117,9 +118,10 @@ class ShiftStats:
     feature_quantiles: dict[str, list[float]]
     score_quantiles: list[float]
 
-    @property
+    @cached_property
     def precision(self) -> np.ndarray:
-        """``Sigma^{-1}`` (pseudo-inverse: a constant descriptor must not blow up)."""
+        """``Sigma^{-1}`` (pseudo-inverse: a constant descriptor must not blow up); computed
+        once per statistics object, not per decision."""
         return np.linalg.pinv(self.covariance, hermitian=True)
 
     def score_descriptors(self, d: np.ndarray) -> np.ndarray:
