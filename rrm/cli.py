@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "rrm.xapp.cli.trace:add_arguments"),
     "explain": ("explain one recorded decision (per link, guards, attention)",
                 "rrm.xapp.cli.explain:add_arguments"),
-    "gfm": ("GFM-RA: pretrain, finetune, eval", "rrm.models.gfm.cli:add_arguments"),
+    "gfm": ("GFM-RA: pretrain, finetune, eval, stats", "rrm.models.gfm.cli:add_arguments"),
     "diffusion": ("graph diffusion policy (seed 004): data, train, eval",
                   "rrm.models.diffusion.cli:add_arguments"),
     "egat": ("cell-free EGAT (seed 002): train, eval", "rrm.models.cellfree.cli:add_arguments"),

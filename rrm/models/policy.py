@@ -26,6 +26,12 @@ __all__ = ["Policy", "PolicyFactory", "PolicyUnavailable", "make_policy", "polic
            "register_policy"]
 
 
+# Mahalanobis distance above which a state counts as outside a model's training
+# distribution (rrm.models.gfm.shift; docs/gfm.md, "Shift guard": no D16-D20 test
+# snapshot of the shipped heads above it, every Rayleigh-channel snapshot above it).
+SHIFT_THRESHOLD = 8.0
+
+
 class PolicyUnavailable(RrmError):
     """The policy has no answer this slot (e.g. its sample buffer is empty); the xApp falls back."""
 
@@ -48,6 +54,11 @@ class Policy(ABC):
         batches_slots: :meth:`decide_batch` over the states of several nodes in
             one slot is faster than one call per state (one batched forward
             pass), so the xApp hands it each slot's queued indications together.
+
+    A learned policy may also score how far a state lies from its training
+    data (:meth:`shift_score`); the xApp's ``distribution_shift`` guard and
+    ``rrm solve`` fall back to WMMSE above a threshold
+    (:data:`SHIFT_THRESHOLD` by default).
     """
 
     name: str
@@ -74,6 +85,11 @@ class Policy(ABC):
         """One allocation per state, ``objectives[i]`` for ``states[i]`` (one slot's
         nodes); one by one unless the policy overrides it (``batches_slots``)."""
         return [self.decide(s, o) for s, o in zip(states, objectives, strict=True)]
+
+    def shift_score(self, state: State) -> NDArray[np.float64] | None:
+        """Distance of ``state`` from the training data, ``[]`` or ``[n]`` for ``[n, K, K]``
+        states (0: typical; see docs/gfm.md, "Shift guard"); None: not scored."""
+        return None
 
     def close(self) -> None:
         """Release what the policy holds beyond memory (threads); nothing by default."""

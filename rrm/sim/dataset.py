@@ -30,7 +30,7 @@ import numpy as np
 
 from rrm.core.errors import InvalidInput
 from rrm.sim.scenarios import Arrays, ArraysAndParams, get_scenario
-from rrm.sim.scenarios.catalog import SPLITS, catalog_entry, split_rng
+from rrm.sim.scenarios.catalog import SPLITS, catalog_entry, split_chunk_sizes, split_rng
 
 FORMAT_VERSION = 1
 FORMATS = (".npz", ".h5")
@@ -65,10 +65,26 @@ def iter_chunks(scenario: str, n: int, seed: int, catalog: str | None = None,
     if catalog is not None:
         if scenario != "d2d":
             raise InvalidInput(f"the D1-D20 catalog is a d2d catalog, not {scenario!r}")
-        cfg = catalog_entry(catalog).config
+        entry = catalog_entry(catalog)
+        cfg = entry.config
         overrides = {"num_links": cfg.num_links, "d_min_m": cfg.d_min_m,
                      "d_max_m": cfg.d_max_m, **overrides}
+        # the first n of the whole split, whatever n is (rrm.sim.scenarios.catalog)
+        plan = sum(split_chunk_sizes(entry, split, n, int(overrides["num_links"])))
+        chunks = spec.chunks(plan, dataset_rng(scenario, seed, catalog, split), overrides)
+        return _first(chunks, n)
     return spec.chunks(n, dataset_rng(scenario, seed, catalog, split), overrides)
+
+
+def _first(chunks: Iterator[ArraysAndParams], n: int) -> Iterator[ArraysAndParams]:
+    """The chunks' first ``n`` samples (the last chunk cut), drawing no further chunk."""
+    left = n
+    for arrays, params in chunks:
+        if left <= 0:
+            return
+        m = len(next(iter(arrays.values())))
+        yield ({k: v[:left] for k, v in arrays.items()} if m > left else arrays), params
+        left -= m
 
 
 def write_dataset(path: str | Path, scenario: str, n: int, seed: int, catalog: str | None = None,

@@ -136,7 +136,7 @@ class Decider:
         t1 = time.perf_counter()
         if alloc is not None and not verdict_guard:
             ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s,
-                                  self.policy.time_sharing)
+                                  self.policy.time_sharing, self._shift_score(ind))
             verdict = check_decision(ctx, self.guards)
             verdict_guard, detail = verdict.guard, verdict.detail
         t2 = time.perf_counter()
@@ -175,6 +175,17 @@ class Decider:
             return None, "policy_unavailable", str(err)[:200], 0.0
         except Exception as err:  # a faulty policy must not take the slot down
             return None, "policy_error", f"{type(err).__name__}: {err}"[:200], 0.0
+
+    def _shift_score(self, ind: IndicationMsg) -> float | None:
+        """The policy's shift score of this indication's state (None: not scored)."""
+        if self.guards.shift_threshold < 0:
+            return None
+        try:
+            score = self.policy.shift_score(ind.state)
+        except Exception as err:  # noqa: BLE001 - an unscored state is decided as before
+            log.warning("shift_score_failed", error=f"{type(err).__name__}: {err}"[:200])
+            return None
+        return None if score is None else float(np.max(score))
 
     def prefetch(self, inds: list[IndicationMsg]) -> None:
         """Decide several indications together when the policy ``batches_slots``.

@@ -20,6 +20,11 @@ guard               trips when
                     (:mod:`rrm.core.validation`)
 ``fronthaul``       a cell-free AP's fronthaul load exceeds its capacity
 ``deadline``        the decision took longer than the slot's budget
+``distribution_shift``
+                    the policy's shift score of the state (how far it lies
+                    from the model's training data, docs/gfm.md "Shift
+                    guard") is above ``shift_threshold``; policies that do
+                    not score states never trip it
 ``utility``         utility < reference utility - margin * |reference|,
                     the reference being full reuse (cheap, always feasible);
                     skipped for time-sharing policies, whose single slots may
@@ -45,10 +50,11 @@ from rrm.core.types import (
     State,
 )
 from rrm.core.validation import BUDGET_TOLERANCE, check_allocation
+from rrm.models.policy import SHIFT_THRESHOLD
 from rrm.xapp.transport.screen import SizeLimits
 
 GUARD_NAMES = ("input_support", "policy_error", "policy_unavailable", "non_finite", "budget",
-               "fronthaul", "deadline", "utility", "qos")
+               "fronthaul", "deadline", "distribution_shift", "utility", "qos")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class GuardConfig:
         qos_violation_max: largest accepted fraction of links below r_min
             (1.0 disables the guard).
         r_min: QoS rate threshold in bit/s/Hz for the qos guard.
+        shift_threshold: largest accepted shift score (a Mahalanobis distance
+            from the training data, :mod:`rrm.models.gfm.shift`). Negative disables.
     """
 
     max_links: int = 400
@@ -77,6 +85,7 @@ class GuardConfig:
     utility_margin: float = 0.05
     qos_violation_max: float = 1.0
     r_min: float = 0.3
+    shift_threshold: float = SHIFT_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class DecisionContext:
     latency_s: float
     deadline_s: float
     time_sharing: bool = False  # the policy time-shares: no per-slot utility guard
+    shift_score: float | None = None  # the policy's shift score of the state (None: unscored)
 
 
 def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = None) -> Verdict:
@@ -157,6 +167,14 @@ def _deadline(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
     return PASS
 
 
+def _distribution_shift(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
+    score = ctx.shift_score
+    if score is None or cfg.shift_threshold < 0 or not score > cfg.shift_threshold:
+        return PASS
+    return Verdict("distribution_shift", f"shift score {score:.3g} above "
+                                         f"{cfg.shift_threshold:g} (outside the training data)")
+
+
 def _interference_rates(ctx: DecisionContext) -> tuple[np.ndarray, np.ndarray] | None:
     a, s = ctx.allocation, ctx.state
     if not (isinstance(a, PowerAllocation) and isinstance(s, InterferenceState)):
@@ -191,7 +209,7 @@ def _qos(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
 
 
 _OUTPUT_GUARDS: tuple[Callable[[DecisionContext, GuardConfig], Verdict], ...] = (
-    _allocation, _fronthaul, _deadline, _utility, _qos,
+    _allocation, _fronthaul, _deadline, _distribution_shift, _utility, _qos,
 )
 
 

@@ -109,3 +109,25 @@ def _powers(values):  # noqa: ANN001, ANN202
 def test_node_and_guards_apply_one_rule(scenario, make, guard):
     accepted, verdict = _node_and_guard(scenario, make)
     assert verdict.guard == guard and accepted == (guard == "")
+
+
+def test_distribution_shift_guard_trips_above_the_threshold_only():
+    def shifted(score, threshold):
+        ctx = DecisionContext(STATE, PowerAllocation(np.ones(K)), get_objective("sum"), 0.001,
+                              0.008, shift_score=score)
+        return check_decision(ctx, GuardConfig(shift_threshold=threshold))
+
+    assert shifted(9.0, 8.0).guard == "distribution_shift"
+    assert "9" in shifted(9.0, 8.0).detail
+    assert shifted(8.0, 8.0).passed  # at the threshold: accepted
+    assert shifted(None, 8.0).passed  # a policy that does not score states
+    assert shifted(1e9, -1.0).passed  # negative disables
+
+
+def test_distribution_shift_is_a_named_guard_checked_before_utility():
+    from rrm.xapp.guards import GUARD_NAMES
+
+    assert "distribution_shift" in GUARD_NAMES
+    ctx = DecisionContext(STATE, PowerAllocation(np.full(K, 1e-6)), get_objective("sum"), 0.001,
+                          0.008, shift_score=50.0)
+    assert check_decision(ctx, GuardConfig()).guard == "distribution_shift"

@@ -1,4 +1,4 @@
-"""``rrm gfm pretrain|finetune|eval``: GFM-RA on the D1-D20 catalog.
+"""``rrm gfm pretrain|finetune|eval|stats``: GFM-RA on the D1-D20 catalog.
 
 ``eval`` (the quick table and the figure suite) is in :mod:`rrm.models.gfm.eval_cli`;
 model building is :mod:`rrm.models.gfm.build`, the loops :mod:`rrm.models.gfm.train`.
@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from rrm.core.errors import InvalidInput
-from rrm.models.gfm import eval_cli
+from rrm.models.gfm import eval_cli, stats_cli
 from rrm.models.gfm.backbone import PRESETS
 from rrm.models.gfm.build import ARCHS, backbone_config, power_model
 from rrm.models.gfm.data import load_entry, parse_entries
@@ -30,7 +30,7 @@ from rrm.models.gfm.train import FinetuneConfig, finetune, init_distributed, pre
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``pretrain``, ``finetune`` and ``eval`` under ``rrm gfm``."""
+    """Register ``pretrain``, ``finetune``, ``eval`` and ``stats`` under ``rrm gfm``."""
     commands = parser.add_subparsers(dest="gfm_command", required=True, metavar="SUBCOMMAND")
     p = commands.add_parser("pretrain", help="hybrid pre-training of the GFM-RA backbone")
     p.add_argument("--entries", default="D1-D15", help="catalog entries (default D1-D15)")
@@ -85,6 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="with --from-trace: share of each node's latest slots held out")
     f.set_defaults(run=run_finetune)
     eval_cli.add_parser(commands)
+    stats_cli.add_arguments(commands.add_parser(
+        "stats", help="write a checkpoint's training-data statistics (shift guard)",
+        description=stats_cli.__doc__.splitlines()[0] if stats_cli.__doc__ else None))
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -171,6 +174,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history[-5:],
             "data": {"train": f"{args.catalog}/train[:{args.shots}]", "seed": args.seed,
                      "test": f"{args.catalog}/test[:{args.eval_n}]"}, "metrics": metrics}
+    meta["shift_stats"] = stats_cli.stats_of_sets(
+        train_sets, f"{args.catalog}/train[:{args.shots}] seed {args.seed}").to_json()
     save_power_model(args.out, model, training, meta)
     print(f"fine-tuned in {wall:.0f} s -> {args.out}; {json.dumps(metrics)}")
     return 0

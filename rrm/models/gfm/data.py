@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rrm.sim.scenarios.catalog import catalog_entry, split_rng
+from rrm.sim.scenarios.catalog import catalog_entry, split_prefix, split_rng
 from rrm.sim.scenarios.d2d import generate_d2d
 
 
@@ -25,15 +25,17 @@ class GraphSet:
 def load_entry(name: str, split: str, n: int, seed: int) -> GraphSet:
     """``n`` snapshots of a catalog split, generated from its seed.
 
-    N-shot training sets of the fine-tuning entries (D16-D20) are prefixes of
-    the split's full 2,048-snapshot pool, so a 64-shot set is a subset of the
-    2,048-shot one (the generator's stream depends on ``n``: drawing 64
-    directly would give other snapshots).
+    Every split but pre-training's is read as the first ``n`` snapshots of the
+    whole split (:func:`rrm.sim.scenarios.catalog.split_prefix`): a 64-shot set
+    is a subset of the 2,048-shot one, and the first 200 test snapshots are
+    those of ``rrm data gen --split test``, whatever ``n`` is.
     """
     entry = catalog_entry(name)
-    pool = entry.sizes[split] if (split == "train" and not entry.pretraining) else n
-    batch = generate_d2d(entry.config, max(pool, n), split_rng(entry, split, seed))
-    return GraphSet(entry.name, torch.from_numpy(batch.gains[:n]), entry.config.noise_w,
+    if split == "train" and entry.pretraining:  # a sample of the stream (catalog docstring)
+        gains = generate_d2d(entry.config, n, split_rng(entry, split, seed)).gains
+    else:
+        gains = split_prefix(entry, split, n, seed).gains
+    return GraphSet(entry.name, torch.from_numpy(gains), entry.config.noise_w,
                     entry.config.pmax_w)
 
 

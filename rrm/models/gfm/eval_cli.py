@@ -143,8 +143,11 @@ def _quick_table(args: argparse.Namespace) -> int:
     policies |= {"wmmse": make_policy("wmmse"), "full-reuse": make_policy("full-reuse"),
                  "wmmse-best": make_policy("wmmse-best")}
     rows = evaluate(policies, state, args.objective)
-    print(f"{args.catalog} test[:{args.n}], objective {args.objective}")
-    print(f"{'policy':<12} {'utility':>9} {'/ wmmse-best':>12} {'ms/snap batched':>16} "
+    print(f"{args.catalog} test[:{args.n}], objective {args.objective}; vs best = "
+          + ("exp((U - U_best) / K), the ratio of geometric-mean rates" if args.objective == "pf"
+             else "1 + (U - U_best) / |U_best|")
+          + " (sign-safe; 1: as good as WMMSE-Best)")
+    print(f"{'policy':<12} {'utility':>9} {'vs best':>12} {'ms/snap batched':>16} "
           f"{'ms single':>10}")
     for r in rows:
         print(f"{r.policy:<12} {r.utility:>9.3f} {r.ratio:>12.4f} {r.ms_per_snapshot:>16.3f} "

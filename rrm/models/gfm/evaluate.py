@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EvalRow:
-    """Mean utility per snapshot, its ratio to the reference, and latency."""
+    """Mean utility per snapshot, its sign-safe ratio to the reference
+    (:func:`normalised`), and latency."""
 
     policy: str
     utility: float
@@ -32,6 +33,21 @@ def mean_utility(state: InterferenceState, power: np.ndarray, objective: str) ->
     """Mean utility per snapshot of ``power`` on ``state``."""
     rates = physics.rates(state.gains, power, state.noise_w)
     return float(np.mean(get_objective(objective).utility(rates)))
+
+
+def normalised(utility: float, reference: float, objective: str, k: int) -> float:
+    """A policy's utility relative to the reference's, 1 = as good as WMMSE-Best.
+
+    ``sum`` and ``qos``: ``1 + (U - U_ref) / |U_ref|`` (the paper's ratio
+    ``U / U_ref`` when ``U_ref > 0``; it stays ordered when a QoS utility is
+    negative). ``pf``: ``exp((U - U_ref) / K)``, the ratio of the geometric-mean
+    rates, since ``U_pf = K log(geometric-mean rate)`` can have either sign.
+    """
+    if objective == "pf":
+        return float(np.exp((utility - reference) / k))
+    if reference == 0:
+        return float("nan")
+    return 1.0 + (utility - reference) / abs(reference)
 
 
 def evaluate(policies: dict[str, Policy], state: InterferenceState, objective: str,
@@ -51,8 +67,8 @@ def evaluate(policies: dict[str, Policy], state: InterferenceState, objective: s
         single_ms = 1e3 * (time.perf_counter() - t0) / min(20, len(state.gains))
         assert isinstance(alloc, PowerAllocation)
         results[name] = (mean_utility(state, alloc.power_w, objective), batch_ms, single_ms)
-    ref = results[reference][0]
-    return [EvalRow(name, u, u / ref if ref else float("nan"), b, s)
+    ref, k = results[reference][0], int(np.shape(state.gains)[-1])
+    return [EvalRow(name, u, normalised(u, ref, objective, k), b, s)
             for name, (u, b, s) in results.items()]
 
 
@@ -62,12 +78,11 @@ def quick_metrics(model: GFMPowerModel, entries: list[str], objectives: list[str
 
     Returns ``<objective>_ratio_vs_wmmse_best`` (mean over entries) and, for
     several entries, ``<entry>_<objective>_ratio_vs_wmmse_best``; the ratio is
-    :func:`rrm.models.gfm.experiments.normalised`. Leaves ``model`` in train mode.
+    :func:`normalised`. Leaves ``model`` in train mode.
     """
     import torch
 
     from rrm.models.gfm.data import load_entry
-    from rrm.models.gfm.experiments import normalised
     from rrm.models.gfm.policy import GFMPolicy
     from rrm.models.policy import make_policy
 

@@ -35,6 +35,7 @@ from rrm.core.objectives import get_objective
 from rrm.core.types import InterferenceState, PowerAllocation
 from rrm.models.gfm.backbone import BackboneConfig, GFMBackbone
 from rrm.models.gfm.data import GraphSet, load_entry
+from rrm.models.gfm.evaluate import normalised
 from rrm.models.gfm.head import GFMPowerModel, PowerHead
 from rrm.models.gfm.policy import GFMPolicy
 from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
@@ -69,21 +70,6 @@ def utility_and_violation(gains: np.ndarray, power: np.ndarray, noise_w: float,
     obj = get_objective(objective)
     rates = physics.rates(gains, power, noise_w)
     return float(np.mean(obj.utility(rates))), float(np.mean(rates < obj.r_min))
-
-
-def normalised(utility: float, reference: float, objective: str, k: int) -> float:
-    """A policy's utility relative to the reference's, 1 = as good as WMMSE-Best.
-
-    ``sum`` and ``qos``: ``1 + (U - U_ref) / |U_ref|`` (the paper's ratio
-    ``U / U_ref`` when ``U_ref > 0``; it stays ordered when a QoS utility is
-    negative). ``pf``: ``exp((U - U_ref) / K)``, the ratio of the geometric-mean
-    rates, since ``U_pf = K log(geometric-mean rate)`` can have either sign.
-    """
-    if objective == "pf":
-        return float(np.exp((utility - reference) / k))
-    if reference == 0:
-        return float("nan")
-    return 1.0 + (utility - reference) / abs(reference)
 
 
 def reference_utility(state: InterferenceState, objective: str,

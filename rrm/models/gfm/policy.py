@@ -3,7 +3,10 @@
 ``gfm-wmmse`` (our extension, not in the paper) polishes the model's answer
 with a few WMMSE iterations warm-started from it, kept only where they raise
 the objective: never worse than ``gfm`` under the reported CSI, and a few
-iterations cost a fraction of one full WMMSE run (100 iterations).
+iterations cost a fraction of one full WMMSE run (100 iterations). Where a
+snapshot's shift score (:mod:`rrm.models.gfm.shift`) is above
+``shift_threshold``, the model's answer is not trusted and ``gfm-wmmse`` runs a
+full WMMSE from full power instead (docs/gfm.md, "Shift guard").
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from rrm.models.gfm.backbone import GFMBackbone
 from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.frozen import freeze_power_model, run_frozen
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel
+from rrm.models.gfm.shift import ShiftStats
 from rrm.models.gfm.store import load_power_model
-from rrm.models.policy import Policy
+from rrm.models.policy import SHIFT_THRESHOLD, Policy
 from rrm.models.wmmse_policy import WmmsePolicy
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -53,19 +57,25 @@ class GFMPolicy(Policy):
             1e-5 of Pmax, 1.3x-10x faster on the shared 2-core CPU,
             bench/results/gfm_decide.md); False: eager PyTorch. In-memory
             models (training) and PCGNN always run eager.
+        shift_threshold: shift score above which ``gfm-wmmse`` replaces the
+            model's answer by a full WMMSE run (``refine_iterations > 0`` only).
     """
 
     batches_slots = True
 
     def __init__(self, checkpoint: str | Path | None = None, threads: int = 1,
                  refine_iterations: int = 0, *, name: str = "gfm",
-                 model: GFMPowerModel | None = None, frozen: bool = True) -> None:
+                 model: GFMPowerModel | None = None, frozen: bool = True,
+                 shift_threshold: float = SHIFT_THRESHOLD) -> None:
         super().__init__(name)
         torch.set_num_threads(threads)
         self._refiner = _refiner(refine_iterations)
+        self._full_wmmse = WmmsePolicy() if self._refiner is not None else None
+        self.shift_threshold = shift_threshold
         self._models: dict[Path, GFMPowerModel] = {}
         self._frozen = frozen and model is None
         self._graphs: dict[Path, torch.jit.ScriptModule | None] = {}
+        self._stats: dict[Path, ShiftStats | None] = {IN_MEMORY: None}
         self.version = ""
         if model is not None:
             self._explicit: Path | None = IN_MEMORY
@@ -90,6 +100,8 @@ class GFMPolicy(Policy):
             self._models[path] = loaded.eval()
             self.version = str(meta.get("sha256", ""))[:12]
             self._graphs[path] = self._freeze(loaded)  # at load, not in a slot
+            stats = meta.get("shift_stats")
+            self._stats[path] = None if stats is None else ShiftStats.from_json(stats)
         model = self._models[path]
         switchable = model.head.prompt is not None
         return model, objective if switchable and objective in PROMPTS else "sum"
@@ -130,11 +142,40 @@ class GFMPolicy(Policy):
             raise TypeError("gfm decides powers for interference networks")
         return PowerAllocation(self._powers(state, objective))
 
+    def shift_score(self, state: State) -> np.ndarray | None:
+        """Shift score of ``state`` against the training statistics of the checkpoint
+        (the ``sum`` one when none was given; the shipped heads share their training
+        data): ``[]`` for one snapshot, ``[n]`` for a batch; None without statistics."""
+        if not isinstance(state, InterferenceState):
+            return None
+        self._model_for("sum")
+        stats = self._stats[self._path_for("sum")]
+        if stats is None:
+            return None
+        gains = np.asarray(state.gains, dtype=np.float64)
+        single = gains.ndim == 2
+        b, k = (1 if single else gains.shape[0]), gains.shape[-1]
+        mask = None if state.csi_mask is None else np.broadcast_to(
+            np.asarray(state.csi_mask, bool), (b, k, k))
+        score = stats.score(gains.reshape(b, k, k), state.noise_per_link.reshape(b, k),
+                            state.pmax_per_link.reshape(b, k), mask)
+        return score[0] if single else score
+
     def _powers(self, state: InterferenceState, objective: Objective) -> np.ndarray:
         power = self._model_powers(state, objective.name)
-        if self._refiner is None:
+        if self._refiner is None or self._full_wmmse is None:
             return power
-        return np.asarray(self._refiner.decide_warm(state, objective, power).power_w)
+        refined = np.array(self._refiner.decide_warm(state, objective, power).power_w)
+        score = self.shift_score(state)
+        shifted = np.zeros(np.shape(refined)[:-1], bool) if score is None else (
+            np.asarray(score) > self.shift_threshold)
+        if not shifted.any():
+            return refined
+        if refined.ndim == 1:  # one shifted snapshot: the model's start is not trusted
+            return np.asarray(self._full_wmmse.decide(state, objective).power_w)
+        sub = _select(state, shifted)
+        refined[shifted] = np.asarray(self._full_wmmse.decide(sub, objective).power_w)
+        return refined
 
     @torch.inference_mode()
     def _model_powers(self, state: InterferenceState, objective: str) -> np.ndarray:
@@ -155,15 +196,29 @@ class GFMPolicy(Policy):
         return power[0] if single else power
 
 def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
-              refine_iterations: int = 10, *, name: str = "gfm-wmmse") -> GFMPolicy:
-    """``gfm`` polished by ``refine_iterations`` warm-started WMMSE iterations."""
-    return GFMPolicy(checkpoint, threads, refine_iterations, name=name)
+              refine_iterations: int = 10, *, name: str = "gfm-wmmse",
+              shift_threshold: float = SHIFT_THRESHOLD) -> GFMPolicy:
+    """``gfm`` polished by ``refine_iterations`` warm-started WMMSE iterations (a full
+    WMMSE run where the shift score is above ``shift_threshold``)."""
+    return GFMPolicy(checkpoint, threads, refine_iterations, name=name,
+                     shift_threshold=shift_threshold)
 
 
 def pcgnn(checkpoint: str | Path | None = None, threads: int = 1, *,
           name: str = "pcgnn") -> GFMPolicy:
     """The PCGNN baseline (Shen et al.): the shipped switchable MPNN, or ``checkpoint``."""
     return GFMPolicy(checkpoint or CHECKPOINTS / PCGNN_CHECKPOINT, threads, name=name)
+
+
+def _select(state: InterferenceState, rows: np.ndarray) -> InterferenceState:
+    """The snapshots ``rows`` (bool ``[n]``) of an ``[n, K, K]`` state."""
+    k = state.num_links
+    n = len(rows)
+    mask = None if state.csi_mask is None else np.broadcast_to(
+        np.asarray(state.csi_mask, bool), (n, k, k))[rows]
+    return InterferenceState(np.asarray(state.gains)[rows],
+                             state.noise_per_link.reshape(n, k)[rows],
+                             state.pmax_per_link.reshape(n, k)[rows], mask)
 
 
 def _stack(group: Sequence[InterferenceState], k: int) -> InterferenceState:

@@ -15,12 +15,22 @@
   (N in :data:`N_SHOTS`). Validation 512 (our choice: the paper names none)
   and the paper's 5,000 test snapshots.
 
+"The first n snapshots of a split" are the same everywhere (``rrm data gen
+--split test --n N``, ``rrm gfm eval --n N``, fine-tuning's N shots): the
+first n of the whole split as ``rrm data gen`` writes it without ``--n``.
+The generator draws in chunks whose content depends on the chunk's size, so
+:func:`split_chunk_sizes` fixes the chunks by the split's size, not by n,
+and a prefix costs at most one chunk beyond what it keeps (about 6 s at
+K = 80). Pre-training's draws from D1-D15 train are the exception: they are
+``generate_d2d(config, n, rng)`` (a sample of the stream, as the shipped
+backbone was trained; issue #13 replaces that corpus).
+
 Each split of each entry has its own stream:
 ``SeedSequence(entropy=seed, spawn_key=(i, s))`` where i is the entry's
 number (D18 -> 18) and s the split's position in :data:`SPLITS`. Splits of
 one entry never share a stream, the same base seed gives the same bytes,
 and a file written by :func:`rrm.sim.dataset.write_dataset` holds exactly
-``generate_d2d(entry.config, n, split_rng(entry, split, seed))``.
+``split_prefix(entry, split, n, seed)`` (float32).
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rrm.core.errors import InvalidInput, UnknownName
-from rrm.sim.scenarios.d2d import D2DConfig
+from rrm.sim.scenarios.d2d import D2DBatch, D2DConfig, chunk_rows, generate_d2d
 
 DENSITIES = (20, 35, 50, 65, 80)  # K, sec. IV-A
 PRETRAIN_RANGES = ((2.0, 65.0), (10.0, 50.0), (30.0, 70.0))  # [d_min, d_max] m, sec. IV-A
@@ -95,3 +105,35 @@ def split_seed(entry: CatalogEntry, split: str, seed: int) -> np.random.SeedSequ
 def split_rng(entry: CatalogEntry, split: str, seed: int) -> np.random.Generator:
     """The generator of one split of one entry, independent of every other split."""
     return np.random.default_rng(split_seed(entry, split, seed))
+
+
+def split_chunk_sizes(entry: CatalogEntry, split: str, n: int, num_links: int | None = None
+                      ) -> list[int]:
+    """Chunk sizes to draw so that the first ``n`` snapshots are the split's first ``n``.
+
+    The chunks of the whole split (``sizes[split]`` snapshots; ``n`` when
+    larger), up to the one that holds snapshot ``n``. ``num_links``
+    overrides K (``rrm data gen --k``), which sets the chunk size.
+    """
+    if n < 1:
+        raise InvalidInput(f"number of snapshots must be at least 1, got {n}")
+    k = entry.config.num_links if num_links is None else num_links
+    step = chunk_rows(D2DConfig(num_links=k))
+    total = max(n, entry.sizes[split])
+    sizes, lo = [], 0
+    while lo < n:
+        sizes.append(min(step, total - lo))
+        lo += sizes[-1]
+    return sizes
+
+
+def split_prefix(entry: CatalogEntry, split: str, n: int, seed: int,
+                 dtype: np.dtype | type = np.float64) -> D2DBatch:
+    """The first ``n`` snapshots of a split (module docstring), ``gains [n, K, K]``."""
+    rng = split_rng(entry, split, seed)
+    parts = [generate_d2d(entry.config, m, rng, dtype) for m in split_chunk_sizes(entry, split, n)]
+    def first(key: str) -> np.ndarray:
+        return np.concatenate([getattr(b, key) for b in parts])[:n]
+
+    return D2DBatch(first("gains"), first("large_scale"), first("tx_xy"), first("rx_xy"),
+                    entry.config)

@@ -1,0 +1,46 @@
+"""The xApp's distribution_shift guard: the decider asks the policy for its shift score
+and falls back to WMMSE above the configured threshold."""
+
+import numpy as np
+
+from rrm.core.types import PowerAllocation
+from rrm.models.policy import Policy, make_policy
+from rrm.sim.nodes import NodeSpec, build_node
+from rrm.xapp.decision import Decider
+from rrm.xapp.guards import GuardConfig
+
+
+class ScoredPolicy(Policy):
+    """Full power, with a fixed shift score (None: a policy that does not score)."""
+
+    def __init__(self, score):
+        super().__init__("scored")
+        self.score = score
+
+    def decide(self, state, objective):
+        return PowerAllocation(np.array(state.pmax_per_link, dtype=float))
+
+    def shift_score(self, state):
+        return None if self.score is None else np.float64(self.score)
+
+
+def decide(score, threshold=8.0):
+    ind = build_node(NodeSpec(num_links=6), "n0", seed=3, slot_period_s=1.0).open_slot()
+    decider = Decider(ScoredPolicy(score), make_policy("wmmse", max_iter=50),
+                      GuardConfig(shift_threshold=threshold, utility_margin=-1), "sum")
+    try:
+        return decider.decide(ind, budget_s=5.0)
+    finally:
+        decider.close()
+
+
+def test_a_shifted_state_falls_back_to_wmmse_with_the_guards_name():
+    d = decide(12.5)
+    assert d.fallback_reason == "distribution_shift" and d.policy == "wmmse"
+    assert "12.5" in d.detail and isinstance(d.answer, PowerAllocation)
+
+
+def test_typical_unscored_or_disabled_states_keep_the_policys_answer():
+    for score, threshold in [(3.0, 8.0), (None, 8.0), (50.0, -1.0)]:
+        d = decide(score, threshold)
+        assert d.fallback_reason == "" and d.policy == "scored"
