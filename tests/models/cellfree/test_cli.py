@@ -110,3 +110,17 @@ def test_eval_json_bad_input_exits_2(extra: list[str], message: str,
 def test_eval_needs_out_or_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["egat", "eval"]) == 2
     assert "--out DIR" in capsys.readouterr().err
+
+
+def test_train_resume_extends_a_run_and_records_it(tmp_path: Path) -> None:
+    ck = tmp_path / "egat"
+    base = ["egat", "train", "--out", str(ck), "--batch-size", "4", "--samples", "2",
+            "--width", "8", "--heads", "2", "--layers", "1", "--aps", "4", "--ues", "2",
+            "--threads", "1", "--resume", "--epoch-steps", "1", "--validate-every", "1",
+            "--sizes", "4x2,5x3", "--capacities", "40,60"]
+    assert main([*base, "--steps", "2"]) == 0
+    assert main([*base, "--steps", "3", "--init", str(ck)]) == 0  # resumes; --init unused
+    _, meta = load_egat(ck)
+    assert meta["steps_done"] == 3 and meta["resumed_from"] == str(ck) + ".resume"
+    assert (tmp_path / "egat.resume" / "model.safetensors").is_file()
+    assert main([*base, "--steps", "4", "--sizes", "4x2"]) == 2  # other settings: refused
