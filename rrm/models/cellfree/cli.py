@@ -20,8 +20,9 @@ from rrm.core.errors import InvalidInput
 from rrm.models.cellfree.dnn import DnnConfig
 from rrm.models.cellfree.egat import EgatConfig
 from rrm.models.cellfree.eval_cli import add_eval_parser
-from rrm.models.cellfree.store import save_egat
+from rrm.models.cellfree.store import load_egat, save_egat
 from rrm.models.cellfree.train import TrainConfig, TrainLog, build_model, train_egat
+from rrm.models.checkpoint import load_checkpoint
 
 log = structlog.get_logger("rrm.cli.cellfree")
 
@@ -54,13 +55,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--dnn-width", type=int, default=DnnConfig.width)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--resume", action="store_true",
+                   help="save the full state to OUT.resume after every epoch and continue "
+                        "from it if present (bit-exact)")
+    p.add_argument("--epoch-steps", type=int, default=TrainConfig.epoch_steps,
+                   help="steps between resume states")
+    p.add_argument("--sizes", default="",
+                   help="mix of sizes BxK drawn per step, e.g. 7x4,8x4,10x4,8x7 "
+                        "(default: --aps x --ues only)")
+    p.add_argument("--capacities", default=",".join(f"{c:g}" for c in TrainConfig.capacities_mbps),
+                   help="fronthaul capacities drawn per step, Mbit/s")
+    p.add_argument("--validate-every", type=int, default=TrainConfig.validate_every)
+    p.add_argument("--init", help="start from this EGAT checkpoint's weights (same model sizes)")
     p.set_defaults(run=run_train)
     add_eval_parser(commands)
 
 
+def _sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """``"7x4,8x5"`` -> ``((7, 4), (8, 5))``."""
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        try:
+            b, k = (int(v) for v in item.lower().split("x"))
+        except ValueError:
+            raise InvalidInput(f"--sizes takes BxK pairs like 8x4, got {item!r}") from None
+        if b < 1 or k < 1:
+            raise InvalidInput(f"--sizes needs positive B and K, got {item!r}")
+        out.append((b, k))
+    return tuple(out)
+
+
+def _capacities(text: str) -> tuple[float, ...]:
+    try:
+        caps = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InvalidInput(f"--capacities must be comma-separated numbers, got {text!r}"
+                           ) from None
+    if not caps or min(caps) <= 0:
+        raise InvalidInput(f"--capacities needs positive values, got {text!r}")
+    return caps
+
+
 def _check(args: argparse.Namespace) -> None:
     for name in ("steps", "batch_size", "samples", "aps", "ues", "width", "heads", "layers",
-                 "threads", "dnn_width"):
+                 "threads", "dnn_width", "epoch_steps"):
         if getattr(args, name) < 1:
             raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1")
     if args.width % args.heads:
@@ -73,13 +111,28 @@ def run_train(args: argparse.Namespace) -> int:
     """Train and write a checkpoint with the command and wall time in its metadata."""
     _check(args)
     torch.set_num_threads(args.threads)
+    sizes = _sizes(args.sizes)
+    if sizes and args.arch == "dnn":
+        raise InvalidInput("--sizes needs --arch egat (the DNN has one size)")
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, samples=args.samples,
                       lr=args.lr, dual_lr=args.dual_lr, margin=args.margin, num_aps=args.aps,
-                      num_ues=args.ues, seed=args.seed, time_limit_s=args.time_limit)
+                      num_ues=args.ues, seed=args.seed, time_limit_s=args.time_limit,
+                      sizes=sizes, epoch_steps=args.epoch_steps,
+                      capacities_mbps=_capacities(args.capacities),
+                      validate_every=max(args.validate_every, 0))
     torch.manual_seed(args.seed)
     model = build_model(args.arch, num_aps=args.aps, num_ues=args.ues, width=args.width,
                         heads=args.heads, layers=args.layers, attention=not args.no_attention,
                         power_control=args.power_control, dnn_width=args.dnn_width)
+    mu0 = None
+    if args.init:
+        init, _ = load_egat(args.init)
+        mu0 = torch.tensor(load_checkpoint(args.init)[1]["mu"], dtype=torch.float32)
+        if init.cfg != model.cfg:
+            raise InvalidInput(f"--init {args.init} has model {init.cfg.as_dict()}, "
+                               f"not {model.cfg.as_dict()}")
+        model.load_state_dict(init.state_dict())
+    resume_dir = Path(args.out + ".resume") if args.resume else None
     log.info("train_egat_start", config=cfg.as_dict(), model=model.cfg.as_dict())
 
     def progress(step: int, hist: TrainLog) -> None:
@@ -89,17 +142,21 @@ def run_train(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    mu, hist = train_egat(model, cfg, log_every=100, progress=progress)
+    mu, hist = train_egat(model, cfg, log_every=100, progress=progress, resume_dir=resume_dir,
+                          mu0=mu0)
     wall = time.perf_counter() - t0
     argv = getattr(args, "argv", None)
     command = "rrm " + shlex.join(argv) if argv else "rrm egat train"
-    meta = {"command": command, "wall_time_s": round(wall, 1), "steps_done": hist.step[-1],
+    done = hist.steps_done
+    meta = {"command": command, "wall_time_s": round(hist.wall_s, 1), "steps_done": done,
+            "steps_target": cfg.steps, "resumed_from": str(resume_dir) if resume_dir else None,
             "machine": f"CPU, {torch.get_num_threads()} torch threads",
             "best_step": hist.best_step,
             "history": {"step": hist.step, "wsr": hist.wsr, "violation": hist.violation,
                         "val_step": hist.val_step, "val_feasible_wsr": hist.val_metric}}
     out = save_egat(Path(args.out), model, mu, cfg.as_dict(), meta)
-    print(f"wrote {out} (best validation at step {hist.best_step}) after {hist.step[-1]} "
-          f"steps in {wall:.0f} s "
-          f"(last sampled wsr {hist.wsr[-1]:.3f}, violation {hist.violation[-1]:.3f})")
+    last = (f"last sampled wsr {hist.wsr[-1]:.3f}, violation {hist.violation[-1]:.3f}"
+            if hist.wsr else "no step logged")
+    print(f"wrote {out} (best validation at step {hist.best_step}) at step {done} of "
+          f"{cfg.steps}; this piece {wall:.0f} s, run {hist.wall_s:.0f} s ({last})")
     return 0

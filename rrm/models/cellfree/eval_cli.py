@@ -1,4 +1,10 @@
-"""``rrm egat eval``: EGAT vs AO-SCA, PC-WMMSE and FC-ZF (EGAT sec. V), markdown + PNG."""
+"""``rrm egat eval``: EGAT vs AO-SCA, PC-WMMSE and FC-ZF (EGAT sec. V).
+
+Two modes: ``--out DIR`` runs the figure suite (every sweep of Tables II-IV
+and Figs. 6-10, markdown + PNG + JSON); ``--json`` scores one setting
+(``--aps B --ues K --antennas M --capacity-mbps C --instances N --seed S``)
+and prints one JSON object on its last line (:mod:`rrm.models.cellfree.check`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import torch
 
 from rrm.core.errors import InvalidInput
 from rrm.core.optional import require
+from rrm.models.cellfree.check import run_check
 from rrm.models.cellfree.dnn import DnnConfig
 from rrm.models.cellfree.egat_policy import EgatPolicy
 from rrm.models.cellfree.evaluate import instances, score, single_instance_seconds
@@ -27,16 +34,26 @@ LEARNED = ("egat", "engnn")
 def add_eval_parser(commands: Any) -> None:
     """Register ``eval`` (``rrm egat eval``)."""
     p = commands.add_parser("eval", help="evaluate EGAT and the cell-free baselines")
-    p.add_argument("--out", required=True, help="directory for cellfree.md, .png and .json")
+    p.add_argument("--out", help="figure suite: directory for cellfree.md, .png and .json")
+    p.add_argument("--json", action="store_true",
+                   help="score one setting and print one JSON object on the last line")
+    p.add_argument("--antennas", type=int, default=CellFreeConfig.num_antennas,
+                   help="M (--json)")
+    p.add_argument("--capacity-mbps", type=float, default=CellFreeConfig.fronthaul_mbps,
+                   help="fronthaul capacity per AP, Mbit/s (--json)")
+    p.add_argument("--instances", type=int, default=20, help="test instances (--json)")
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="EGAT checkpoint")
     p.add_argument("--ablation", help="ENGNN-style checkpoint (egat train --no-attention)")
     p.add_argument("--dnn", help="DNN checkpoint (egat train --arch dnn; its B and K only)")
     p.add_argument("--n", type=int, default=200, help="test instances per setting")
-    p.add_argument("--n-aosca", type=int, default=20, help="instances per setting for AO-SCA")
+    p.add_argument("--n-aosca", type=int, default=None,
+                   help="instances per setting for AO-SCA (default: 20; --json: all)")
     p.add_argument("--aosca-iter", type=int, default=10)
     p.add_argument("--capacities", default="40,50,60,70,80,90", help="Mbit/s (Fig. 6)")
-    p.add_argument("--aps", default="7,8,9,10", help="B values (Table III)")
-    p.add_argument("--ues", default="4,5,6,7", help="K values (Table IV)")
+    p.add_argument("--aps", default=None,
+                   help="B values (Table III; default 7,8,9,10); --json: one B (default 8)")
+    p.add_argument("--ues", default=None,
+                   help="K values (Table IV; default 4,5,6,7); --json: one K (default 4)")
     p.add_argument("--timing-repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
@@ -97,10 +114,22 @@ def _sweep(pols: dict[str, Policy], aosca: Policy | None, cfgs: dict[int, CellFr
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """``--json``: one setting, one JSON line; else every sweep and the report in ``--out``."""
+    if args.json:
+        torch.set_num_threads(args.threads)
+        print(json.dumps(run_check(args)))
+        return 0
+    if not args.out:
+        raise InvalidInput("rrm egat eval needs --out DIR (figure suite) or --json")
+    return _run_suite(args)
+
+
+def _run_suite(args: argparse.Namespace) -> int:
     """Run every sweep and write the report."""
     require("matplotlib")  # before minutes of evaluation, not after
     caps = _ints(args.capacities, "capacities")
-    aps, ues = _ints(args.aps, "aps"), _ints(args.ues, "ues")
+    aps, ues = _ints(args.aps or "7,8,9,10", "aps"), _ints(args.ues or "4,5,6,7", "ues")
+    args.n_aosca = 20 if args.n_aosca is None else args.n_aosca
     if args.n < 1 or args.n_aosca < 0 or args.timing_repeats < 1:
         raise InvalidInput("--n and --timing-repeats must be >= 1, --n-aosca >= 0")
     torch.set_num_threads(args.threads)

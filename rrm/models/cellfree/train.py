@@ -32,6 +32,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,12 @@ from rrm.core import cellfree_physics as cfp
 from rrm.core.cellfree_physics_torch import rates
 from rrm.models.cellfree.dnn import DenseNet, DnnConfig
 from rrm.models.cellfree.egat import Egat, EgatConfig, bernoulli_log_prob, features, postprocess
+from rrm.models.cellfree.resume import (
+    LoopState,
+    restore_train_state,
+    run_settings,
+    save_train_state,
+)
 from rrm.sim.scenarios.cellfree import CellFreeConfig, generate_cellfree, to_state
 
 
@@ -63,12 +70,22 @@ class TrainConfig:
     time_limit_s: float = 0.0  # stop early after this wall time (0: none)
     validate_every: int = 250  # steps between validations (0: keep the last weights)
     validation_n: int = 64  # validation instances per capacity
+    # (B, K) drawn per step for a size-general model (item 2 of issue #16); empty:
+    # (num_aps, num_ues) only. With several sizes one multiplier serves every AP.
+    sizes: tuple[tuple[int, int], ...] = ()
+    epoch_steps: int = 100  # steps between resume states (paper: 100 mini-batches an epoch)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d = asdict(self)
         d["capacities_mbps"] = list(self.capacities_mbps)
+        d["sizes"] = [list(s) for s in self.sizes]
         return d
+
+    @property
+    def size_mix(self) -> tuple[tuple[int, int], ...]:
+        """The (B, K) sizes a step draws from."""
+        return self.sizes or ((self.num_aps, self.num_ues),)
 
 
 @dataclass
@@ -84,6 +101,7 @@ class TrainLog:
     val_metric: list[float] = field(default_factory=list)
     best_step: int = 0
     wall_s: float = 0.0
+    steps_done: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,10 +151,13 @@ class ValidationSet:
 
     @classmethod
     def draw(cls, base: CellFreeConfig, cfg: TrainConfig) -> ValidationSet:
-        """``validation_n`` instances per capacity."""
+        """``validation_n`` instances per capacity, and per other size of the mix (60 Mbit/s)."""
         rng = np.random.default_rng(cfg.seed + 1)
-        return cls(tuple(TorchBatch.draw(replace(base, fronthaul_mbps=c), cfg.validation_n, rng)
-                         for c in cfg.capacities_mbps))
+        batches = [TorchBatch.draw(replace(base, fronthaul_mbps=c), cfg.validation_n, rng)
+                   for c in cfg.capacities_mbps]
+        batches += [TorchBatch.draw(replace(base, num_aps=b, num_ues=k), cfg.validation_n, rng)
+                    for b, k in cfg.size_mix if (b, k) != (base.num_aps, base.num_ues)]
+        return cls(tuple(batches))
 
     def metric(self, model: Egat | DenseNet) -> float:
         """Mean feasible weighted sum rate, bit/s/Hz."""
@@ -189,7 +210,9 @@ def train_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, batch: TorchB
     loss.backward()
     opt.step()
     with torch.no_grad():
-        excess = overload.detach().clamp_min(0.0).mean((0, 1)) - cfg.overload_tol
+        excess = overload.detach().clamp_min(0.0).mean((0, 1)) - cfg.overload_tol  # (B,)
+        if mu.numel() != excess.numel():  # one multiplier for a mix of sizes
+            excess = excess.mean(-1, keepdim=True)
         mu = (mu + cfg.dual_lr * excess).clamp_min(0.0)
         x_det = (pi > 0.5).float()[None]
         _, wsr, det_over = lagrangian_terms(batch, v_raw.detach(), x_det, mu, cfg.margin,
@@ -211,54 +234,86 @@ def build_model(arch: str = "egat", *, num_aps: int, num_ues: int, width: int, h
 
 
 def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfig | None = None,
-               log_every: int = 50, progress: Callable[[int, TrainLog], None] | None = None
+               log_every: int = 50, progress: Callable[[int, TrainLog], None] | None = None,
+               resume_dir: str | Path | None = None, mu0: Tensor | None = None
                ) -> tuple[Tensor, TrainLog]:
-    """Algorithm 2; returns the final multipliers ``mu [B]`` and the training log.
+    """Algorithm 2; returns the final multipliers ``mu`` and the training log.
 
-    Each step draws one capacity of ``capacities_mbps`` for the whole batch.
-    Every ``validate_every`` steps the deployed policy is scored on a fixed
-    validation set (:class:`ValidationSet`) and the best weights are kept
-    (early stopping: with this dual scheme the multipliers keep growing and
-    after 3,000 steps the deployed policy had degraded).
+    Each step draws one capacity of ``capacities_mbps`` (and one size of
+    ``cfg.size_mix``) for the whole batch. Every ``validate_every`` steps the
+    deployed policy is scored on a fixed validation set (:class:`ValidationSet`)
+    and the best weights are kept (early stopping: with this dual scheme the
+    multipliers keep growing and after 3,000 steps the deployed policy had
+    degraded). With ``resume_dir`` the full state is saved there every
+    ``epoch_steps`` steps and when the time limit stops the run, and a run
+    found there is continued bit-exactly (:mod:`rrm.models.cellfree.resume`).
+    The model returned holds the best validated weights so far. ``mu0``: the
+    starting multipliers (a fine-tuned model keeps its own; default zeros).
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     base = scenario or CellFreeConfig(num_aps=cfg.num_aps, num_ues=cfg.num_ues,
                                       num_antennas=model.cfg.antennas)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    mu = torch.zeros(base.num_aps)
+    settings = run_settings(cfg.as_dict(), model.cfg.as_dict())
+    st = restore_train_state(resume_dir, model, opt, rng, settings) if resume_dir else None
+    if st is None:
+        mu = torch.zeros(1 if cfg.sizes else base.num_aps)
+        if mu0 is not None:
+            mu = mu0.mean().expand(mu.shape).clone() if mu0.shape != mu.shape else mu0.clone()
+        st = LoopState(0, mu, -math.inf, 0, {}, asdict(TrainLog()))
+    hist = TrainLog(**st.history)
     val = ValidationSet.draw(base, cfg)
-    best: tuple[float, int, dict[str, Tensor]] = (-math.inf, 0, {})
-    hist = TrainLog()
     t0 = time.perf_counter()
+    wall0 = hist.wall_s
     model.train()
-    for step in range(1, cfg.steps + 1):
-        cap = float(rng.choice(cfg.capacities_mbps))
-        batch = TorchBatch.draw(replace(base, fronthaul_mbps=cap), cfg.batch_size, rng)
-        loss, wsr, viol, mu = train_step(model, opt, batch, mu, cfg)
-        if cfg.validate_every and (step % cfg.validate_every == 0 or step == cfg.steps):
-            metric = val.metric(model)
-            hist.val_step.append(step)
-            hist.val_metric.append(metric)
-            if metric > best[0]:
-                best = (metric, step, copy.deepcopy(model.state_dict()))
-            model.train()
-        if step % log_every == 0 or step == cfg.steps:
-            hist.step.append(step)
-            hist.wsr.append(wsr)
-            hist.violation.append(viol)
-            hist.loss.append(loss)
-            hist.mu.append([float(m) for m in mu])
-            if progress is not None:
-                progress(step, hist)
-        if cfg.time_limit_s and time.perf_counter() - t0 > cfg.time_limit_s:
+    while st.step < cfg.steps:
+        st.step += 1
+        _one_step(model, opt, cfg, base, rng, st, hist, val, log_every, progress)
+        stop = bool(cfg.time_limit_s) and time.perf_counter() - t0 > cfg.time_limit_s
+        hist.wall_s = wall0 + time.perf_counter() - t0
+        hist.steps_done = st.step
+        if resume_dir and (stop or st.step % cfg.epoch_steps == 0 or st.step == cfg.steps):
+            st.history = asdict(hist)
+            save_train_state(resume_dir, model, opt, rng, st, settings)
+        if stop:
             break
-    hist.wall_s = time.perf_counter() - t0
-    if best[2]:
-        model.load_state_dict(best[2])
-        hist.best_step = best[1]
+    if st.best_weights:
+        model.load_state_dict(st.best_weights)
+        hist.best_step = st.best_step
     model.eval()
-    return mu, hist
+    return st.mu, hist
+
+
+def _one_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, cfg: TrainConfig,
+              base: CellFreeConfig, rng: np.random.Generator, st: LoopState, hist: TrainLog,
+              val: ValidationSet, log_every: int,
+              progress: Callable[[int, TrainLog], None] | None) -> None:
+    """Draw a batch, take one primal-dual step, validate and log when due."""
+    step = st.step
+    cap = float(rng.choice(cfg.capacities_mbps))
+    scen = replace(base, fronthaul_mbps=cap)
+    if cfg.sizes:
+        b, k = cfg.sizes[int(rng.integers(len(cfg.sizes)))]
+        scen = replace(scen, num_aps=b, num_ues=k)
+    batch = TorchBatch.draw(scen, cfg.batch_size, rng)
+    loss, wsr, viol, st.mu = train_step(model, opt, batch, st.mu, cfg)
+    if cfg.validate_every and (step % cfg.validate_every == 0 or step == cfg.steps):
+        metric = val.metric(model)
+        hist.val_step.append(step)
+        hist.val_metric.append(metric)
+        if metric > st.best_metric:
+            st.best_metric, st.best_step = metric, step
+            st.best_weights = copy.deepcopy(model.state_dict())
+        model.train()
+    if step % log_every == 0 or step == cfg.steps:
+        hist.step.append(step)
+        hist.wsr.append(wsr)
+        hist.violation.append(viol)
+        hist.loss.append(loss)
+        hist.mu.append([float(m) for m in st.mu])
+        if progress is not None:
+            progress(step, hist)
 
 
 @torch.no_grad()

@@ -73,3 +73,54 @@ def test_eval_without_matplotlib_stops_first_with_the_extra_to_install(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "install rrm[plots]" in err[0]
     assert not (tmp_path / "eval").exists()
+
+
+def test_eval_json_scores_one_setting_on_its_last_line(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    argv = ["egat", "eval", "--aps", "4", "--ues", "2", "--antennas", "2", "--capacity-mbps",
+            "40", "--instances", "3", "--seed", "5", "--json", "--aosca-iter", "1"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(first["policies"]) == {"egat", "ao-sca", "pc-wmmse", "fc-zf"}
+    for row in first["policies"].values():
+        assert {"wsr", "feasible_share", "ms_per_instance"} <= set(row)
+        assert 0.0 <= row["feasible_share"] <= 1.0 and row["wsr"] >= 0.0
+        assert row["instances"] == 3
+    assert first["policies"]["pc-wmmse"]["feasible_share"] == 1.0  # feasible by construction
+    assert first["setting"]["aps"] == 4 and first["setting"]["capacity_mbps"] == 40.0
+    assert main(argv) == 0  # same seed, same instances, same scores (solver round-off aside)
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for name in ("egat", "pc-wmmse", "fc-zf", "ao-sca"):
+        assert again["policies"][name]["wsr"] == pytest.approx(first["policies"][name]["wsr"],
+                                                               rel=1e-5), name
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--aps", "7,8"], "--aps takes one positive integer"),
+    (["--instances", "0"], "--instances must be at least 1"),
+    (["--capacity-mbps", "-1"], "--capacity-mbps must be positive"),
+    (["--antennas", "3", "--instances", "1"], "trained for M=2"),
+])
+def test_eval_json_bad_input_exits_2(extra: list[str], message: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["egat", "eval", "--json", "--ues", "2", *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_eval_needs_out_or_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["egat", "eval"]) == 2
+    assert "--out DIR" in capsys.readouterr().err
+
+
+def test_train_resume_extends_a_run_and_records_it(tmp_path: Path) -> None:
+    ck = tmp_path / "egat"
+    base = ["egat", "train", "--out", str(ck), "--batch-size", "4", "--samples", "2",
+            "--width", "8", "--heads", "2", "--layers", "1", "--aps", "4", "--ues", "2",
+            "--threads", "1", "--resume", "--epoch-steps", "1", "--validate-every", "1",
+            "--sizes", "4x2,5x3", "--capacities", "40,60"]
+    assert main([*base, "--steps", "2"]) == 0
+    assert main([*base, "--steps", "3", "--init", str(ck)]) == 0  # resumes; --init unused
+    _, meta = load_egat(ck)
+    assert meta["steps_done"] == 3 and meta["resumed_from"] == str(ck) + ".resume"
+    assert (tmp_path / "egat.resume" / "model.safetensors").is_file()
+    assert main([*base, "--steps", "4", "--sizes", "4x2"]) == 2  # other settings: refused

@@ -1,0 +1,109 @@
+"""Resume states of EGAT training: everything needed to continue bit-exactly.
+
+A resume directory is a checkpoint directory (:mod:`rrm.models.checkpoint`:
+no pickle, sha256 checked), written after every epoch (``epoch_steps``
+primal-dual steps) and when a time limit stops the run, holding
+
+* tensors: the model (``model.*``), the best validated weights so far
+  (``best.*``), Adam's per-parameter state (``opt.<index>.<name>``), the
+  multipliers ``mu`` and the global torch generator (``rng.torch``: the
+  Bernoulli association samples of eq. 31);
+* metadata: the step reached, the training log, the best validation metric
+  and step, Adam's parameter groups, the numpy generator that draws the
+  instances, and the run's settings (a resume with other settings is
+  refused; ``steps`` and ``time_limit_s`` may change, so a run is extended
+  by resuming it with more steps).
+
+As :mod:`rrm.models.gfm.resume` for GFM pre-training.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rrm.core.errors import CheckpointError
+from rrm.models.checkpoint import METADATA, load_checkpoint, save_checkpoint
+
+KIND = "cellfree-egat-resume"
+FREE_SETTINGS = ("steps", "time_limit_s")  # may differ between the pieces of one run
+
+
+@dataclass
+class LoopState:
+    """Where a run stands: step reached, multipliers, best validated weights, log."""
+
+    step: int
+    mu: torch.Tensor
+    best_metric: float
+    best_step: int
+    best_weights: dict[str, torch.Tensor]
+    history: dict[str, Any]
+
+
+def run_settings(train: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """What must match to resume: the training and model configs without the free keys."""
+    fixed = {k: v for k, v in train.items() if k not in FREE_SETTINGS}
+    return json.loads(json.dumps({"train": fixed, "model": model}))
+
+
+def save_train_state(directory: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     rng: np.random.Generator, state: LoopState, settings: dict[str, Any]
+                     ) -> Path:
+    """Write the state reached after ``state.step`` steps (replaces the previous one)."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v for k, v in state.best_weights.items()})
+    opt_state = opt.state_dict()
+    for index, per_param in opt_state["state"].items():
+        for name, value in per_param.items():
+            tensors[f"opt.{index}.{name}"] = torch.as_tensor(value).reshape(-1)
+    tensors["mu"] = state.mu
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {"step": state.step, "history": state.history, "best_metric": state.best_metric,
+            "best_step": state.best_step, "settings": settings,
+            "param_groups": opt_state["param_groups"], "numpy_rng": rng.bit_generator.state}
+    return save_checkpoint(directory, tensors, {"kind": KIND}, meta)
+
+
+def restore_train_state(directory: str | Path, model: torch.nn.Module,
+                        opt: torch.optim.Optimizer, rng: np.random.Generator,
+                        settings: dict[str, Any]) -> LoopState | None:
+    """Load a saved state into ``model``, ``opt``, ``rng`` and torch's generator; None if none."""
+    if not (Path(directory) / METADATA).is_file():
+        return None
+    tensors, config, meta = load_checkpoint(directory)
+    if config.get("kind") != KIND:
+        raise CheckpointError(f"{str(directory)!r} is not an EGAT training resume state")
+    if meta.get("settings") != settings:
+        raise CheckpointError(f"resume state in {str(directory)!r} was made with other "
+                              "settings; rerun with the same options or another --resume-dir")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    _load_optimizer(opt, tensors, meta["param_groups"])
+    rng.bit_generator.state = meta["numpy_rng"]
+    torch.set_rng_state(tensors["rng.torch"])
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    return LoopState(step=int(meta["step"]), mu=tensors["mu"],
+                     best_metric=float(meta["best_metric"]), best_step=int(meta["best_step"]),
+                     best_weights=best, history=dict(meta["history"]))
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                    param_groups: list[dict[str, Any]]) -> None:
+    per_param: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, number, field = key.split(".", 2)
+            per_param.setdefault(int(number), {})[field] = (
+                value.reshape(()) if field == "step" else value)
+    params = [p for group in opt.param_groups for p in group["params"]]
+    for index, state in per_param.items():
+        for name, value in state.items():
+            if name != "step":
+                state[name] = value.reshape(params[index].shape)
+    opt.load_state_dict({"state": per_param, "param_groups": param_groups})
+
