@@ -40,10 +40,14 @@ class PretrainConfig:
 
 def sample_edge_mask(known: Tensor, ratio: float, generator: torch.Generator | None = None
                      ) -> Tensor:
-    """``(B, K, K)`` bool: a random ``ratio`` of the known off-diagonal edges."""
+    """``(B, K, K)`` bool: a random ``ratio`` of the known off-diagonal edges.
+
+    Drawn on ``known``'s device (``generator`` must live there too): no host
+    round trip per step.
+    """
     k = known.shape[-1]
-    off = known & ~torch.eye(k, dtype=torch.bool)
-    draw = torch.rand(known.shape, generator=generator) < ratio
+    off = known & ~torch.eye(k, dtype=torch.bool, device=known.device)
+    draw = torch.rand(known.shape, generator=generator, device=known.device) < ratio
     return off & draw
 
 
@@ -55,16 +59,41 @@ class EdgeDecoder(nn.Module):
         self.net = mlp(3 * dim, dim, 2)
 
     def forward(self, z: Tensor, edges: Tensor) -> Tensor:
-        """``z (B, K, d)``, ``edges (M, 3)`` rows (batch, k, j) -> ``(M, 2)``."""
-        zk, zj = z[edges[:, 0], edges[:, 1]], z[edges[:, 0], edges[:, 2]]
-        return self.net(torch.cat([zk, zj, zk * zj], dim=-1))
+        """``z (B, K, d)``, ``edges (M, 3)`` rows (batch, k, j) -> ``(M, 2)``.
+
+        ``net([z_k, z_j, z_k * z_j])`` with the first layer split by blocks,
+        ``W [z_k; z_j; z_k z_j] = W_1 z_k + W_2 z_j + W_3 (z_k z_j)``: the
+        ``W_1``, ``W_2`` products are taken per node (K), not per edge (M).
+        """
+        first, w = self.net[0], self.net[0].weight  # (d, 3d)
+        d = z.shape[-1]
+        own, other = z @ w[:, :d].T, z @ w[:, d : 2 * d].T  # (B, K, d) each
+        b, k, j = edges[:, 0], edges[:, 1], edges[:, 2]
+        hidden = own[b, k] + other[b, j] + (z[b, k] * z[b, j]) @ w[:, 2 * d :].T + first.bias
+        return self.net[2](self.net[1](hidden))  # (M, 2)
+
+    def dense(self, z: Tensor) -> Tensor:
+        """``z (B, K, d)`` -> ``(B, K, K, 2)``: the same map on every pair (GPU form)."""
+        first, w = self.net[0], self.net[0].weight
+        d = z.shape[-1]
+        own, other = z @ w[:, :d].T, z @ w[:, d : 2 * d].T  # (B, K, d)
+        pair = (z[:, :, None, :] * z[:, None, :, :]) @ w[:, 2 * d :].T  # (B, K, K, d)
+        hidden = own[:, :, None, :] + other[:, None, :, :] + pair + first.bias
+        return self.net[2](self.net[1](hidden))
 
 
 def masked_edge_loss(decoder: EdgeDecoder, z: Tensor, target: Tensor, masked: Tensor) -> Tensor:
     """MSE between decoded and true features over the masked edges only.
 
-    ``z (B, K, d)``, ``target (B, K, K, 2)``, ``masked (B, K, K)`` bool.
+    ``z (B, K, d)``, ``target (B, K, K, 2)``, ``masked (B, K, K)`` bool. On a
+    GPU every pair is decoded and the masked ones averaged (no ``nonzero``,
+    so no host synchronisation); on the CPU only the masked pairs are
+    decoded (about ``rho`` of the work). Both are the same mean.
     """
+    if z.is_cuda:
+        weight = masked.unsqueeze(-1).to(z.dtype)  # (B, K, K, 1)
+        err = (decoder.dense(z).float() - target.float()) ** 2 * weight
+        return err.sum() / (2 * weight.sum()).clamp_min(1.0)
     edges = masked.nonzero()  # (M, 3)
     if not len(edges):
         return z.sum() * 0.0
@@ -105,7 +134,8 @@ class HybridPretrainer(nn.Module):
     def update_teacher(self) -> None:
         """EMA step: ``theta_t <- tau theta_t + (1 - tau) theta_s``."""
         tau = self.cfg.ema_decay
-        pairs = ((self.teacher_backbone, self.backbone), (self.teacher_projector, self.projector))
-        for teacher, student in pairs:
-            for pt, ps in zip(teacher.parameters(), student.parameters(), strict=True):
-                pt.mul_(tau).add_(ps.detach(), alpha=1 - tau)
+        teacher = [*self.teacher_backbone.parameters(), *self.teacher_projector.parameters()]
+        student = [*self.backbone.parameters(), *self.projector.parameters()]
+        # one fused kernel per op over all tensors (no Python loop per parameter)
+        torch._foreach_mul_(teacher, tau)
+        torch._foreach_add_(teacher, student, alpha=1 - tau)

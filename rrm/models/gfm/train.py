@@ -20,7 +20,8 @@ import torch.distributed as dist
 from rrm.core import physics, physics_torch
 from rrm.core.objectives import get_objective
 from rrm.models.gfm.data import GraphSet, minibatches
-from rrm.models.gfm.features import graph_batch
+from rrm.models.gfm.device import autocast
+from rrm.models.gfm.features import GraphBatch, graph_batch
 from rrm.models.gfm.head import GFMPowerModel
 from rrm.models.gfm.pretrain import HybridPretrainer, sample_edge_mask
 from rrm.models.gfm.resume import restore_pretrain_state, save_pretrain_state
@@ -47,10 +48,28 @@ def distributed_rank() -> tuple[int, int]:
     return 0, 1
 
 
+def pretrain_step(model: HybridPretrainer, step_model: torch.nn.Module,
+                  opt: torch.optim.Optimizer, g: GraphBatch, masked: torch.Tensor
+                  ) -> torch.Tensor:
+    """One Adam step on ``L_edge + lambda L_cl`` and the EMA update.
+
+    Returns the detached ``(2,)`` losses ``[L_edge, L_cl]`` on the model's
+    device: the caller sums them there and reads them every N steps, so a
+    step never waits for the GPU (no ``.item()``).
+    """
+    with autocast(g.node.device):
+        losses = step_model(g, masked).float()  # (2,)
+    opt.zero_grad(set_to_none=True)
+    (losses[0] + model.cfg.cl_weight * losses[1]).backward()
+    opt.step()
+    model.update_teacher()
+    return losses.detach()
+
+
 def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_size: int,
              lr: float, seed: int, progress: Progress | None = None,
              resume_dir: str | Path | None = None, time_limit_s: float | None = None,
-             ) -> list[dict[str, float]]:
+             device: torch.device | None = None) -> list[dict[str, float]]:
     """Algorithm 1: Adam with plateau decay; EMA teacher update after every step.
 
     Under ``torchrun`` the student is wrapped in DistributedDataParallel (gloo on
@@ -62,9 +81,12 @@ def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_s
     0) and a run finds and continues it: an interrupted run resumed gives the
     same weights as one that never stopped. ``time_limit_s`` ends the run after
     the epoch that crosses it (the history is then shorter than ``epochs``).
+    ``device`` (default: the CPU) holds the model, the batches and the masks.
     """
     torch.manual_seed(seed)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    device = device or torch.device("cpu")
+    model.to(device)
+    rng, gen = np.random.default_rng(seed), torch.Generator(device).manual_seed(seed)
     rank, world = distributed_rank()
     step_model: torch.nn.Module = model
     if world > 1:
@@ -102,21 +124,18 @@ def _pretrain_epoch(model: HybridPretrainer, step_model: torch.nn.Module,
                     rng: np.random.Generator, gen: torch.Generator, rank: int,
                     world: int) -> dict[str, float]:
     """One pass over the shuffled minibatches; mean losses of this rank's steps."""
-    sums = np.zeros(2)
+    device = gen.device
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
     steps = 0
     for i, (s, gains) in enumerate(minibatches(sets, batch_size, rng)):
-        g = graph_batch(gains, s.noise_w, s.pmax_w)
+        g = graph_batch(gains.to(device, non_blocking=True), s.noise_w, s.pmax_w)
         masked = sample_edge_mask(g.known, model.cfg.mask_ratio, gen)
         if i % world != rank:
             continue  # another rank's minibatch (the draws above keep streams aligned)
-        loss_edge, loss_cl = step_model(g, masked)
-        opt.zero_grad()
-        (loss_edge + model.cfg.cl_weight * loss_cl).backward()
-        opt.step()
-        model.update_teacher()
-        sums += [loss_edge.item(), loss_cl.item()]
+        sums += pretrain_step(model, step_model, opt, g, masked)
         steps += 1
-    return {"loss_edge": sums[0] / max(steps, 1), "loss_cl": sums[1] / max(steps, 1)}
+    loss_edge, loss_cl = (sums / max(steps, 1)).tolist()  # one host read per epoch
+    return {"loss_edge": loss_edge, "loss_cl": loss_cl}
 
 
 def _random_csi_mask(gains: torch.Tensor, max_share: float,
