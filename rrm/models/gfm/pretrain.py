@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -65,20 +66,22 @@ class EdgeDecoder(nn.Module):
         ``W [z_k; z_j; z_k z_j] = W_1 z_k + W_2 z_j + W_3 (z_k z_j)``: the
         ``W_1``, ``W_2`` products are taken per node (K), not per edge (M).
         """
-        first, w = self.net[0], self.net[0].weight  # (d, 3d)
-        d = z.shape[-1]
-        own, other = z @ w[:, :d].T, z @ w[:, d : 2 * d].T  # (B, K, d) each
+        own, other, w_pair, bias = self._split(z)
         b, k, j = edges[:, 0], edges[:, 1], edges[:, 2]
-        hidden = own[b, k] + other[b, j] + (z[b, k] * z[b, j]) @ w[:, 2 * d :].T + first.bias
+        hidden = own[b, k] + other[b, j] + (z[b, k] * z[b, j]) @ w_pair.T + bias  # (M, d)
         return self.net[2](self.net[1](hidden))  # (M, 2)
+
+    def _split(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``W_1 z``, ``W_2 z`` per node ``(B, K, d)``, ``W_3 (d, d)`` and the first bias."""
+        first = cast(nn.Linear, self.net[0])
+        w, d = first.weight, z.shape[-1]  # (d, 3d)
+        return z @ w[:, :d].T, z @ w[:, d : 2 * d].T, w[:, 2 * d :], first.bias
 
     def dense(self, z: Tensor) -> Tensor:
         """``z (B, K, d)`` -> ``(B, K, K, 2)``: the same map on every pair (GPU form)."""
-        first, w = self.net[0], self.net[0].weight
-        d = z.shape[-1]
-        own, other = z @ w[:, :d].T, z @ w[:, d : 2 * d].T  # (B, K, d)
-        pair = (z[:, :, None, :] * z[:, None, :, :]) @ w[:, 2 * d :].T  # (B, K, K, d)
-        hidden = own[:, :, None, :] + other[:, None, :, :] + pair + first.bias
+        own, other, w_pair, bias = self._split(z)
+        pair = (z[:, :, None, :] * z[:, None, :, :]) @ w_pair.T  # (B, K, K, d)
+        hidden = own[:, :, None, :] + other[:, None, :, :] + pair + bias
         return self.net[2](self.net[1](hidden))
 
 
@@ -134,8 +137,9 @@ class HybridPretrainer(nn.Module):
     def update_teacher(self) -> None:
         """EMA step: ``theta_t <- tau theta_t + (1 - tau) theta_s``."""
         tau = self.cfg.ema_decay
-        teacher = [*self.teacher_backbone.parameters(), *self.teacher_projector.parameters()]
-        student = [*self.backbone.parameters(), *self.projector.parameters()]
+        teacher: list[Tensor] = [*self.teacher_backbone.parameters(),
+                                 *self.teacher_projector.parameters()]
+        student: list[Tensor] = [*self.backbone.parameters(), *self.projector.parameters()]
         # one fused kernel per op over all tensors (no Python loop per parameter)
         torch._foreach_mul_(teacher, tau)
         torch._foreach_add_(teacher, student, alpha=1 - tau)

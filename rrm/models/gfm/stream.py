@@ -64,12 +64,8 @@ class CorpusStream(IterableDataset[StreamBatch]):
             yield draw_batch(self.spec, self.batch_size, self.seed, self.epoch, i)
 
 
-def _keep(batch: StreamBatch) -> StreamBatch:
-    return batch
-
-
 def epoch_loader(stream: CorpusStream, workers: int, pin_memory: bool = False
                  ) -> DataLoader[StreamBatch]:
     """A DataLoader over one epoch's stream (``workers`` = 0: the calling process draws)."""
-    return DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=_keep,
+    return DataLoader(stream, batch_size=None, num_workers=workers,
                       pin_memory=pin_memory, prefetch_factor=4 if workers else None)

@@ -145,7 +145,8 @@ def _random_csi_mask(gains: torch.Tensor, max_share: float,
     if max_share <= 0:
         return None
     share = rng.random() * max_share
-    return torch.from_numpy(physics.random_csi_mask(rng, tuple(gains.shape), share))
+    mask = torch.from_numpy(physics.random_csi_mask(rng, tuple(gains.shape), share))
+    return mask.to(gains.device, non_blocking=True)
 
 
 @dataclass(frozen=True)
@@ -187,20 +188,26 @@ def utility_loss(model: GFMPowerModel, gains: torch.Tensor, noise_w: float, pmax
     the rates are always those of the true ``gains``.
     """
     g = graph_batch(gains, noise_w, pmax_w, csi_mask)
-    power = model(g, objective)
-    rates = physics_torch.rates(g.gains, power, g.noise_w)
+    with autocast(gains.device):
+        power = model(g, objective)
+    rates = physics_torch.rates(g.gains, power.to(g.gains.dtype), g.noise_w)
     k = gains.shape[-1]
     return -(get_objective(objective).utility(rates) / k).mean()
 
 
 def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, seed: int,
              progress: Progress | None = None,
-             objectives: tuple[str, ...] | None = None) -> list[dict[str, float]]:
+             objectives: tuple[str, ...] | None = None,
+             device: torch.device | None = None) -> list[dict[str, float]]:
     """Stage 1: head only; stage 2: all, backbone lr 1e-4 / head lr 1e-3.
 
     ``objectives`` (switchable model): each minibatch draws one of them.
+    ``device`` (default: the CPU) holds the model and the minibatches; the
+    loss is read once per epoch. The model is left on the CPU.
     """
     torch.manual_seed(seed)
+    device = device or torch.device("cpu")
+    model.to(device)
     rng, mask_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     batch_size = cfg.effective_batch_size(min(len(s.gains) for s in sets))
     history: list[dict[str, float]] = []
@@ -212,19 +219,22 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
             groups.append({"params": model.backbone.parameters(), "lr": cfg.backbone_lr})
         opt = torch.optim.Adam(groups)
         for _ in range(epochs):
-            total, steps = 0.0, 0
+            total, steps = torch.zeros((), dtype=torch.float64, device=device), 0
             for s, gains in minibatches(sets, batch_size, rng):
                 objective = (objectives[rng.integers(len(objectives))] if objectives
                              else cfg.objective)
+                gains = gains.to(device, non_blocking=True)
                 loss = utility_loss(model, gains, s.noise_w, s.pmax_w, objective,
                                     _random_csi_mask(gains, cfg.csi_drop, mask_rng))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total, steps = total + loss.item(), steps + 1
-            row = {"stage": stage, "epoch": len(history) + 1, "loss": total / max(steps, 1)}
+                total, steps = total + loss.detach(), steps + 1
+            row = {"stage": stage, "epoch": len(history) + 1,
+                   "loss": total.item() / max(steps, 1)}
             history.append(row)  # type: ignore[arg-type]
             if progress:
                 progress(row)  # type: ignore[arg-type]
     model.backbone.requires_grad_(True)
+    model.to("cpu")
     return history

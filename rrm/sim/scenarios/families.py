@@ -58,7 +58,8 @@ def _replace(cfg: Any, overrides: dict[str, Any], family: str) -> Any:
     known = {f.name for f in dataclasses.fields(cfg)}
     bad = sorted(set(overrides) - known)
     if bad:
-        raise ConfigError(f"unknown {family} parameter {bad[0]!r}; known: {', '.join(sorted(known))}")
+        raise ConfigError(f"unknown {family} parameter {bad[0]!r}; "
+                          f"known: {', '.join(sorted(known))}")
     return dataclasses.replace(cfg, **overrides)
 
 
