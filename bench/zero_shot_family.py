@@ -23,11 +23,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line, save_results  # noqa: E402
 
+from rrm.core.objectives import get_objective  # noqa: E402
 from rrm.core.types import InterferenceState  # noqa: E402
-from rrm.models.gfm.evaluate import evaluate  # noqa: E402
+from rrm.models.gfm.evaluate import mean_utility  # noqa: E402
 from rrm.models.gfm.policy import GFMPolicy  # noqa: E402
 from rrm.models.policy import Policy, make_policy  # noqa: E402
 from rrm.sim.scenarios.corpus import FAMILIES  # noqa: E402
+
+SUM = get_objective("sum")
 
 
 def main() -> None:
@@ -54,11 +57,13 @@ def main() -> None:
             for spec in args.checkpoint:
                 name, _, path = spec.partition("=")
                 policies[f"gfm ({name})"] = GFMPolicy(path)
-            for row in evaluate(policies, state, "sum"):
-                rows.append({"family": family, "k": k, "policy": row.policy,
-                             "sum_rate": row.utility, "ratio": row.ratio})
-                lines.append(f"| {family} | {k} | {row.policy} | {row.utility:.3f} | "
-                             f"{row.ratio:.3f} |")
+            rates = {name: mean_utility(state, policy.decide(state, SUM).power_w, "sum")
+                     for name, policy in policies.items()}  # batched: per-snapshot budgets
+            for name, rate in rates.items():
+                ratio = rate / rates["wmmse-best"]
+                rows.append({"family": family, "k": k, "policy": name, "sum_rate": rate,
+                             "ratio": ratio})
+                lines.append(f"| {family} | {k} | {name} | {rate:.3f} | {ratio:.3f} |")
     print(save_results(args.stem, lines, rows))
 
 
