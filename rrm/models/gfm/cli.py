@@ -18,10 +18,11 @@ import torch
 from tqdm import tqdm
 
 from rrm.core.errors import InvalidInput
-from rrm.models.gfm import eval_cli, stats_cli
+from rrm.models.gfm import eval_cli, stats_cli, stream_cli
 from rrm.models.gfm.backbone import PRESETS
 from rrm.models.gfm.build import ARCHS, backbone_config, power_model
 from rrm.models.gfm.data import load_entry, parse_entries
+from rrm.models.gfm.device import DEVICES, resolve_device
 from rrm.models.gfm.evaluate import quick_metrics
 from rrm.models.gfm.head import PROMPTS
 from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
@@ -52,6 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True,
                    help="checkpoint directory to write; OUT/resume holds the state after "
                         "every epoch, and the same command run again continues from it")
+    p.add_argument("--device", default="auto", choices=DEVICES,
+                   help="auto: CUDA when available (bf16 autocast), else the CPU")
+    st = p.add_argument_group("streamed corpus (instead of --entries / --n-per-entry)")
+    st.add_argument("--corpus", metavar="SPEC",
+                    help="families with weights, e.g. 'catalog:0.4,rayleigh-ic:0.2,"
+                         "gaussian-ic:0.2,itu1411-d2d:0.2' or 'world' (that mix); "
+                         "snapshots are generated on the fly, never stored")
+    st.add_argument("--k-range", default="5-100", help="K of the non-catalog families")
+    st.add_argument("--steps-per-epoch", type=int, default=200)
+    st.add_argument("--workers", type=int, default=0,
+                    help="generator processes (any count gives the same stream)")
+    st.add_argument("--log-every", type=int, default=50, help="steps between loss reads")
     p.set_defaults(run=run_pretrain)
     f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
     f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
@@ -74,6 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "missing CSI; our extension)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--device", default="auto", choices=DEVICES,
+                   help="auto: CUDA when available (bf16 autocast), else the CPU")
     f.add_argument("--eval-n", type=int, default=200, help="test snapshots for the summary")
     f.add_argument("--out", required=True)
     f.add_argument("--from-trace", dest="from_trace", nargs="+", metavar="TRACE",
@@ -100,6 +115,9 @@ def run_pretrain(args: argparse.Namespace) -> int:
     rank = init_distributed()
     if args.time_limit is not None and args.time_limit < 0:
         raise InvalidInput("--time-limit must be >= 0 seconds")
+    device = resolve_device(args.device)
+    if args.corpus:
+        return stream_cli.run(args, rank, device)
     names = parse_entries(args.entries)
     sets = [load_entry(n, "train", args.n_per_entry, args.seed) for n in tqdm(
         names, desc="generating", unit="entry", file=sys.stderr)]
@@ -115,7 +133,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
             bar.refresh()
             bar.set_postfix(edge=f"{row['loss_edge']:.4f}", cl=f"{row['loss_cl']:.4f}")
         history = pretrain(model, sets, args.epochs, args.batch_size, args.lr, args.seed,
-                           progress, resume, args.time_limit)
+                           progress, resume, args.time_limit, device)
     wall = sum(row.get("seconds", 0.0) for row in history)  # every invocation's epochs
     training = {"pretrain": cfg.as_dict(), "entries": names, "n_per_entry": args.n_per_entry,
                 "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
@@ -126,7 +144,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
             "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
     if rank != 0:
         return 0
-    save_backbone(args.out, model.backbone, training, meta)
+    save_backbone(args.out, model.backbone.cpu(), training, meta)
     if done < args.epochs:
         print(f"stopped at the time limit after epoch {done} of {args.epochs} (backbone so far "
               f"-> {args.out}); run the same command again to continue")
@@ -164,7 +182,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.4f}")
         history = finetune(model, train_sets, cfg, args.seed, progress,
-                           PROMPTS if switch else None)
+                           PROMPTS if switch else None, resolve_device(args.device))
     wall = time.perf_counter() - start
     objectives = list(PROMPTS) if switch else [args.objective]
     metrics = quick_metrics(model, entries, objectives, args.eval_n, args.seed)

@@ -44,9 +44,9 @@ class GraphBatch:
     pmax_w: Tensor
 
 
-def per_link(x: Tensor | float, b: int, k: int) -> Tensor:
-    """Scalar, ``[K]`` or ``[B, K]`` -> ``(B, K)`` float64."""
-    t = torch.as_tensor(x, dtype=torch.float64)
+def per_link(x: Tensor | float, b: int, k: int, device: torch.device | None = None) -> Tensor:
+    """Scalar, ``[K]`` or ``[B, K]`` -> ``(B, K)`` float64 (on ``device``)."""
+    t = torch.as_tensor(x, dtype=torch.float64, device=device)
     return t.expand(b, k) if t.dim() < 2 else t
 
 
@@ -56,17 +56,20 @@ def _db(x: Tensor) -> Tensor:
 
 def graph_batch(gains: Tensor, noise_w: Tensor | float, pmax_w: Tensor | float,
                 csi_mask: Tensor | None = None) -> GraphBatch:
-    """Features of ``gains (B, K, K)`` (linear, rx k from tx j) with budgets in watts."""
+    """Features of ``gains (B, K, K)`` (linear, rx k from tx j) with budgets in watts.
+
+    Built on ``gains``' device (a CUDA batch never comes back to the host).
+    """
     g = gains.to(torch.float64)
     b, k, _ = g.shape
-    noise, pmax = per_link(noise_w, b, k), per_link(pmax_w, b, k)
+    noise, pmax = per_link(noise_w, b, k, g.device), per_link(pmax_w, b, k, g.device)
     inr = g * pmax[:, None, :] / noise[:, :, None]  # (B, K, K): G_kj Pmax_j / sigma_k^2
     # dB in float32: clamped to [-40, 100] dB and / 20, float32 keeps ~1e-6 dB (the
     # model runs in float32 anyway); out-of-range ratios become 0 / inf and clamp alike
     inr_db = _db(inr.to(torch.float32))  # (B, K, K)
     node = torch.diagonal(inr_db, dim1=-2, dim2=-1).unsqueeze(-1)  # (B, K, 1)
     edge = torch.stack([inr_db, inr_db.transpose(-1, -2)], dim=-1)  # (B, K, K, 2)
-    eye = torch.eye(k, dtype=torch.bool).expand(b, k, k)
+    eye = torch.eye(k, dtype=torch.bool, device=g.device).expand(b, k, k)
     known = eye | (csi_mask.to(torch.bool) if csi_mask is not None else torch.ones_like(eye))
     known = known & known.transpose(-1, -2)  # an edge feature needs both directions
     return GraphBatch(node, edge, known | eye, g, noise, pmax)

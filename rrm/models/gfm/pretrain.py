@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -40,10 +41,14 @@ class PretrainConfig:
 
 def sample_edge_mask(known: Tensor, ratio: float, generator: torch.Generator | None = None
                      ) -> Tensor:
-    """``(B, K, K)`` bool: a random ``ratio`` of the known off-diagonal edges."""
+    """``(B, K, K)`` bool: a random ``ratio`` of the known off-diagonal edges.
+
+    Drawn on ``known``'s device (``generator`` must live there too): no host
+    round trip per step.
+    """
     k = known.shape[-1]
-    off = known & ~torch.eye(k, dtype=torch.bool)
-    draw = torch.rand(known.shape, generator=generator) < ratio
+    off = known & ~torch.eye(k, dtype=torch.bool, device=known.device)
+    draw = torch.rand(known.shape, generator=generator, device=known.device) < ratio
     return off & draw
 
 
@@ -55,16 +60,43 @@ class EdgeDecoder(nn.Module):
         self.net = mlp(3 * dim, dim, 2)
 
     def forward(self, z: Tensor, edges: Tensor) -> Tensor:
-        """``z (B, K, d)``, ``edges (M, 3)`` rows (batch, k, j) -> ``(M, 2)``."""
-        zk, zj = z[edges[:, 0], edges[:, 1]], z[edges[:, 0], edges[:, 2]]
-        return self.net(torch.cat([zk, zj, zk * zj], dim=-1))
+        """``z (B, K, d)``, ``edges (M, 3)`` rows (batch, k, j) -> ``(M, 2)``.
+
+        ``net([z_k, z_j, z_k * z_j])`` with the first layer split by blocks,
+        ``W [z_k; z_j; z_k z_j] = W_1 z_k + W_2 z_j + W_3 (z_k z_j)``: the
+        ``W_1``, ``W_2`` products are taken per node (K), not per edge (M).
+        """
+        own, other, w_pair, bias = self._split(z)
+        b, k, j = edges[:, 0], edges[:, 1], edges[:, 2]
+        hidden = own[b, k] + other[b, j] + (z[b, k] * z[b, j]) @ w_pair.T + bias  # (M, d)
+        return self.net[2](self.net[1](hidden))  # (M, 2)
+
+    def _split(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``W_1 z``, ``W_2 z`` per node ``(B, K, d)``, ``W_3 (d, d)`` and the first bias."""
+        first = cast(nn.Linear, self.net[0])
+        w, d = first.weight, z.shape[-1]  # (d, 3d)
+        return z @ w[:, :d].T, z @ w[:, d : 2 * d].T, w[:, 2 * d :], first.bias
+
+    def dense(self, z: Tensor) -> Tensor:
+        """``z (B, K, d)`` -> ``(B, K, K, 2)``: the same map on every pair (GPU form)."""
+        own, other, w_pair, bias = self._split(z)
+        pair = (z[:, :, None, :] * z[:, None, :, :]) @ w_pair.T  # (B, K, K, d)
+        hidden = own[:, :, None, :] + other[:, None, :, :] + pair + bias
+        return self.net[2](self.net[1](hidden))
 
 
 def masked_edge_loss(decoder: EdgeDecoder, z: Tensor, target: Tensor, masked: Tensor) -> Tensor:
     """MSE between decoded and true features over the masked edges only.
 
-    ``z (B, K, d)``, ``target (B, K, K, 2)``, ``masked (B, K, K)`` bool.
+    ``z (B, K, d)``, ``target (B, K, K, 2)``, ``masked (B, K, K)`` bool. On a
+    GPU every pair is decoded and the masked ones averaged (no ``nonzero``,
+    so no host synchronisation); on the CPU only the masked pairs are
+    decoded (about ``rho`` of the work). Both are the same mean.
     """
+    if z.is_cuda:
+        weight = masked.unsqueeze(-1).to(z.dtype)  # (B, K, K, 1)
+        err = (decoder.dense(z).float() - target.float()) ** 2 * weight
+        return err.sum() / (2 * weight.sum()).clamp_min(1.0)
     edges = masked.nonzero()  # (M, 3)
     if not len(edges):
         return z.sum() * 0.0
@@ -105,7 +137,9 @@ class HybridPretrainer(nn.Module):
     def update_teacher(self) -> None:
         """EMA step: ``theta_t <- tau theta_t + (1 - tau) theta_s``."""
         tau = self.cfg.ema_decay
-        pairs = ((self.teacher_backbone, self.backbone), (self.teacher_projector, self.projector))
-        for teacher, student in pairs:
-            for pt, ps in zip(teacher.parameters(), student.parameters(), strict=True):
-                pt.mul_(tau).add_(ps.detach(), alpha=1 - tau)
+        teacher: list[Tensor] = [*self.teacher_backbone.parameters(),
+                                 *self.teacher_projector.parameters()]
+        student: list[Tensor] = [*self.backbone.parameters(), *self.projector.parameters()]
+        # one fused kernel per op over all tensors (no Python loop per parameter)
+        torch._foreach_mul_(teacher, tau)
+        torch._foreach_add_(teacher, student, alpha=1 - tau)

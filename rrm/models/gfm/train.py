@@ -20,7 +20,8 @@ import torch.distributed as dist
 from rrm.core import physics, physics_torch
 from rrm.core.objectives import get_objective
 from rrm.models.gfm.data import GraphSet, minibatches
-from rrm.models.gfm.features import graph_batch
+from rrm.models.gfm.device import autocast
+from rrm.models.gfm.features import GraphBatch, graph_batch
 from rrm.models.gfm.head import GFMPowerModel
 from rrm.models.gfm.pretrain import HybridPretrainer, sample_edge_mask
 from rrm.models.gfm.resume import restore_pretrain_state, save_pretrain_state
@@ -47,10 +48,28 @@ def distributed_rank() -> tuple[int, int]:
     return 0, 1
 
 
+def pretrain_step(model: HybridPretrainer, step_model: torch.nn.Module,
+                  opt: torch.optim.Optimizer, g: GraphBatch, masked: torch.Tensor
+                  ) -> torch.Tensor:
+    """One Adam step on ``L_edge + lambda L_cl`` and the EMA update.
+
+    Returns the detached ``(2,)`` losses ``[L_edge, L_cl]`` on the model's
+    device: the caller sums them there and reads them every N steps, so a
+    step never waits for the GPU (no ``.item()``).
+    """
+    with autocast(g.node.device):
+        losses = step_model(g, masked).float()  # (2,)
+    opt.zero_grad(set_to_none=True)
+    (losses[0] + model.cfg.cl_weight * losses[1]).backward()
+    opt.step()
+    model.update_teacher()
+    return losses.detach()
+
+
 def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_size: int,
              lr: float, seed: int, progress: Progress | None = None,
              resume_dir: str | Path | None = None, time_limit_s: float | None = None,
-             ) -> list[dict[str, float]]:
+             device: torch.device | None = None) -> list[dict[str, float]]:
     """Algorithm 1: Adam with plateau decay; EMA teacher update after every step.
 
     Under ``torchrun`` the student is wrapped in DistributedDataParallel (gloo on
@@ -62,9 +81,12 @@ def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_s
     0) and a run finds and continues it: an interrupted run resumed gives the
     same weights as one that never stopped. ``time_limit_s`` ends the run after
     the epoch that crosses it (the history is then shorter than ``epochs``).
+    ``device`` (default: the CPU) holds the model, the batches and the masks.
     """
     torch.manual_seed(seed)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    device = device or torch.device("cpu")
+    model.to(device)
+    rng, gen = np.random.default_rng(seed), torch.Generator(device).manual_seed(seed)
     rank, world = distributed_rank()
     step_model: torch.nn.Module = model
     if world > 1:
@@ -102,21 +124,18 @@ def _pretrain_epoch(model: HybridPretrainer, step_model: torch.nn.Module,
                     rng: np.random.Generator, gen: torch.Generator, rank: int,
                     world: int) -> dict[str, float]:
     """One pass over the shuffled minibatches; mean losses of this rank's steps."""
-    sums = np.zeros(2)
+    device = gen.device
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
     steps = 0
     for i, (s, gains) in enumerate(minibatches(sets, batch_size, rng)):
-        g = graph_batch(gains, s.noise_w, s.pmax_w)
+        g = graph_batch(gains.to(device, non_blocking=True), s.noise_w, s.pmax_w)
         masked = sample_edge_mask(g.known, model.cfg.mask_ratio, gen)
         if i % world != rank:
             continue  # another rank's minibatch (the draws above keep streams aligned)
-        loss_edge, loss_cl = step_model(g, masked)
-        opt.zero_grad()
-        (loss_edge + model.cfg.cl_weight * loss_cl).backward()
-        opt.step()
-        model.update_teacher()
-        sums += [loss_edge.item(), loss_cl.item()]
+        sums += pretrain_step(model, step_model, opt, g, masked)
         steps += 1
-    return {"loss_edge": sums[0] / max(steps, 1), "loss_cl": sums[1] / max(steps, 1)}
+    loss_edge, loss_cl = (sums / max(steps, 1)).tolist()  # one host read per epoch
+    return {"loss_edge": loss_edge, "loss_cl": loss_cl}
 
 
 def _random_csi_mask(gains: torch.Tensor, max_share: float,
@@ -126,7 +145,8 @@ def _random_csi_mask(gains: torch.Tensor, max_share: float,
     if max_share <= 0:
         return None
     share = rng.random() * max_share
-    return torch.from_numpy(physics.random_csi_mask(rng, tuple(gains.shape), share))
+    mask = torch.from_numpy(physics.random_csi_mask(rng, tuple(gains.shape), share))
+    return mask.to(gains.device, non_blocking=True)
 
 
 @dataclass(frozen=True)
@@ -168,20 +188,26 @@ def utility_loss(model: GFMPowerModel, gains: torch.Tensor, noise_w: float, pmax
     the rates are always those of the true ``gains``.
     """
     g = graph_batch(gains, noise_w, pmax_w, csi_mask)
-    power = model(g, objective)
-    rates = physics_torch.rates(g.gains, power, g.noise_w)
+    with autocast(gains.device):
+        power = model(g, objective)
+    rates = physics_torch.rates(g.gains, power.to(g.gains.dtype), g.noise_w)
     k = gains.shape[-1]
     return -(get_objective(objective).utility(rates) / k).mean()
 
 
 def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, seed: int,
              progress: Progress | None = None,
-             objectives: tuple[str, ...] | None = None) -> list[dict[str, float]]:
+             objectives: tuple[str, ...] | None = None,
+             device: torch.device | None = None) -> list[dict[str, float]]:
     """Stage 1: head only; stage 2: all, backbone lr 1e-4 / head lr 1e-3.
 
     ``objectives`` (switchable model): each minibatch draws one of them.
+    ``device`` (default: the CPU) holds the model and the minibatches; the
+    loss is read once per epoch. The model is left on the CPU.
     """
     torch.manual_seed(seed)
+    device = device or torch.device("cpu")
+    model.to(device)
     rng, mask_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     batch_size = cfg.effective_batch_size(min(len(s.gains) for s in sets))
     history: list[dict[str, float]] = []
@@ -193,19 +219,22 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
             groups.append({"params": model.backbone.parameters(), "lr": cfg.backbone_lr})
         opt = torch.optim.Adam(groups)
         for _ in range(epochs):
-            total, steps = 0.0, 0
+            total, steps = torch.zeros((), dtype=torch.float64, device=device), 0
             for s, gains in minibatches(sets, batch_size, rng):
                 objective = (objectives[rng.integers(len(objectives))] if objectives
                              else cfg.objective)
+                gains = gains.to(device, non_blocking=True)
                 loss = utility_loss(model, gains, s.noise_w, s.pmax_w, objective,
                                     _random_csi_mask(gains, cfg.csi_drop, mask_rng))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total, steps = total + loss.item(), steps + 1
-            row = {"stage": stage, "epoch": len(history) + 1, "loss": total / max(steps, 1)}
+                total, steps = total + loss.detach(), steps + 1
+            row = {"stage": stage, "epoch": len(history) + 1,
+                   "loss": total.item() / max(steps, 1)}
             history.append(row)  # type: ignore[arg-type]
             if progress:
                 progress(row)  # type: ignore[arg-type]
     model.backbone.requires_grad_(True)
+    model.to("cpu")
     return history
