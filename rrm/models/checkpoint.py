@@ -82,3 +82,31 @@ def load_checkpoint(directory: str | Path
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"checkpoint {str(d)!r}: unreadable weights ({err})") from None
     return state, config, metadata
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor],
+                                                             list[dict[str, Any]]]:
+    """An optimizer's per-parameter state as flat tensors ``opt.<index>.<name>`` (for
+    safetensors) and its ``param_groups`` (JSON metadata); see :func:`load_optimizer`."""
+    state = opt.state_dict()
+    tensors = {f"opt.{index}.{name}": torch.as_tensor(value).reshape(-1)
+               for index, per_param in state["state"].items()
+               for name, value in per_param.items()}
+    return tensors, state["param_groups"]
+
+
+def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                   param_groups: list[dict[str, Any]]) -> None:
+    """Restore what :func:`optimizer_tensors` wrote (shapes from the optimizer's parameters)."""
+    per_param: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, number, field = key.split(".", 2)
+            per_param.setdefault(int(number), {})[field] = (
+                value.reshape(()) if field == "step" else value)
+    params = [p for group in opt.param_groups for p in group["params"]]
+    for index, state in per_param.items():
+        for name, value in state.items():
+            if name != "step":
+                state[name] = value.reshape(params[index].shape)
+    opt.load_state_dict({"state": per_param, "param_groups": param_groups})

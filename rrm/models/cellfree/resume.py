@@ -28,7 +28,13 @@ import numpy as np
 import torch
 
 from rrm.core.errors import CheckpointError
-from rrm.models.checkpoint import METADATA, load_checkpoint, save_checkpoint
+from rrm.models.checkpoint import (
+    METADATA,
+    load_checkpoint,
+    load_optimizer,
+    optimizer_tensors,
+    save_checkpoint,
+)
 
 KIND = "cellfree-egat-resume"
 FREE_SETTINGS = ("steps", "time_limit_s")  # may differ between the pieces of one run
@@ -58,15 +64,13 @@ def save_train_state(directory: str | Path, model: torch.nn.Module, opt: torch.o
     """Write the state reached after ``state.step`` steps (replaces the previous one)."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in state.best_weights.items()})
-    opt_state = opt.state_dict()
-    for index, per_param in opt_state["state"].items():
-        for name, value in per_param.items():
-            tensors[f"opt.{index}.{name}"] = torch.as_tensor(value).reshape(-1)
+    opt_tensors, param_groups = optimizer_tensors(opt)
+    tensors.update(opt_tensors)
     tensors["mu"] = state.mu
     tensors["rng.torch"] = torch.get_rng_state()
     meta = {"step": state.step, "history": state.history, "best_metric": state.best_metric,
             "best_step": state.best_step, "settings": settings,
-            "param_groups": opt_state["param_groups"], "numpy_rng": rng.bit_generator.state}
+            "param_groups": param_groups, "numpy_rng": rng.bit_generator.state}
     return save_checkpoint(directory, tensors, {"kind": KIND}, meta)
 
 
@@ -83,27 +87,11 @@ def restore_train_state(directory: str | Path, model: torch.nn.Module,
         raise CheckpointError(f"resume state in {str(directory)!r} was made with other "
                               "settings; rerun with the same options or another --resume-dir")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    _load_optimizer(opt, tensors, meta["param_groups"])
+    load_optimizer(opt, tensors, meta["param_groups"])
     rng.bit_generator.state = meta["numpy_rng"]
     torch.set_rng_state(tensors["rng.torch"])
     best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
     return LoopState(step=int(meta["step"]), mu=tensors["mu"],
                      best_metric=float(meta["best_metric"]), best_step=int(meta["best_step"]),
                      best_weights=best, history=dict(meta["history"]))
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                    param_groups: list[dict[str, Any]]) -> None:
-    per_param: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, number, field = key.split(".", 2)
-            per_param.setdefault(int(number), {})[field] = (
-                value.reshape(()) if field == "step" else value)
-    params = [p for group in opt.param_groups for p in group["params"]]
-    for index, state in per_param.items():
-        for name, value in state.items():
-            if name != "step":
-                state[name] = value.reshape(params[index].shape)
-    opt.load_state_dict({"state": per_param, "param_groups": param_groups})
 

@@ -20,7 +20,13 @@ import numpy as np
 import torch
 
 from rrm.core.errors import CheckpointError
-from rrm.models.checkpoint import METADATA, load_checkpoint, save_checkpoint
+from rrm.models.checkpoint import (
+    METADATA,
+    load_checkpoint,
+    load_optimizer,
+    optimizer_tensors,
+    save_checkpoint,
+)
 
 KIND = "gfm-pretrain-resume"
 
@@ -31,13 +37,11 @@ def save_pretrain_state(directory: str | Path, model: torch.nn.Module,
                         settings: dict[str, Any]) -> Path:
     """Write the state reached after ``epoch`` epochs."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_state = opt.state_dict()
-    for index, per_param in opt_state["state"].items():
-        for name, value in per_param.items():
-            tensors[f"opt.{index}.{name}"] = torch.as_tensor(value).reshape(-1)
+    opt_tensors, param_groups = optimizer_tensors(opt)
+    tensors.update(opt_tensors)
     tensors["rng.torch"] = gen.get_state()
     meta = {"epoch": epoch, "history": history, "settings": settings,
-            "param_groups": opt_state["param_groups"], "scheduler": sched.state_dict(),
+            "param_groups": param_groups, "scheduler": sched.state_dict(),
             "shuffler": rng.bit_generator.state}
     return save_checkpoint(directory, tensors, {"kind": KIND}, meta)
 
@@ -56,18 +60,7 @@ def restore_pretrain_state(directory: str | Path, model: torch.nn.Module,
         raise CheckpointError(f"resume state in {str(directory)!r} was made with other "
                               "settings; rerun with the same options or another --out")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    per_param: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, number, field = key.split(".", 2)
-            per_param.setdefault(int(number), {})[field] = (
-                value.reshape(()) if field == "step" else value)
-    params = [p for group in opt.param_groups for p in group["params"]]
-    for index, state in per_param.items():
-        for name, value in state.items():
-            if name != "step":
-                state[name] = value.reshape(params[index].shape)
-    opt.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+    load_optimizer(opt, tensors, meta["param_groups"])
     sched.load_state_dict(meta["scheduler"])
     rng.bit_generator.state = meta["shuffler"]
     gen.set_state(tensors["rng.torch"])
