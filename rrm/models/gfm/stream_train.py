@@ -21,9 +21,8 @@ import torch
 
 from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.pretrain import HybridPretrainer, sample_edge_mask
-from rrm.models.gfm.resume import restore_pretrain_state, save_pretrain_state
 from rrm.models.gfm.stream import CorpusStream, epoch_loader
-from rrm.models.gfm.train import Progress, distributed_rank, pretrain_step
+from rrm.models.gfm.train import Progress, pretrain_step, run_pretraining
 from rrm.sim.scenarios.corpus import CorpusSpec
 
 
@@ -52,46 +51,27 @@ def pretrain_stream(model: HybridPretrainer, spec: CorpusSpec, run: StreamSettin
     """
     torch.manual_seed(run.seed)
     model.to(device)
-    rank, world = distributed_rank()
-    step_model: torch.nn.Module = model
-    if world > 1:
-        step_model = torch.nn.parallel.DistributedDataParallel(model)
-    params = [p for n, p in model.named_parameters() if not n.startswith("teacher_")]
-    opt = torch.optim.Adam(params, lr=run.lr, foreach=True)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, factor=model.cfg.lr_factor, patience=model.cfg.lr_patience)
-    settings = {**asdict(run), "corpus": spec.as_dict(), "world": world, "stream": True}
+    settings = {**asdict(run), "corpus": spec.as_dict(), "stream": True}
     settings.pop("workers")  # any worker count gives the same stream
     settings.pop("log_every")
     gen = torch.Generator(device)
-    first, history = 0, list[dict[str, float]]()
-    if resume_dir is not None:
-        first, history = restore_pretrain_state(resume_dir, model, opt, sched,
-                                                np.random.default_rng(0), gen, settings)
-    start = time.monotonic()
-    for epoch in range(first, run.epochs):
-        t0 = time.monotonic()
-        row = _stream_epoch(model, step_model, opt, spec, run, epoch, gen, progress)
-        row = {"epoch": epoch + 1, **row, "lr": opt.param_groups[0]["lr"],
-               "seconds": round(time.monotonic() - t0, 1)}
-        sched.step(row["loss_edge"] + model.cfg.cl_weight * row["loss_cl"])
-        history.append(row)
-        if resume_dir is not None and rank == 0:
-            save_pretrain_state(resume_dir, model, opt, sched, np.random.default_rng(0), gen,
-                                epoch + 1, history, settings)
-        if progress:
-            progress(row)
-        if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
-            break
-    return history
+
+    def epoch_fn(step_model: torch.nn.Module, opt: torch.optim.Optimizer, epoch: int,
+                 rank: int, world: int) -> dict[str, float]:
+        return _stream_epoch(model, step_model, opt, spec, run, epoch, gen, progress, rank,
+                             world)
+
+    # the stream draws from (seed, epoch, batch) alone: the shuffler saved is a constant
+    return run_pretraining(model, epoch_fn, run.epochs, settings, np.random.default_rng(0),
+                           gen, lr=run.lr, foreach=True, progress=progress,
+                           resume_dir=resume_dir, time_limit_s=time_limit_s)
 
 
 def _stream_epoch(model: HybridPretrainer, step_model: torch.nn.Module,
                   opt: torch.optim.Optimizer, spec: CorpusSpec, run: StreamSettings,
-                  epoch: int, gen: torch.Generator, progress: Progress | None
-                  ) -> dict[str, float]:
+                  epoch: int, gen: torch.Generator, progress: Progress | None,
+                  rank: int, world: int) -> dict[str, float]:
     """One epoch of ``steps_per_epoch`` streamed batches; mean losses of this rank's steps."""
-    rank, world = distributed_rank()
     device = gen.device
     gen.manual_seed(run.seed * 1_000_003 + epoch * 1_009 + rank)  # masks: f(seed, epoch, rank)
     stream = CorpusStream(spec, run.batch_size, run.steps_per_epoch, run.seed, epoch, rank,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,16 +88,42 @@ def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_s
     device = device or torch.device("cpu")
     model.to(device)
     rng, gen = np.random.default_rng(seed), torch.Generator(device).manual_seed(seed)
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+                "sets": [[s.name, len(s.gains)] for s in sets]}
+
+    def epoch_fn(step_model: torch.nn.Module, opt: torch.optim.Optimizer, epoch: int,
+                 rank: int, world: int) -> dict[str, float]:
+        return _pretrain_epoch(model, step_model, opt, sets, batch_size, rng, gen, rank, world)
+
+    return run_pretraining(model, epoch_fn, epochs, settings, rng, gen, lr=lr,
+                           progress=progress, resume_dir=resume_dir, time_limit_s=time_limit_s)
+
+
+EpochFn = Callable[[torch.nn.Module, torch.optim.Optimizer, int, int, int], dict[str, float]]
+
+
+def run_pretraining(model: HybridPretrainer, epoch_fn: EpochFn, epochs: int,
+                    settings: dict[str, Any], rng: np.random.Generator, gen: torch.Generator,
+                    lr: float, foreach: bool | None = None, progress: Progress | None = None,
+                    resume_dir: str | Path | None = None, time_limit_s: float | None = None,
+                    ) -> list[dict[str, float]]:
+    """The epoch loop of Algorithm 1 shared by the catalog and the streamed corpus:
+    DDP wrapping, Adam with plateau decay on the hybrid loss, resume state after
+    every epoch (rank 0), progress rows and the time limit.
+
+    ``epoch_fn(step_model, opt, epoch, rank, world)`` trains one epoch and returns
+    its mean losses (``loss_edge``, ``loss_cl``); ``settings`` (plus the world
+    size) must match for a resume state to be continued.
+    """
     rank, world = distributed_rank()
     step_model: torch.nn.Module = model
     if world > 1:
         step_model = torch.nn.parallel.DistributedDataParallel(model)
     params = [p for n, p in model.named_parameters() if not n.startswith("teacher_")]
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = torch.optim.Adam(params, lr=lr, foreach=foreach)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=model.cfg.lr_factor, patience=model.cfg.lr_patience)
-    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-                "world": world, "sets": [[s.name, len(s.gains)] for s in sets]}
+    settings = {**settings, "world": world}
     first, history = 0, list[dict[str, float]]()
     if resume_dir is not None:
         first, history = restore_pretrain_state(resume_dir, model, opt, sched, rng, gen,
@@ -104,7 +131,7 @@ def pretrain(model: HybridPretrainer, sets: list[GraphSet], epochs: int, batch_s
     start = time.monotonic()
     for epoch in range(first, epochs):
         t0 = time.monotonic()
-        row = _pretrain_epoch(model, step_model, opt, sets, batch_size, rng, gen, rank, world)
+        row = epoch_fn(step_model, opt, epoch, rank, world)
         row = {"epoch": epoch + 1, **row, "lr": opt.param_groups[0]["lr"],
                "seconds": round(time.monotonic() - t0, 1)}
         sched.step(row["loss_edge"] + model.cfg.cl_weight * row["loss_cl"])
