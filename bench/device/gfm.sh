@@ -21,7 +21,7 @@ WORKERS=${WORKERS:-2}         # generator processes per run
 RUNS=${RUNS:-u-world-switch u-world-sum u-no-gaussian u-no-rayleigh u-no-itu u-no-catalog ssl-world}
 W=$OUT/gfm
 mkdir -p "$W"
-export PYTHONPATH=$PWD OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 LIMIT=$((BUDGET * 85 / 100))  # stop after the epoch that passes this; the rest is margin
 
 ALL=world
@@ -49,8 +49,25 @@ one() {
   echo "$name rc=$?" >> "$W/rc.txt"
 }
 
-pack() { tar czf "$OUT/gfm.tar.gz" -C "$OUT" gfm; }
+pack() {  # resume states only where no final checkpoint was written (or to continue the world runs)
+  for d in "$W"/*/; do
+    case $(basename "$d") in u-world-switch|ssl-world) continue ;; esac
+    [ -f "$d/model.safetensors" ] && rm -rf "$d/resume"
+  done
+  tar czf "$OUT/gfm.tar.gz" -C "$OUT" gfm
+}
 trap pack EXIT
 { nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1; python3 -c "import torch; print(torch.__version__, torch.cuda.is_available())"; } > "$W/machine.txt" 2>&1
+# throughput alone on the device first (3 epochs of TP_STEPS batches of 64 from the catalog;
+# epoch 1 includes the workers' start): the GPU row of the table of #13; TP_STEPS=0 skips it
+TP_STEPS=${TP_STEPS:-40}
+if [ "$TP_STEPS" -gt 0 ]; then
+  for mode in ssl utility; do
+    flag=""; [ $mode = utility ] && flag="--utility sum"
+    timeout 90 python3 -m rrm gfm pretrain --device "$DEVICE" --corpus catalog --epochs 3 \
+      --steps-per-epoch "$TP_STEPS" --batch-size 64 --workers 4 --edge-value-dim 4 --threads 1 \
+      $flag --out "$W/throughput-$mode" > "$W/throughput-$mode.log" 2>&1
+  done
+fi
 for name in $RUNS; do one "$name" & done
 wait
