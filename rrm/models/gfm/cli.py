@@ -18,15 +18,15 @@ import torch
 from tqdm import tqdm
 
 from rrm.core.errors import InvalidInput
-from rrm.models.gfm import eval_cli, stats_cli, stream_cli
+from rrm.models.gfm import eval_cli, stats_cli, stream_cli, utility_cli
 from rrm.models.gfm.backbone import PRESETS
 from rrm.models.gfm.build import ARCHS, backbone_config, power_model
 from rrm.models.gfm.data import load_entry, parse_entries
 from rrm.models.gfm.device import DEVICES, resolve_device
 from rrm.models.gfm.evaluate import quick_metrics
-from rrm.models.gfm.head import PROMPTS
+from rrm.models.gfm.head import PROMPTS, GFMPowerModel
 from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
-from rrm.models.gfm.store import save_backbone, save_power_model
+from rrm.models.gfm.store import load_power_model, save_backbone, save_power_model
 from rrm.models.gfm.train import FinetuneConfig, finetune, init_distributed, pretrain
 
 
@@ -65,6 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     st.add_argument("--workers", type=int, default=0,
                     help="generator processes (any count gives the same stream)")
     st.add_argument("--log-every", type=int, default=50, help="steps between loss reads")
+    ut = p.add_argument_group("utility pre-training (our extension; needs --corpus)")
+    ut.add_argument("--utility", choices=[*PROMPTS, "switch"],
+                    help="train backbone + power head on the corpus with this objective's "
+                         "negative utility (switch: sum, pf and qos prompts) instead of the "
+                         "paper's self-supervised losses; writes a power-model checkpoint")
+    ut.add_argument("--init-backbone", metavar="DIR",
+                    help="with --utility: start from this pre-trained backbone")
+    ut.add_argument("--csi-drop", type=float, default=0.0,
+                    help="with --utility: hide a share U(0, X) of cross links per batch")
     p.set_defaults(run=run_pretrain)
     f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
     f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")
@@ -94,8 +103,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--from-trace", dest="from_trace", nargs="+", metavar="TRACE",
                    help="site adaptation: fine-tune on the CSI these xApp traces recorded "
                         "(instead of --catalog; starts from --init)")
-    f.add_argument("--init", help="with --from-trace: the fine-tuned checkpoint to adapt "
-                                  "(default: the shipped one for --objective)")
+    f.add_argument("--init", help="start from this whole model (backbone + head, e.g. a "
+                                  "utility pre-trained checkpoint); with --from-trace: the "
+                                  "checkpoint to adapt (default: the shipped one for "
+                                  "--objective)")
     f.add_argument("--holdout", type=float, default=0.25,
                    help="with --from-trace: share of each node's latest slots held out")
     f.set_defaults(run=run_finetune)
@@ -116,8 +127,11 @@ def run_pretrain(args: argparse.Namespace) -> int:
     if args.time_limit is not None and args.time_limit < 0:
         raise InvalidInput("--time-limit must be >= 0 seconds")
     device = resolve_device(args.device)
+    if args.utility and not args.corpus:
+        raise InvalidInput("--utility needs --corpus (it trains on the streamed corpus)")
     if args.corpus:
-        return stream_cli.run(args, rank, device)
+        runner = utility_cli.run if args.utility else stream_cli.run
+        return runner(args, rank, device)
     names = parse_entries(args.entries)
     sets = [load_entry(n, "train", args.n_per_entry, args.seed) for n in tqdm(
         names, desc="generating", unit="entry", file=sys.stderr)]
@@ -168,7 +182,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     if args.from_trace:
         return run_site_finetune(args)
     switch = args.objective == "switch"
-    model = power_model(args.arch, args.backbone, args.edge_value_dim, switchable=switch)
+    model = initial_power_model(args, switch)
     entries = parse_entries(args.catalog)
     train_sets = [load_entry(e, "train", args.shots, args.seed) for e in entries]
     cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
@@ -188,7 +202,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     metrics = quick_metrics(model, entries, objectives, args.eval_n, args.seed)
     training = {"finetune": cfg.as_dict(), "arch": args.arch, "catalog": args.catalog,
                 "shots": args.shots,
-                "backbone": args.backbone, "seed": args.seed, "objectives": objectives}
+                "backbone": args.backbone, "init": args.init, "seed": args.seed,
+                "objectives": objectives}
     meta = {"command": _command(args), "wall_time_s": round(wall, 1), "history": history[-5:],
             "data": {"train": f"{args.catalog}/train[:{args.shots}]", "seed": args.seed,
                      "test": f"{args.catalog}/test[:{args.eval_n}]"}, "metrics": metrics}
@@ -200,11 +215,23 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 
+def initial_power_model(args: argparse.Namespace, switch: bool) -> GFMPowerModel:
+    """``--init`` (a whole fine-tuned or utility-pre-trained model) or a head on ``--backbone``."""
+    if not args.init:
+        return power_model(args.arch, args.backbone, args.edge_value_dim, switchable=switch)
+    if args.backbone or args.arch != "gfm":
+        raise InvalidInput("--init replaces --backbone and --arch: pass one of them")
+    model, _ = load_power_model(args.init)
+    if switch and model.head.prompt is None:
+        raise InvalidInput(f"--init {args.init} has no objective prompts: it cannot be "
+                           "fine-tuned for --objective switch")
+    return model
+
+
 def run_site_finetune(args: argparse.Namespace) -> int:
     """``--from-trace``: adapt a fine-tuned model to a site's recorded CSI (few-shot)."""
     from rrm.models.gfm.policy import CHECKPOINTS, DEFAULT_CHECKPOINTS
     from rrm.models.gfm.site import held_out_utility, trace_sets
-    from rrm.models.gfm.store import load_power_model
 
     if args.objective == "switch":
         raise InvalidInput("--from-trace adapts one objective: pass sum, pf or qos")

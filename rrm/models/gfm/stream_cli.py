@@ -24,7 +24,8 @@ from rrm.models.gfm.store import save_backbone
 from rrm.models.gfm.stream_train import StreamSettings, pretrain_stream
 from rrm.sim.scenarios.corpus import CorpusSpec
 
-WORLD = "catalog:0.4,rayleigh-ic:0.2,gaussian-ic:0.2,itu1411-d2d:0.2"  # CorpusSpec()'s mix
+WORLD = ("catalog:0.3,rayleigh-ic:0.15,gaussian-ic:0.15,itu1411-d2d:0.15,"
+         "rayleigh-ic-wide:0.125,itu1411-varied:0.125")  # CorpusSpec()'s mix
 
 
 def corpus_spec(text: str, k_range: str) -> CorpusSpec:

@@ -207,7 +207,8 @@ class FinetuneConfig:
         return max(1, min(self.batch_size, floor))
 
 
-def utility_loss(model: GFMPowerModel, gains: torch.Tensor, noise_w: float, pmax_w: float,
+def utility_loss(model: GFMPowerModel, gains: torch.Tensor, noise_w: torch.Tensor | float,
+                 pmax_w: torch.Tensor | float,
                  objective: str, csi_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Negative utility per link (mean over the batch): the fine-tuning loss.
 

@@ -8,7 +8,11 @@ Families (docs/gfm.md, "Pre-training corpus"):
 * ``catalog``: a D1-D15 entry of the GFM-RA catalog, uniformly (its own K);
 * ``rayleigh-ic``, ``gaussian-ic``: i.i.d. interference channels, unit noise,
   SNR 0-30 dB (:func:`rrm.sim.scenarios.families.generate_channel`);
-* ``itu1411-d2d``: d2d pairs, ITU-R P.1411 path loss, ~70 dB direct SNR.
+* ``itu1411-d2d``: d2d pairs, ITU-R P.1411 path loss, ~70 dB direct SNR;
+* ``rayleigh-ic-wide``, ``itu1411-varied``: the same generators over wider
+  regimes (SNR -10-40 dB and cross links -20-+10 dB; density, pair distance,
+  budget and shadowing drawn per batch), so the corpus spans INR and SNR
+  regimes no single benchmark has.
 
 Every draw depends only on the generator it is given, so a stream seeded per
 batch is reproducible whoever draws it.
@@ -46,11 +50,25 @@ def _catalog(rng: np.random.Generator, n: int, k: int) -> Snapshots:
                      np.full(size, entry.config.pmax_w))
 
 
+WIDE_IC = ChannelConfig("rayleigh", snr_db=(-10.0, 40.0), cross_db=(-20.0, 10.0))
+
+
+def _itu1411_varied(rng: np.random.Generator, n: int, k: int) -> Snapshots:
+    """ITU-R P.1411 pairs with the layout and budget drawn per batch (ours)."""
+    cfg = Itu1411Config(density_per_km2=float(10.0 ** rng.uniform(1.5, 3.5)),
+                        d_max_m=float(rng.uniform(10.0, 100.0)),
+                        pmax_dbm=float(rng.uniform(0.0, 40.0)),
+                        shadowing_db=float(rng.uniform(4.0, 10.0)))
+    return generate_itu1411(cfg, n, k, rng)
+
+
 FAMILIES: dict[str, Draw] = {
     "catalog": _catalog,
     "rayleigh-ic": lambda rng, n, k: generate_channel(ChannelConfig("rayleigh"), n, k, rng),
     "gaussian-ic": lambda rng, n, k: generate_channel(ChannelConfig("gaussian"), n, k, rng),
     "itu1411-d2d": lambda rng, n, k: generate_itu1411(Itu1411Config(), n, k, rng),
+    "rayleigh-ic-wide": lambda rng, n, k: generate_channel(WIDE_IC, n, k, rng),
+    "itu1411-varied": _itu1411_varied,
 }
 
 
@@ -59,7 +77,8 @@ class CorpusSpec:
     """Families with weights (normalised on use) and the K range of the non-catalog ones."""
 
     families: tuple[tuple[str, float], ...] = (
-        ("catalog", 0.4), ("rayleigh-ic", 0.2), ("gaussian-ic", 0.2), ("itu1411-d2d", 0.2))
+        ("catalog", 0.3), ("rayleigh-ic", 0.15), ("gaussian-ic", 0.15), ("itu1411-d2d", 0.15),
+        ("rayleigh-ic-wide", 0.125), ("itu1411-varied", 0.125))
     k_range: tuple[int, int] = (5, 100)  # the issue's K = 5-100
 
     def __post_init__(self) -> None:

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# GPU job of issue #13: GFM-RA pre-training on the streamed corpus, seven runs side by side.
+#
+#   bash bench/device/gfm.sh OUTDIR BUDGET_S        (from the repo root; DEVICE=cpu to try it here)
+#
+# Runs (each `rrm gfm pretrain`, one process, resumable, stopped by --time-limit):
+#   u-world-switch  utility pre-training (ours), sum/pf/qos prompts, the whole world corpus
+#   u-world-sum     the same, sum only
+#   u-no-<family>   sum, leave one family (and its wide variant) out: the zero-shot study
+#   ssl-world       the paper's self-supervised losses (Algorithm 1) on the world corpus
+# Everything (checkpoints, resume states, logs) is packed into OUTDIR/gfm.tar.gz.
+set -u
+OUT=${1:?usage: gfm.sh OUTDIR BUDGET_S}
+BUDGET=${2:?usage: gfm.sh OUTDIR BUDGET_S}
+DEVICE=${DEVICE:-cuda}
+EPOCHS=${EPOCHS:-40}          # planned epochs (the cosine decay spans them)
+STEPS=${STEPS:-100}           # batches per epoch
+BATCH=${BATCH:-128}
+KR=${KR:-5-100}
+WORKERS=${WORKERS:-2}         # generator processes per run
+RUNS=${RUNS:-u-world-switch u-world-sum u-no-gaussian u-no-rayleigh u-no-itu u-no-catalog ssl-world}
+W=$OUT/gfm
+mkdir -p "$W"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
+LIMIT=$((BUDGET * 85 / 100))  # stop after the epoch that passes this; the rest is margin
+
+ALL=world
+corpus_of() {
+  case $1 in
+    u-no-gaussian) echo catalog:0.3,rayleigh-ic:0.15,itu1411-d2d:0.15,rayleigh-ic-wide:0.125,itu1411-varied:0.125 ;;
+    u-no-rayleigh) echo catalog:0.3,gaussian-ic:0.15,itu1411-d2d:0.15,itu1411-varied:0.125 ;;
+    u-no-itu) echo catalog:0.3,rayleigh-ic:0.15,gaussian-ic:0.15,rayleigh-ic-wide:0.125 ;;
+    u-no-catalog) echo rayleigh-ic:0.15,gaussian-ic:0.15,itu1411-d2d:0.15,rayleigh-ic-wide:0.125,itu1411-varied:0.125 ;;
+    *) echo $ALL ;;
+  esac
+}
+
+one() {
+  local name=$1 extra
+  case $name in
+    u-world-switch) extra="--utility switch" ;;
+    ssl-world) extra="" ;;
+    *) extra="--utility sum" ;;
+  esac
+  timeout $((BUDGET - 15)) python3 -m rrm gfm pretrain --device "$DEVICE" --corpus "$(corpus_of "$name")" \
+    --k-range "$KR" --epochs "$EPOCHS" --steps-per-epoch "$STEPS" --batch-size "$BATCH" \
+    --workers "$WORKERS" --edge-value-dim 4 --threads 1 --time-limit "$LIMIT" --log-every 1000000 \
+    $extra --out "$W/$name" > "$W/$name.log" 2>&1
+  echo "$name rc=$?" >> "$W/rc.txt"
+}
+
+pack() {  # resume states only where no final checkpoint was written (or to continue the world runs)
+  for d in "$W"/*/; do
+    case $(basename "$d") in u-world-switch|ssl-world) continue ;; esac
+    [ -f "$d/model.safetensors" ] && rm -rf "$d/resume"
+  done
+  tar czf "$OUT/gfm.tar.gz" -C "$OUT" gfm
+}
+trap pack EXIT
+{ nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1; python3 -c "import torch; print(torch.__version__, torch.cuda.is_available())"; } > "$W/machine.txt" 2>&1
+# throughput alone on the device first (3 epochs of TP_STEPS batches of 64 from the catalog;
+# epoch 1 includes the workers' start): the GPU row of the table of #13; TP_STEPS=0 skips it
+TP_STEPS=${TP_STEPS:-40}
+if [ "$TP_STEPS" -gt 0 ]; then
+  for mode in ssl utility; do
+    flag=""; [ $mode = utility ] && flag="--utility sum"
+    timeout 90 python3 -m rrm gfm pretrain --device "$DEVICE" --corpus catalog --epochs 3 \
+      --steps-per-epoch "$TP_STEPS" --batch-size 64 --workers 4 --edge-value-dim 4 --threads 1 \
+      $flag --out "$W/throughput-$mode" > "$W/throughput-$mode.log" 2>&1
+  done
+fi
+for name in $RUNS; do one "$name" & done
+wait
