@@ -8,6 +8,7 @@
 #   u-world-sum     the same, sum only
 #   u-no-<family>   sum, leave one family (and its wide variant) out: the zero-shot study
 #   ssl-world       the paper's self-supervised losses (Algorithm 1) on the world corpus
+#   su-world        ssl for 40 % of the time (su-ssl), then utility (sum) on that backbone
 # Everything (checkpoints, resume states, logs) is packed into OUTDIR/gfm.tar.gz.
 set -u
 OUT=${1:?usage: gfm.sh OUTDIR BUDGET_S}
@@ -18,11 +19,11 @@ STEPS=${STEPS:-100}           # batches per epoch
 BATCH=${BATCH:-128}
 KR=${KR:-5-100}
 WORKERS=${WORKERS:-2}         # generator processes per run
-RUNS=${RUNS:-u-world-switch u-world-sum u-no-gaussian u-no-rayleigh u-no-itu u-no-catalog ssl-world}
+RUNS=${RUNS:-u-world-switch u-world-sum u-no-gaussian u-no-rayleigh u-no-itu u-no-catalog ssl-world su-world}
 W=$OUT/gfm
 mkdir -p "$W"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
-LIMIT=$((BUDGET * 85 / 100))  # stop after the epoch that passes this; the rest is margin
+START=$SECONDS
 
 ALL=world
 corpus_of() {
@@ -35,14 +36,30 @@ corpus_of() {
   esac
 }
 
+ssl_then_utility() {  # the paper's pre-training for 40 % of the time, then utility (sum) from it
+  local ssl_limit=$((LIMIT * 40 / 100)) ssl_epochs=$((EPOCHS * 40 / 100))
+  timeout $((LEFT - 15)) python3 -m rrm gfm pretrain --device "$DEVICE" --corpus world \
+    --k-range "$KR" --epochs "$ssl_epochs" --steps-per-epoch "$STEPS" --batch-size "$BATCH" \
+    --workers "$WORKERS" --edge-value-dim 4 --threads 1 --time-limit "$ssl_limit" \
+    --log-every 1000000 --out "$W/su-ssl" > "$W/su-ssl.log" 2>&1
+  echo "su-ssl rc=$?" >> "$W/rc.txt"
+  timeout $((LEFT - 15 - (SECONDS - T0))) python3 -m rrm gfm pretrain --device "$DEVICE" \
+    --corpus world --k-range "$KR" --epochs $((EPOCHS * 55 / 100)) --steps-per-epoch "$STEPS" \
+    --batch-size "$BATCH" --workers "$WORKERS" --threads 1 --utility sum \
+    --init-backbone "$W/su-ssl" --time-limit $((LIMIT - (SECONDS - T0))) --log-every 1000000 \
+    --out "$W/su-world" > "$W/su-world.log" 2>&1
+  echo "su-world rc=$?" >> "$W/rc.txt"
+}
+
 one() {
   local name=$1 extra
+  [ "$name" = su-world ] && { ssl_then_utility; return; }
   case $name in
     u-world-switch) extra="--utility switch" ;;
     ssl-world) extra="" ;;
     *) extra="--utility sum" ;;
   esac
-  timeout $((BUDGET - 15)) python3 -m rrm gfm pretrain --device "$DEVICE" --corpus "$(corpus_of "$name")" \
+  timeout $((LEFT - 15)) python3 -m rrm gfm pretrain --device "$DEVICE" --corpus "$(corpus_of "$name")" \
     --k-range "$KR" --epochs "$EPOCHS" --steps-per-epoch "$STEPS" --batch-size "$BATCH" \
     --workers "$WORKERS" --edge-value-dim 4 --threads 1 --time-limit "$LIMIT" --log-every 1000000 \
     $extra --out "$W/$name" > "$W/$name.log" 2>&1
@@ -51,7 +68,7 @@ one() {
 
 pack() {  # resume states only where no final checkpoint was written (or to continue the world runs)
   for d in "$W"/*/; do
-    case $(basename "$d") in u-world-switch|ssl-world) continue ;; esac
+    case $(basename "$d") in u-world-switch|ssl-world|su-ssl) continue ;; esac
     [ -f "$d/model.safetensors" ] && rm -rf "$d/resume"
   done
   tar czf "$OUT/gfm.tar.gz" -C "$OUT" gfm
@@ -60,7 +77,7 @@ trap pack EXIT
 { nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1; python3 -c "import torch; print(torch.__version__, torch.cuda.is_available())"; } > "$W/machine.txt" 2>&1
 # throughput alone on the device first (3 epochs of TP_STEPS batches of 64 from the catalog;
 # epoch 1 includes the workers' start): the GPU row of the table of #13; TP_STEPS=0 skips it
-TP_STEPS=${TP_STEPS:-40}
+TP_STEPS=${TP_STEPS:-0}
 if [ "$TP_STEPS" -gt 0 ]; then
   for mode in ssl utility; do
     flag=""; [ $mode = utility ] && flag="--utility sum"
@@ -69,5 +86,8 @@ if [ "$TP_STEPS" -gt 0 ]; then
       $flag --out "$W/throughput-$mode" > "$W/throughput-$mode.log" 2>&1
   done
 fi
+LEFT=$((BUDGET - (SECONDS - START)))
+LIMIT=$((LEFT * 85 / 100))  # each run stops after the epoch that passes this; the rest is margin
+T0=$SECONDS
 for name in $RUNS; do one "$name" & done
 wait

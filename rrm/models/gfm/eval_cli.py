@@ -41,7 +41,7 @@ from rrm.models.gfm.head import PROMPTS
 from rrm.models.gfm.pcgnn import PCGNN, PCGNNConfig
 from rrm.models.gfm.policy import CHECKPOINTS, GFMPolicy
 from rrm.models.gfm.pretrain import PretrainConfig
-from rrm.models.gfm.store import load_backbone
+from rrm.models.gfm.store import load_backbone, load_power_model
 from rrm.models.gfm.train import FinetuneConfig
 from rrm.models.policy import Policy, make_policy
 
@@ -72,13 +72,16 @@ def add_parser(commands: Any) -> None:
     s.add_argument("--losses", default="0,0.1,0.2,0.3,0.4,0.5", help="missing-CSI shares")
     s.add_argument("--shots", default="64,256,1024,2048", help="few-shot set sizes")
     s.add_argument("--backbone", help="pre-trained backbone (default: the shipped one)")
+    s.add_argument("--utility-init", metavar="DIR",
+                   help="init 'utility': this utility pre-trained model, head included "
+                        "(rrm gfm pretrain --utility)")
     s.add_argument("--warmup-epochs", type=int, default=FinetuneConfig.warmup_epochs)
     s.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
     s.add_argument("--min-steps-per-epoch", type=int,
                    default=FinetuneConfig.min_steps_per_epoch,
                    help="few-shot: smaller batches for small N (64 shots -> 8 batches of 8)")
     s.add_argument("--inits", default="pre-trained,scratch",
-                   help="few-shot: comma list of pre-trained, scratch, pcgnn")
+                   help="few-shot: comma list of pre-trained, scratch, pcgnn, utility")
     s.add_argument("--sizes", default="3x64x4,4x128x8,6x256x8",
                    help="scaling: LAYERSxDIMxHEADS list")
     s.add_argument("--mask-ratios", default="0.1,0.3,0.5,0.7")
@@ -216,7 +219,7 @@ def _few_shot_cfg(args: argparse.Namespace, objective: str,
                             refine_iterations=args.refine)
 
 
-INITS = ("pre-trained", "scratch", "pcgnn")
+INITS = ("pre-trained", "scratch", "pcgnn", "utility")
 
 
 def _few_shot_makers(args: argparse.Namespace, path: Path) -> dict[str, Any]:
@@ -225,7 +228,13 @@ def _few_shot_makers(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     available = {"pre-trained": lambda: load_backbone(path)[0],
                  "scratch": lambda: GFMBackbone(pretrained_cfg),
                  "pcgnn": lambda: PCGNN(PCGNNConfig())}
+    if args.utility_init:  # a whole utility pre-trained model: backbone and head
+        load_power_model(args.utility_init)  # fail fast
+        available["utility"] = lambda: load_power_model(args.utility_init)[0]
     names = [n.strip() for n in args.inits.split(",") if n.strip()]
+    if "utility" in names and not args.utility_init:
+        raise InvalidInput("--inits utility needs --utility-init DIR (a utility pre-trained "
+                           "checkpoint)")
     for name in names:
         if name not in available:
             raise InvalidInput(f"unknown init {name!r}; choose from {', '.join(INITS)}")
@@ -236,8 +245,10 @@ def _few_shot(args: argparse.Namespace, out: Path) -> str:
     path = Path(args.backbone or CHECKPOINTS / "gfm-small-pretrained")
     makers = _few_shot_makers(args, path)
     shots = [int(x) for x in _floats(args.shots, "--shots")]
-    if any(n < 1 for n in shots):
-        raise InvalidInput("--shots must be positive")
+    if any(n < 0 for n in shots):
+        raise InvalidInput("--shots must be >= 0 (0: the model as it is, for --inits utility)")
+    if 0 in shots and set(makers) != {"utility"}:
+        raise InvalidInput("--shots 0 scores a model without training: only --inits utility")
     text = ""
     for objective in _objectives(args):
         rows: list[ex.Row] = []

@@ -167,13 +167,20 @@ class FewShotConfig:
 
 def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig,
                        test: InterferenceState, ref: float) -> Row:
-    """Fine-tune ``backbone`` + a new head on ``shots`` snapshots; score on ``test``."""
+    """Fine-tune ``backbone`` + a new head on ``shots`` snapshots; score on ``test``.
+
+    A whole :class:`GFMPowerModel` (e.g. utility pre-trained) keeps its own head;
+    with ``shots = 0`` it is scored as it is (zero-shot).
+    """
     torch.manual_seed(cfg.seed)
-    dim = backbone.cfg.dim  # type: ignore[union-attr]
-    model = GFMPowerModel(backbone, PowerHead(dim))  # type: ignore[arg-type]
-    train_set = load_entry(cfg.entry, "train", shots, cfg.seed)
+    if isinstance(backbone, GFMPowerModel):
+        model = backbone
+    else:
+        model = GFMPowerModel(backbone, PowerHead(backbone.cfg.dim))  # type: ignore[arg-type,union-attr]
     t0 = time.perf_counter()
-    finetune(model, [train_set], replace(cfg.finetune, objective=cfg.objective), cfg.seed)
+    if shots > 0:
+        train_set = load_entry(cfg.entry, "train", shots, cfg.seed)
+        finetune(model, [train_set], replace(cfg.finetune, objective=cfg.objective), cfg.seed)
     wall = time.perf_counter() - t0
     power = _powers(GFMPolicy.from_model(model, torch.get_num_threads()), test, cfg.objective)
     u, viol = utility_and_violation(test.gains, power, float(test.noise_w), cfg.objective)

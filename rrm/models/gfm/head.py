@@ -27,7 +27,7 @@ class PowerHead(nn.Module):
     def forward(self, z: Tensor, pmax_w: Tensor, objective: str = "sum") -> Tensor:
         """``z (B, K, d)``, ``pmax_w (B, K)`` -> powers ``(B, K)`` in watts (float64)."""
         if self.prompt is not None:
-            index = torch.tensor(PROMPTS.index(objective))
+            index = torch.tensor(PROMPTS.index(objective), device=z.device)
             z = z + self.prompt(index)
         return pmax_w * torch.sigmoid(self.net(z).squeeze(-1)).to(pmax_w.dtype)
 

@@ -3,6 +3,8 @@ learning, the command line and its refusals."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -131,3 +133,26 @@ def test_init_without_prompts_cannot_become_switchable(tmp_path, capsys) -> None
     assert main(["gfm", "finetune", "--init", str(tmp_path / "m"), "--objective", "switch",
                  "--out", str(tmp_path / "o")]) == 2
     assert "no objective prompts" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_switchable_utility_training_runs_on_cuda() -> None:
+    model = _model(0, switchable=True)
+    run = UtilitySettings(("sum", "pf", "qos"), epochs=1, steps_per_epoch=3, batch_size=4)
+    history = train_utility_stream(model, SPEC, run, torch.device("cuda"))
+    assert np.isfinite(history[0]["loss"])
+
+
+def test_few_shot_suite_scores_a_utility_model_zero_shot_and_fine_tuned(tmp_path) -> None:
+    from rrm.models.gfm.store import save_power_model
+
+    save_power_model(tmp_path / "u", _model(0, switchable=True), {}, {})
+    out = tmp_path / "eval"
+    assert main(["gfm", "eval", "--suite", "few-shot", "--entries", "D16", "--objectives", "pf",
+                 "--shots", "0,4", "--inits", "utility", "--utility-init", str(tmp_path / "u"),
+                 "--warmup-epochs", "0", "--epochs", "1", "--n", "3", "--refine", "0",
+                 "--out", str(out)]) == 0
+    rows = json.loads((out / "fig6_few_shot_pf.json").read_text())
+    assert [(r["init"], r["shots"]) for r in rows] == [("utility", 0), ("utility", 4)]
+    assert rows[0]["train_s"] == 0.0 and rows[1]["train_s"] > 0
+    assert all(0 < r["ratio"] < 1.5 for r in rows)
