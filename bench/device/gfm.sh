@@ -9,6 +9,8 @@
 #   u-no-<family>   sum, leave one family (and its wide variant) out: the zero-shot study
 #   ssl-world       the paper's self-supervised losses (Algorithm 1) on the world corpus
 #   su-world        ssl for 40 % of the time (su-ssl), then utility (sum) on that backbone
+# Then fine-tuning (FT_S seconds): D18 64-shot sum heads (utility init, scratch, ssl backbone) and
+# D16-D20 2,048-shot heads (utility init, scratch, PCGNN; switch from the switchable run).
 # Everything (checkpoints, resume states, logs) is packed into OUTDIR/gfm.tar.gz.
 set -u
 OUT=${1:?usage: gfm.sh OUTDIR BUDGET_S}
@@ -86,8 +88,34 @@ if [ "$TP_STEPS" -gt 0 ]; then
       $flag --out "$W/throughput-$mode" > "$W/throughput-$mode.log" 2>&1
   done
 fi
-LEFT=$((BUDGET - (SECONDS - START)))
+FT_S=${FT_S:-150}             # seconds kept for the fine-tuning phase after pre-training
+LEFT=$((BUDGET - (SECONDS - START) - FT_S))
 LIMIT=$((LEFT * 85 / 100))  # each run stops after the epoch that passes this; the rest is margin
 T0=$SECONDS
 for name in $RUNS; do one "$name" & done
+wait
+
+# fine-tuning phase (FT_* scale it down for a try on the CPU): the shipped D18 64-shot heads
+# and the D16-D20 2,048-shot comparison (utility init vs scratch vs PCGNN, same data and steps)
+FT_SHOTS=${FT_SHOTS:-2048}; FT_EPOCHS=${FT_EPOCHS:-24}; FT_FEW=${FT_FEW:-64}
+ft() {
+  local name=$1; shift
+  timeout $((BUDGET - (SECONDS - START) - 5)) python3 -m rrm gfm finetune --device "$DEVICE" \
+    --threads 1 --eval-n 20 --out "$W/$name" "$@" > "$W/$name.log" 2>&1
+  echo "$name rc=$?" >> "$W/rc.txt"
+}
+ft d18-64-utility --init "$W/u-world-sum" --catalog D18 --shots "$FT_FEW" --objective sum &
+ft d18-64-scratch --edge-value-dim 4 --catalog D18 --shots "$FT_FEW" --objective sum &
+ft d18-64-ssl --backbone "$W/ssl-world" --catalog D18 --shots "$FT_FEW" --objective sum &
+for init in utility scratch pcgnn; do
+  case $init in
+    utility) from="--init $W/u-world-sum" ;;
+    scratch) from="--edge-value-dim 4" ;;
+    pcgnn) from="--arch pcgnn" ;;
+  esac
+  ft "d16-20-$FT_SHOTS-$init" $from --catalog D16-D20 --shots "$FT_SHOTS" --objective sum \
+    --warmup-epochs 2 --epochs "$FT_EPOCHS" &
+done
+ft "d16-20-$FT_SHOTS-utility-switch" --init "$W/u-world-switch" --catalog D16-D20 \
+  --shots "$FT_SHOTS" --objective switch --warmup-epochs 2 --epochs "$FT_EPOCHS" &
 wait

@@ -162,7 +162,8 @@ class ShiftStats:
                                   ) from None
 
 
-def fit_stats(snapshots: Iterable[tuple[np.ndarray, float, float]], source: str) -> ShiftStats:
+def fit_stats(snapshots: Iterable[tuple[np.ndarray, np.ndarray | float, np.ndarray | float]],
+              source: str) -> ShiftStats:
     """Statistics of training snapshots.
 
     Args:

@@ -23,9 +23,12 @@ from rrm.core.errors import InvalidInput
 from rrm.models.gfm.backbone import GFMBackbone
 from rrm.models.gfm.build import backbone_config
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
+from rrm.models.gfm.shift import ShiftStats, fit_stats
 from rrm.models.gfm.store import load_backbone, save_power_model
+from rrm.models.gfm.stream import draw_batch
 from rrm.models.gfm.stream_cli import corpus_spec
 from rrm.models.gfm.utility_train import UtilitySettings, train_utility_stream
+from rrm.sim.scenarios.corpus import CorpusSpec
 
 
 def settings(args: argparse.Namespace) -> UtilitySettings:
@@ -53,6 +56,19 @@ def initial_model(args: argparse.Namespace, switchable: bool) -> GFMPowerModel:
     return GFMPowerModel(backbone, PowerHead(backbone.cfg.dim, switchable=switchable))
 
 
+STATS_BATCHES, STATS_BATCH_SIZE = 64, 32  # corpus snapshots behind the shift statistics
+
+
+def corpus_shift_stats(spec: CorpusSpec, seed: int) -> ShiftStats:
+    """Shift statistics of ``STATS_BATCHES`` corpus batches drawn apart from training
+    (stream seed ``seed + 1``): what the model was trained on, in distribution."""
+    batches = (draw_batch(spec, STATS_BATCH_SIZE, seed + 1, 0, i) for i in range(STATS_BATCHES))
+    return fit_stats(((b.gains.numpy(), b.noise_w.numpy(), b.pmax_w.numpy())
+                      for b in batches),
+                     f"corpus {spec.as_dict()} stream seed {seed + 1}, "
+                     f"{STATS_BATCHES} x {STATS_BATCH_SIZE}")
+
+
 def run(args: argparse.Namespace, rank: int, device: torch.device) -> int:
     """Train the policy on the streamed corpus; write the checkpoint."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -74,7 +90,8 @@ def run(args: argparse.Namespace, rank: int, device: torch.device) -> int:
                 "backbone": args.init_backbone, "objectives": list(run_cfg.objectives)}
     meta = {"command": "rrm " + " ".join(shlex.quote(a) for a in args.argv),
             "wall_time_s": round(wall, 1), "history": history, "epochs_done": done,
-            "snapshots_seen": seen, "device": str(device), "threads": args.threads}
+            "snapshots_seen": seen, "device": str(device), "threads": args.threads,
+            "shift_stats": corpus_shift_stats(spec, run_cfg.seed).to_json()}
     save_power_model(args.out, model, training, meta)
     state = "stopped at the time limit after" if done < run_cfg.epochs else "finished"
     print(f"{state} epoch {done} of {run_cfg.epochs}: {seen} snapshots in {wall:.0f} s on "

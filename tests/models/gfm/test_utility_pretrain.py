@@ -107,6 +107,7 @@ def test_cli_writes_a_policy_checkpoint_that_finetune_and_the_policy_load(tmp_pa
     assert model.head.prompt is not None
     assert meta["snapshots_seen"] == 8 and meta["device"] == "cpu"
     assert "--utility switch" in meta["command"]
+    assert meta["shift_stats"]["n"] == 64 * 32
     assert main(["gfm", "finetune", "--init", str(pre), "--catalog", "D16", "--shots", "4",
                  "--warmup-epochs", "0", "--epochs", "1", "--eval-n", "2", "--objective", "pf",
                  "--device", "cpu", "--out", str(fine)]) == 0
