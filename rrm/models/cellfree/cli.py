@@ -11,6 +11,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=TrainConfig.steps)
     p.add_argument("--time-limit", type=float, default=0.0,
                    help="stop after this many seconds of training (0: run every step)")
+    p.add_argument("--stop-at", type=float, default=0.0,
+                   help="stop training at this Unix time (s), whatever the startup took; "
+                        "overrides --time-limit (for jobs with a wall-clock budget)")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--samples", type=int, default=TrainConfig.samples,
                    help="association samples per instance")
@@ -168,6 +172,8 @@ def run_train(args: argparse.Namespace) -> int:
             raise InvalidInput(f"--mu-init must be >= 0, got {args.mu_init}")
         mu0 = torch.tensor([args.mu_init])
     resume_dir = Path(args.out + ".resume") if args.resume else None
+    if args.stop_at:  # counted from here: imports and the model build are behind us
+        cfg = replace(cfg, time_limit_s=max(args.stop_at - time.time(), 1.0))
     log.info("train_egat_start", config=cfg.as_dict(), model=model.cfg.as_dict())
 
     def progress(step: int, hist: TrainLog) -> None:
