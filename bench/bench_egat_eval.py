@@ -169,7 +169,7 @@ def main() -> None:
               "## ms per instance (batched decide)", "",
               *_table(rows, names, "ms_per_instance", ".2f"), "",
               "## Serving APs per UE (Fig. 9)", "", *_table(rows, names, "aps_per_ue", ".2f"),
-              "", "![EGAT eval](eval.png)"]
+              "", f"![EGAT eval]({Path(args.stem).name}.png)"]
     (RESULTS / "egat-eval").mkdir(parents=True, exist_ok=True)
     print(save_results(args.stem, lines, rows))
     write_png(rows, names, RESULTS / f"{args.stem}.png")
