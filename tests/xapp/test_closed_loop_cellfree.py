@@ -32,8 +32,8 @@ class Overloading(Policy):
         return BeamformingAllocation(v, np.ones(h.shape[:-1], dtype=np.int8))
 
 
-def run_loop(policy: object, mode: str, slots: int = 12):
-    node = build_node(NodeSpec(scenario="cellfree", catalog=None, num_links=4, num_aps=8),
+def run_loop(policy: object, mode: str, slots: int = 12, aps: int = 8, ues: int = 4):
+    node = build_node(NodeSpec(scenario="cellfree", catalog=None, num_links=ues, num_aps=aps),
                       "cf0", seed=3, slot_period_s=5.0)
     sim = Simulator([node], slot_period_s=5.0, lockstep=True)
     client = InProcessClient(sim)
@@ -60,13 +60,16 @@ def _feasible(state: CellFreeState, d: BeamformingAllocation) -> bool:
                              state.fronthaul_bps, state.bandwidth_hz))
 
 
-def test_egat_in_the_loop_sends_feasible_beamforming_every_slot() -> None:
-    node, loop, controls, states = run_loop(make_policy("egat"), "pc-wmmse")
+# Table I's size, and the largest of Tables III-IV (B = 10 APs, K = 7 UEs) together (#16 item 5)
+@pytest.mark.parametrize("aps, ues", [(8, 4), (10, 7)])
+def test_egat_in_the_loop_sends_feasible_beamforming_every_slot(aps: int, ues: int) -> None:
+    node, loop, controls, states = run_loop(make_policy("egat"), "pc-wmmse", aps=aps, ues=ues)
     assert loop.stats.slots == loop.stats.controls == 12
     assert node.counters["accepted"] == 12 and node.counters["invalid_message"] == 0
     assert sum(loop.stats.fallbacks.values()) == sum(c.fallback_reason != "" for c in controls)
     for c, s in zip(controls, states, strict=True):
         assert isinstance(c.decision, BeamformingAllocation)
+        assert np.shape(c.decision.x) == (aps, ues)
         assert _feasible(s, c.decision)
         assert c.policy == ("egat" if not c.fallback_reason else "pc-wmmse")
     realised = [r.utility for r in node.results]

@@ -11,6 +11,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=TrainConfig.steps)
     p.add_argument("--time-limit", type=float, default=0.0,
                    help="stop after this many seconds of training (0: run every step)")
+    p.add_argument("--stop-at", type=float, default=0.0,
+                   help="stop training at this Unix time (s), whatever the startup took; "
+                        "overrides --time-limit (for jobs with a wall-clock budget)")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--samples", type=int, default=TrainConfig.samples,
                    help="association samples per instance")
@@ -66,6 +70,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--capacities", default=",".join(f"{c:g}" for c in TrainConfig.capacities_mbps),
                    help="fronthaul capacities drawn per step, Mbit/s")
     p.add_argument("--validate-every", type=int, default=TrainConfig.validate_every)
+    p.add_argument("--val-rate-cap", action="store_true",
+                   help="validate the deployed policy (rate cap on) rather than the raw network")
+    p.add_argument("--lr-patience", type=int, default=0,
+                   help="halve the lr after this many validations without a new best (0: off)")
+    p.add_argument("--mu-init", type=float, default=None,
+                   help="starting multiplier of every AP (default: --init's, else 0); with "
+                        "--dual-lr 0 a fixed penalty: about C/W makes it the rate the "
+                        "deployed rate cap removes")
+    p.add_argument("--device", default="cpu",
+                   help="torch device to train on (cpu, cuda, cuda:1); checkpoints load on any")
     p.add_argument("--init", help="start from this EGAT checkpoint's weights (same model sizes)")
     p.set_defaults(run=run_train)
     add_eval_parser(commands)
@@ -107,6 +121,25 @@ def _check(args: argparse.Namespace) -> None:
         raise InvalidInput(f"--margin must be in [0, 1), got {args.margin}")
 
 
+def _device(name: str) -> torch.device:
+    """``--device`` checked: an unknown or absent device is an input error."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InvalidInput(f"--device must be a torch device like cpu or cuda, got {name!r}"
+                           ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInput("--device cuda, but torch sees no CUDA device")
+    return device
+
+
+def _machine(device: torch.device) -> str:
+    """The metadata's machine line: the GPU's name, or the CPU's torch threads."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, {torch.get_num_threads()} torch threads"
+    return f"CPU, {torch.get_num_threads()} torch threads"
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train and write a checkpoint with the command and wall time in its metadata."""
     _check(args)
@@ -119,7 +152,9 @@ def run_train(args: argparse.Namespace) -> int:
                       num_ues=args.ues, seed=args.seed, time_limit_s=args.time_limit,
                       sizes=sizes, epoch_steps=args.epoch_steps,
                       capacities_mbps=_capacities(args.capacities),
-                      validate_every=max(args.validate_every, 0))
+                      validate_every=max(args.validate_every, 0),
+                      val_rate_cap=args.val_rate_cap, lr_patience=max(args.lr_patience, 0))
+    device = _device(args.device)
     torch.manual_seed(args.seed)
     model = build_model(args.arch, num_aps=args.aps, num_ues=args.ues, width=args.width,
                         heads=args.heads, layers=args.layers, attention=not args.no_attention,
@@ -132,7 +167,13 @@ def run_train(args: argparse.Namespace) -> int:
             raise InvalidInput(f"--init {args.init} has model {init.cfg.as_dict()}, "
                                f"not {model.cfg.as_dict()}")
         model.load_state_dict(init.state_dict())
+    if args.mu_init is not None:
+        if args.mu_init < 0:
+            raise InvalidInput(f"--mu-init must be >= 0, got {args.mu_init}")
+        mu0 = torch.tensor([args.mu_init])
     resume_dir = Path(args.out + ".resume") if args.resume else None
+    if args.stop_at:  # counted from here: imports and the model build are behind us
+        cfg = replace(cfg, time_limit_s=max(args.stop_at - time.time(), 1.0))
     log.info("train_egat_start", config=cfg.as_dict(), model=model.cfg.as_dict())
 
     def progress(step: int, hist: TrainLog) -> None:
@@ -143,15 +184,15 @@ def run_train(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     mu, hist = train_egat(model, cfg, log_every=100, progress=progress, resume_dir=resume_dir,
-                          mu0=mu0)
+                          mu0=mu0, device=device)
     wall = time.perf_counter() - t0
     argv = getattr(args, "argv", None)
     command = "rrm " + shlex.join(argv) if argv else "rrm egat train"
     done = hist.steps_done
     meta = {"command": command, "wall_time_s": round(hist.wall_s, 1), "steps_done": done,
             "steps_target": cfg.steps, "resumed_from": str(resume_dir) if resume_dir else None,
-            "machine": f"CPU, {torch.get_num_threads()} torch threads",
-            "best_step": hist.best_step,
+            "machine": _machine(device),
+            "best_step": hist.best_step, "lr_decay_steps": hist.lr_decay_steps,
             "history": {"step": hist.step, "wsr": hist.wsr, "violation": hist.violation,
                         "val_step": hist.val_step, "val_feasible_wsr": hist.val_metric}}
     out = save_egat(Path(args.out), model, mu, cfg.as_dict(), meta)

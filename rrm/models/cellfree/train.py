@@ -27,7 +27,6 @@ would descend the dual).
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -41,8 +40,10 @@ from torch import Tensor
 
 from rrm.core import cellfree_physics as cfp
 from rrm.core.cellfree_physics_torch import rates
+from rrm.models.cellfree.batch import CellFreeBatch
 from rrm.models.cellfree.dnn import DenseNet, DnnConfig
 from rrm.models.cellfree.egat import Egat, EgatConfig, bernoulli_log_prob, features, postprocess
+from rrm.models.cellfree.rate_cap import cap_rates
 from rrm.models.cellfree.resume import (
     LoopState,
     restore_train_state,
@@ -74,6 +75,12 @@ class TrainConfig:
     # (num_aps, num_ues) only. With several sizes one multiplier serves every AP.
     sizes: tuple[tuple[int, int], ...] = ()
     epoch_steps: int = 100  # steps between resume states (paper: 100 mini-batches an epoch)
+    # validate the deployed policy (rate cap of rate_cap.py on) rather than the raw network
+    val_rate_cap: bool = False
+    # halve-style plateau decay: lr *= lr_decay after lr_patience validations without a new
+    # best (0: constant lr, as sec. V-A); REINFORCE's noise at a constant lr stalls the metric
+    lr_patience: int = 0
+    lr_decay: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -102,6 +109,7 @@ class TrainLog:
     best_step: int = 0
     wall_s: float = 0.0
     steps_done: int = 0
+    lr_decay_steps: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,11 @@ class TorchBatch:
                    *(torch.as_tensor(np.array(a), dtype=torch.float32)
                      for a in (noise_w, pmax_w, cap, weights)))
 
+    def to(self, device: torch.device | str) -> TorchBatch:
+        """The same instances on ``device``."""
+        return TorchBatch(*(t.to(device) for t in (self.h, self.noise_w, self.pmax_w, self.cap,
+                                                    self.weights)))
+
     def model_input(self) -> tuple[Tensor, Tensor, Tensor]:
         """EGAT's features."""
         return features(self.h, self.noise_w, self.pmax_w, self.cap, self.weights)
@@ -149,15 +162,18 @@ class ValidationSet:
 
     batches: tuple[TorchBatch, ...]
 
+    rate_cap: bool = False
+
     @classmethod
-    def draw(cls, base: CellFreeConfig, cfg: TrainConfig) -> ValidationSet:
+    def draw(cls, base: CellFreeConfig, cfg: TrainConfig,
+             device: torch.device | str = "cpu") -> ValidationSet:
         """``validation_n`` instances per capacity, and per other size of the mix (60 Mbit/s)."""
         rng = np.random.default_rng(cfg.seed + 1)
         batches = [TorchBatch.draw(replace(base, fronthaul_mbps=c), cfg.validation_n, rng)
                    for c in cfg.capacities_mbps]
         batches += [TorchBatch.draw(replace(base, num_aps=b, num_ues=k), cfg.validation_n, rng)
                     for b, k in cfg.size_mix if (b, k) != (base.num_aps, base.num_ues)]
-        return cls(tuple(batches))
+        return cls(tuple(b.to(device) for b in batches), cfg.val_rate_cap)
 
     def metric(self, model: Egat | DenseNet) -> float:
         """Mean feasible weighted sum rate, bit/s/Hz."""
@@ -165,12 +181,17 @@ class ValidationSet:
         scores = []
         for b in self.batches:
             v, x = infer(model, b)
-            h = b.h.numpy().astype(np.complex128)
-            noise = b.noise_w.numpy().astype(np.float64)
+            h = b.h.cpu().numpy().astype(np.complex128)
+            noise = b.noise_w.cpu().numpy().astype(np.float64)
+            cap = b.cap.cpu().numpy().astype(np.float64)
+            if self.rate_cap:  # score the deployed policy: rates capped to the fronthaul
+                v, _ = cap_rates(CellFreeBatch(h, noise, b.pmax_w.cpu().numpy().astype(
+                    np.float64), cap, b.weights.cpu().numpy().astype(np.float64), 1.0, False),
+                    v, x)
             r = cfp.rates(h, v, x, noise)
             load = np.einsum("nbk,nk->nb", x, r)
-            ok = np.all(load <= b.cap.numpy() * (1 + 1e-6), axis=-1)
-            scores.append(np.where(ok, (b.weights.numpy() * r).sum(-1), 0.0))
+            ok = np.all(load <= cap * (1 + 1e-6), axis=-1)
+            scores.append(np.where(ok, (b.weights.cpu().numpy() * r).sum(-1), 0.0))
         return float(np.mean(np.concatenate(scores)))
 
 
@@ -235,8 +256,8 @@ def build_model(arch: str = "egat", *, num_aps: int, num_ues: int, width: int, h
 
 def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfig | None = None,
                log_every: int = 50, progress: Callable[[int, TrainLog], None] | None = None,
-               resume_dir: str | Path | None = None, mu0: Tensor | None = None
-               ) -> tuple[Tensor, TrainLog]:
+               resume_dir: str | Path | None = None, mu0: Tensor | None = None,
+               device: torch.device | str = "cpu") -> tuple[Tensor, TrainLog]:
     """Algorithm 2; returns the final multipliers ``mu`` and the training log.
 
     Each step draws one capacity of ``capacities_mbps`` (and one size of
@@ -249,11 +270,15 @@ def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfi
     found there is continued bit-exactly (:mod:`rrm.models.cellfree.resume`).
     The model returned holds the best validated weights so far. ``mu0``: the
     starting multipliers (a fine-tuned model keeps its own; default zeros).
+    ``device``: where the model and every batch live (instances are drawn on
+    the CPU by numpy, then moved); a resume is bit-exact on the CPU only (the
+    association samples use the device's generator). ``mu`` is returned on the CPU.
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     base = scenario or CellFreeConfig(num_aps=cfg.num_aps, num_ues=cfg.num_ues,
                                       num_antennas=model.cfg.antennas)
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     settings = run_settings(cfg.as_dict(), model.cfg.as_dict())
     st = restore_train_state(resume_dir, model, opt, rng, settings) if resume_dir else None
@@ -262,14 +287,15 @@ def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfi
         if mu0 is not None:
             mu = mu0.mean().expand(mu.shape).clone() if mu0.shape != mu.shape else mu0.clone()
         st = LoopState(0, mu, -math.inf, 0, {}, asdict(TrainLog()))
+    st.mu = st.mu.to(device)
     hist = TrainLog(**st.history)
-    val = ValidationSet.draw(base, cfg)
+    val = ValidationSet.draw(base, cfg, device)
     t0 = time.perf_counter()
     wall0 = hist.wall_s
     model.train()
     while st.step < cfg.steps:
         st.step += 1
-        _one_step(model, opt, cfg, base, rng, st, hist, val, log_every, progress)
+        _one_step(model, opt, cfg, base, rng, st, hist, val, log_every, progress, device)
         stop = bool(cfg.time_limit_s) and time.perf_counter() - t0 > cfg.time_limit_s
         hist.wall_s = wall0 + time.perf_counter() - t0
         hist.steps_done = st.step
@@ -282,13 +308,14 @@ def train_egat(model: Egat | DenseNet, cfg: TrainConfig, scenario: CellFreeConfi
         model.load_state_dict(st.best_weights)
         hist.best_step = st.best_step
     model.eval()
-    return st.mu, hist
+    return st.mu.cpu(), hist
 
 
 def _one_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, cfg: TrainConfig,
               base: CellFreeConfig, rng: np.random.Generator, st: LoopState, hist: TrainLog,
               val: ValidationSet, log_every: int,
-              progress: Callable[[int, TrainLog], None] | None) -> None:
+              progress: Callable[[int, TrainLog], None] | None,
+              device: torch.device | str = "cpu") -> None:
     """Draw a batch, take one primal-dual step, validate and log when due."""
     step = st.step
     cap = float(rng.choice(cfg.capacities_mbps))
@@ -296,7 +323,7 @@ def _one_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, cfg: TrainConf
     if cfg.sizes:
         b, k = cfg.sizes[int(rng.integers(len(cfg.sizes)))]
         scen = replace(scen, num_aps=b, num_ues=k)
-    batch = TorchBatch.draw(scen, cfg.batch_size, rng)
+    batch = TorchBatch.draw(scen, cfg.batch_size, rng).to(device)
     loss, wsr, viol, st.mu = train_step(model, opt, batch, st.mu, cfg)
     if cfg.validate_every and (step % cfg.validate_every == 0 or step == cfg.steps):
         metric = val.metric(model)
@@ -304,7 +331,8 @@ def _one_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, cfg: TrainConf
         hist.val_metric.append(metric)
         if metric > st.best_metric:
             st.best_metric, st.best_step = metric, step
-            st.best_weights = copy.deepcopy(model.state_dict())
+            st.best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        _plateau_decay(opt, cfg, st, hist)
         model.train()
     if step % log_every == 0 or step == cfg.steps:
         hist.step.append(step)
@@ -316,13 +344,28 @@ def _one_step(model: Egat | DenseNet, opt: torch.optim.Optimizer, cfg: TrainConf
             progress(step, hist)
 
 
+def _plateau_decay(opt: torch.optim.Optimizer, cfg: TrainConfig, st: LoopState,
+                   hist: TrainLog) -> None:
+    """Multiply the lr by ``lr_decay`` after ``lr_patience`` validations without a new best.
+
+    Stateless beyond the log (the best step and the decay steps), so a resume continues it.
+    """
+    if not cfg.lr_patience or not cfg.validate_every:
+        return
+    since = max(st.best_step, hist.lr_decay_steps[-1] if hist.lr_decay_steps else 0)
+    if st.step - since >= cfg.lr_patience * cfg.validate_every:
+        for group in opt.param_groups:
+            group["lr"] *= cfg.lr_decay
+        hist.lr_decay_steps.append(st.step)
+
+
 @torch.no_grad()
 def infer(model: Egat | DenseNet, batch: TorchBatch) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic policy: ``x = [pi > 1/2]``, ``v = postprocess(v_raw, x)``.
 
-    Returns ``v [n,B,K,M]`` complex128 in sqrt(W) and ``x [n,B,K]`` int8.
+    Returns ``v [n,B,K,M]`` complex128 in sqrt(W) and ``x [n,B,K]`` int8 (on the CPU).
     """
     v_raw, pi, share = model(*batch.model_input())
     x = (pi > 0.5).float()
     v = postprocess(v_raw, x, batch.pmax_w, share)
-    return v.numpy().astype(np.complex128), x.numpy().astype(np.int8)
+    return v.cpu().numpy().astype(np.complex128), x.cpu().numpy().astype(np.int8)

@@ -41,7 +41,25 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert set(res["timing"]) == {"2", "3"}
 
 
+def test_train_with_a_fixed_penalty_stops_at_a_wall_clock_time(tmp_path: Path) -> None:
+    import time
+
+    ck = tmp_path / "egat"
+    assert main(["egat", "train", "--out", str(ck), "--steps", "1000", "--batch-size", "4",
+                 "--samples", "2", "--width", "8", "--heads", "2", "--layers", "1",
+                 "--aps", "4", "--ues", "2", "--threads", "1", "--dual-lr", "0",
+                 "--mu-init", "3", "--margin", "0", "--val-rate-cap", "--lr-patience", "2",
+                 "--stop-at", str(time.time() - 1), "--device", "cpu"]) == 0
+    model, meta = load_egat(ck)
+    assert 1 <= meta["steps_done"] < 1000  # the deadline had passed: 1 s of steps, the save
+    assert meta["machine"].startswith("CPU")
+    config = json.loads((ck / "config.json").read_text())
+    assert config["mu"] == [3.0] * 4 and config["training"]["val_rate_cap"] is True
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["egat", "train", "--out", "x", "--mu-init", "-1"], "--mu-init"),
+    (["egat", "train", "--out", "x", "--device", "nodevice"], "--device"),
     (["egat", "train", "--out", "x", "--width", "10", "--heads", "4"], "multiple of --heads"),
     (["egat", "train", "--out", "x", "--margin", "1.5"], "--margin"),
     (["egat", "eval", "--out", "x", "--capacities", "a,b"], "--capacities"),
