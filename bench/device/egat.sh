@@ -21,7 +21,7 @@ MARGIN=${MARGIN:-0}
 MU=${MU:-3}
 BATCH=${BATCH:-256}
 INIT=${INIT:-rrm/models/checkpoints/egat-small}
-export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$OUT"
 WORK=$(mktemp -d "$OUT/egat.XXXX")
 mkdir -p "$WORK/ckpt" "$WORK/logs"
