@@ -162,6 +162,7 @@ def run_expert(large_scale: FloatArray, noise_w: float, pmax_w: float, f_min: Ar
     dual = DualStep(torch.zeros(b, n, device=dev), torch.zeros(b, n, device=dev))
     descent = DualDescent(cfg.dual_step, cfg.dual_momentum)
     window, duals = [], []
+    kept = set(np.linspace(0, cfg.window - 1, cfg.samples).round().astype(int).tolist())
     violated, worst = np.empty((cfg.iterations, b)), np.empty((cfg.iterations, b))
     slack_sum = torch.zeros(b, n, device=dev)
     for it in range(cfg.iterations):
@@ -180,10 +181,9 @@ def run_expert(large_scale: FloatArray, noise_w: float, pmax_w: float, f_min: Ar
             dual = descent.step(dual, slack_sum / cfg.dual_every)
             slack_sum.zero_()
             duals.append(dual.lam.cpu().numpy().copy())
-        if it >= cfg.iterations - cfg.window:
+        if it - (cfg.iterations - cfg.window) in kept:  # only the picked late iterates
             window.append(torch.sigmoid(theta.detach()).cpu().numpy().copy())
         if progress is not None and (it + 1) % 100 == 0:
             progress(it + 1)
-    picks = np.linspace(0, cfg.window - 1, cfg.samples).round().astype(int)
-    samples = np.stack(window, axis=1)[:, picks]  # (B, S, N)
+    samples = np.stack(window, axis=1)  # (B, S, N)
     return ExpertResult(samples.astype(np.float64), np.stack(duals), violated, worst)
