@@ -61,7 +61,8 @@ def say(event: str, **kv: Any) -> None:
 def expert_phase(a: argparse.Namespace, out: Path) -> list[Path]:
     """Expert data parts until ``--parts`` or the phase's time share is used up."""
     expert = ExpertConfig(iterations=a.iterations, window=a.window, samples=a.samples,
-                          margin=a.margin, fading_samples=a.fading_samples)
+                          margin=a.margin, fading_samples=a.fading_samples,
+                          primal_beta2=a.beta2)
     stop_at = a.expert_share * a.budget_s
     parts: list[Path] = []
     part_s = 0.0
@@ -170,7 +171,9 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=3000)
     p.add_argument("--window", type=int, default=1000)
     p.add_argument("--samples", type=int, default=32, help="kept samples per instance")
-    p.add_argument("--margin", type=float, default=0.1)
+    p.add_argument("--margin", type=float, default=0.15, help="dual target f_min + margin")
+    p.add_argument("--beta2", type=float, default=0.9,
+                   help="Adam beta2 of the primal: 0.9 lets starved users switch back on")
     p.add_argument("--fading-samples", type=int, default=16)
     p.add_argument("--slots", type=int, default=500)
     p.add_argument("--expert-share", type=float, default=0.5, help="of the budget")

@@ -136,7 +136,8 @@ class DiffusionPolicy(_TimeSharingPolicy):
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
                     count: int) -> FloatArray:
         gso, u = model_inputs(large, pmax_w / noise_w, f_min)
-        return self.model.sample_inputs(gso, u, count, self._gen).double().numpy()
+        return self.model.sample_inputs(gso, u, count, self._gen,
+                                        self.buffers.check_open).double().numpy()
 
 
 class PrimalDualPolicy(_TimeSharingPolicy):
@@ -164,7 +165,8 @@ class PrimalDualPolicy(_TimeSharingPolicy):
                 for g, f in zip(large, f_min, strict=True)]
         todo = [i for i, key in enumerate(keys) if key not in self._cache]
         if todo:  # one batched expert run for every new state
-            res = run_expert(large[todo], noise_w, pmax_w, f_min[todo], self.cfg, self.seed)
+            res = run_expert(large[todo], noise_w, pmax_w, f_min[todo], self.cfg, self.seed,
+                             lambda _: self.buffers.check_open())  # every 100 iterations
             while len(self._cache) + len(todo) > CACHE_STATES and self._cache:
                 self._cache.pop(next(iter(self._cache)))  # oldest first
             self._cache.update({keys[i]: res.samples[j] for j, i in enumerate(todo)})
