@@ -11,6 +11,12 @@ allocations drawn in advance by one background thread:
 * when the large-scale state changes (new ``topology_version`` or different
   gains / f_min), the buffer is dropped and refilled: allocations drawn for
   another network must never be played;
+* with ``replay=True`` (time sharing as in the paper's evaluation, sec. 3.2:
+  each slot plays one of the S candidates drawn for the state, uniformly),
+  a slot *samples* a buffered allocation instead of popping it, and refills
+  only grow the set up to ``capacity``: one finished draw serves every later
+  slot of that state, so a large N whose draw takes longer than a slot still
+  keeps up once its first draw is in;
 * an empty or stale buffer raises :class:`rrm.models.policy.PolicyUnavailable`,
   which the xApp turns into a WMMSE fallback (``policy_unavailable``).
 
@@ -88,11 +94,16 @@ class SampleBuffers:
         first_batch: allocations drawn when the buffer is empty (after a change
             of the large-scale state): a small draw ends the fallback sooner,
             since a sampling pass costs a fixed part plus a part per sample.
+        replay: slots draw buffered allocations uniformly with replacement
+            (time sharing over the candidate set) instead of consuming them.
+        seed: seed of the replay draws.
     """
 
     def __init__(self, sampler: Sampler, capacity: int = 64, refill_below: int = 16,
-                 batch: int = 32, first_batch: int = 4) -> None:
-        self.sampler, self.capacity = sampler, capacity
+                 batch: int = 32, first_batch: int = 4, replay: bool = False,
+                 seed: int = 0) -> None:
+        self.sampler, self.capacity, self.replay = sampler, capacity, replay
+        self._rng = np.random.default_rng(seed)
         self.refill_below, self.batch = refill_below, batch
         self.first_batch = min(first_batch, batch)
         self.counters: Counter[str] = Counter()
@@ -124,8 +135,13 @@ class SampleBuffers:
                 self.counters["empty"] += 1
                 self._request(node)
                 raise PolicyUnavailable("sample buffer empty; refilling")
-            share = buf.shares.popleft()
-            if len(buf.shares) < self.refill_below:
+            if self.replay:  # time sharing: the candidate set stays, grows to capacity
+                share = buf.shares[int(self._rng.integers(len(buf.shares)))]
+                low = len(buf.shares) < self.capacity
+            else:
+                share = buf.shares.popleft()
+                low = len(buf.shares) < self.refill_below
+            if low:
                 self._request(node)
             self.counters["served"] += 1
             return share
@@ -179,7 +195,7 @@ class SampleBuffers:
                     room = self.capacity - len(cur.shares)
                     cur.shares.extend(np.asarray(drawn, dtype=np.float64)[:room])
                     self.counters["refills"] += 1
-                    if len(cur.shares) < self.refill_below:
+                    if len(cur.shares) < (self.capacity if self.replay else self.refill_below):
                         self._request(node)
 
     def close(self, timeout_s: float = 5.0) -> None:

@@ -82,6 +82,26 @@ def test_empty_buffer_is_reported_and_refilled_in_the_background():
     buf.close()
 
 
+def test_replay_buffer_time_shares_its_candidates_without_consuming_them():
+    counts = []
+
+    def numbered(large, noise, pmax, fmin, count):  # row i of the j-th draw holds 10 j + i
+        counts.append(count)
+        return 10.0 * len(counts) + np.arange(count)[:, None] + np.zeros((count, 2))
+
+    buf = SampleBuffers(numbered, capacity=3, refill_below=1, batch=2, first_batch=1,
+                        replay=True)
+    g, fmin = np.eye(2), np.zeros(2)
+    with pytest.raises(PolicyUnavailable, match="cold"):
+        buf.take("n", 0, g, fmin, 1.0, 1.0)
+    assert buf.wait_filled("n", 3, 5.0)
+    played = {float(buf.take("n", 0, g, fmin, 1.0, 1.0)[0]) for _ in range(60)}
+    assert played == {10.0, 20.0, 21.0}  # every candidate, none consumed
+    assert buf.available("n") == 3 and counts == [1, 2]  # full: no more draws
+    assert buf.counters["served"] == 60 and buf.counters["empty"] == 0
+    buf.close()
+
+
 def test_close_cancels_the_draw_in_progress_and_joins_the_refill_thread():
     started = threading.Event()
     steps = []
