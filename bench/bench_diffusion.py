@@ -18,12 +18,14 @@ Run: ``python bench/bench_diffusion.py`` (torch on 1 thread).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +40,7 @@ from rrm.models.diffusion.data import ergodic_config  # noqa: E402
 from rrm.models.diffusion.expert import ExpertConfig, run_expert  # noqa: E402
 from rrm.models.diffusion.model import load_diffusion  # noqa: E402
 from rrm.models.diffusion.policy import DiffusionPolicy  # noqa: E402
-from rrm.models.policy import make_policy  # noqa: E402
+from rrm.models.policy import PolicyUnavailable, make_policy  # noqa: E402
 from rrm.sim.env import InterferenceEnv, Topology  # noqa: E402
 from rrm.sim.fading import FadingProcess  # noqa: E402
 from rrm.sim.node import NodeConfig, SimNode  # noqa: E402
@@ -97,10 +99,16 @@ def _ergodic_node(episode_slots: int, slot_s: float, n: int = N) -> SimNode:
 
 
 def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05, n: int = N,
-              fill_timeout_s: float = 10.0) -> dict[str, object]:
-    """Real-time loop: 50 ms slots, new topology every ``episode_slots``; buffer statistics."""
-    policy = DiffusionPolicy()
+              fill_timeout_s: float = 10.0, warm_timeout_s: float = 0.0,
+              **policy_kwargs: Any) -> dict[str, object]:
+    """Real-time loop: 50 ms slots, new topology every ``episode_slots``; buffer statistics.
+
+    ``warm_timeout_s > 0``: before the loop starts, the first topology's
+    buffer gets its first draw (up to that long; ``warm_s`` says how long).
+    """
+    policy = DiffusionPolicy(**policy_kwargs)
     node = _ergodic_node(episode_slots, slot_s, n)
+    warm_s = _warm(policy, node, warm_timeout_s) if warm_timeout_s > 0 else None
     sim = Simulator([node], slot_period_s=slot_s, lockstep=False)
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("bench", transaction_id="b"))
@@ -131,7 +139,17 @@ def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05, 
             "served_share": stats.get("served", 0) / max(loop.stats.slots, 1),
             "fallbacks": fallbacks, "buffer": stats, "n": n,
             "pop_us": 1e6 * statistics.median(pop_s) if pop_s else None,
-            "slot_ms": 1e3 * slot_s, "episode_slots": episode_slots}
+            "slot_ms": 1e3 * slot_s, "episode_slots": episode_slots, "warm_s": warm_s}
+
+
+def _warm(policy: DiffusionPolicy, node: SimNode, timeout_s: float) -> float | None:
+    """Seconds until the node's current state has one buffered draw (None: timed out)."""
+    state = decode_indication(encode_indication(node.open_slot())).state
+    t0 = time.perf_counter()
+    with contextlib.suppress(PolicyUnavailable):
+        policy.decide(state, get_objective("sum"))  # cold: queues the first draw
+    ok = policy.buffers.wait_filled(state.network_id, 1, timeout_s)
+    return round(time.perf_counter() - t0, 1) if ok else None
 
 
 def main() -> None:

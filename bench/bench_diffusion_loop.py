@@ -27,23 +27,34 @@ def main() -> None:
     p.add_argument("--slots", type=int, default=400)
     p.add_argument("--episode", type=int, default=100, help="slots per topology")
     p.add_argument("--slot-ms", type=float, default=50.0)
+    p.add_argument("--replay", action="store_true",
+                   help="slots time-share the buffered samples instead of consuming them")
+    p.add_argument("--first-batch", type=int, default=4, help="samples of the first draw")
+    p.add_argument("--warm-s", type=float, default=0.0,
+                   help="wait up to this long for the first draw before the loop starts")
     a = p.parse_args()
     torch.set_num_threads(1)
     t = time.perf_counter()
-    lp = live_loop(a.slots, a.episode, a.slot_ms / 1e3, a.pairs, fill_timeout_s=5.0)
+    lp = live_loop(a.slots, a.episode, a.slot_ms / 1e3, a.pairs, fill_timeout_s=5.0,
+                   warm_timeout_s=a.warm_s, replay=a.replay, first_batch=a.first_batch)
     wall = time.perf_counter() - t
     load = os.getloadavg()[0]
     row = {**lp, "wall_s": round(wall, 1), "load_avg_1min": load}
     lines = ["# Diffusion policy in the live loop", "", machine_line(),
              f"Shared 2-core CPU, load average at the end (1 min) {load:.1f}; torch on 1 thread.",
              "", f"Command: `OMP_NUM_THREADS=1 python bench/bench_diffusion_loop.py --pairs "
-             f"{a.pairs} --slots {a.slots} --episode {a.episode} --slot-ms {a.slot_ms:g}`", "",
+             f"{a.pairs} --slots {a.slots} --episode {a.episode} --slot-ms {a.slot_ms:g}"
+             f"{' --replay' if a.replay else ''} --first-batch {a.first_batch} "
+             f"--warm-s {a.warm_s:g}`", "",
+             f"Replay (time sharing over the buffered samples): {a.replay}; first draw "
+             f"before the loop: {lp['warm_s']} s.", "",
              f"One ergodic node, N = {a.pairs}, shipped diffusion-small (100 DDIM steps, refills "
              f"of 32), {lp['slots']} slots of {lp['slot_ms']:.0f} ms, a new topology every "
              f"{a.episode} slots, {wall:.0f} s wall: {lp['served']} slots "
              f"({lp['served_share']:.1%}) served from the buffer; fallbacks "
              f"{json.dumps(lp['fallbacks'])}; buffer counters {json.dumps(lp['buffer'])}."]
-    print(save_results(f"diffusion-eval/loop-N{a.pairs}", lines, [row]))
+    stem = f"diffusion-eval/loop-N{a.pairs}" + ("-replay" if a.replay else "")
+    print(save_results(stem, lines, [row]))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,21 @@ allocations drawn in advance by one background thread:
 * when the large-scale state changes (new ``topology_version`` or different
   gains / f_min), the buffer is dropped and refilled: allocations drawn for
   another network must never be played;
+* with ``replay=True`` (time sharing as in the paper's evaluation, sec. 3.2:
+  each slot plays one of the S candidates drawn for the state, uniformly),
+  a slot *samples* a buffered allocation instead of popping it, and refills
+  only grow the set up to ``capacity``: one finished draw serves every later
+  slot of that state, so a large N whose draw takes longer than a slot still
+  keeps up once its first draw is in;
 * an empty or stale buffer raises :class:`rrm.models.policy.PolicyUnavailable`,
   which the xApp turns into a WMMSE fallback (``policy_unavailable``).
+
+:meth:`SampleBuffers.close` cancels the draw in progress: samplers call
+:meth:`SampleBuffers.check_open` between their steps, which raises
+:class:`SamplingCancelled` once closing; the refill thread then ends and is
+joined, so no torch work is left running when the interpreter exits (a
+draw of a minute at N = 400 used to outlive ``close`` and abort the process
+with "terminate called without an active exception").
 
 Counters (``served``, ``empty``, ``stale``, ``refills``, ``sampling_s``)
 say how often the buffer carried the slot.
@@ -38,6 +51,10 @@ FloatArray = NDArray[np.float64]
 # (large_scale [N, N], noise_w, pmax_w, f_min [N], count) -> power shares [count, N]
 Sampler = Callable[[FloatArray, float, float, FloatArray, int], FloatArray]
 log = structlog.get_logger("rrm.models.diffusion.buffer")
+
+
+class SamplingCancelled(Exception):
+    """A draw stopped between two of its steps because its buffer is closing."""
 
 
 @dataclass(frozen=True)
@@ -77,11 +94,16 @@ class SampleBuffers:
         first_batch: allocations drawn when the buffer is empty (after a change
             of the large-scale state): a small draw ends the fallback sooner,
             since a sampling pass costs a fixed part plus a part per sample.
+        replay: slots draw buffered allocations uniformly with replacement
+            (time sharing over the candidate set) instead of consuming them.
+        seed: seed of the replay draws.
     """
 
     def __init__(self, sampler: Sampler, capacity: int = 64, refill_below: int = 16,
-                 batch: int = 32, first_batch: int = 4) -> None:
-        self.sampler, self.capacity = sampler, capacity
+                 batch: int = 32, first_batch: int = 4, replay: bool = False,
+                 seed: int = 0) -> None:
+        self.sampler, self.capacity, self.replay = sampler, capacity, replay
+        self._rng = np.random.default_rng(seed)
         self.refill_below, self.batch = refill_below, batch
         self.first_batch = min(first_batch, batch)
         self.counters: Counter[str] = Counter()
@@ -90,6 +112,7 @@ class SampleBuffers:
         self._lock = threading.Lock()
         self._pending: set[str] = set()
         self._requests: queue.Queue[str | None] = queue.Queue()
+        self._closing = threading.Event()
         self._worker = threading.Thread(target=self._run, name="sample-refill", daemon=True)
         self._worker.start()
 
@@ -112,8 +135,13 @@ class SampleBuffers:
                 self.counters["empty"] += 1
                 self._request(node)
                 raise PolicyUnavailable("sample buffer empty; refilling")
-            share = buf.shares.popleft()
-            if len(buf.shares) < self.refill_below:
+            if self.replay:  # time sharing: the candidate set stays, grows to capacity
+                share = buf.shares[int(self._rng.integers(len(buf.shares)))]
+                low = len(buf.shares) < self.capacity
+            else:
+                share = buf.shares.popleft()
+                low = len(buf.shares) < self.refill_below
+            if low:
                 self._request(node)
             self.counters["served"] += 1
             return share
@@ -138,8 +166,13 @@ class SampleBuffers:
             self._pending.add(node)
             self._requests.put(node)
 
+    def check_open(self) -> None:
+        """Raise :class:`SamplingCancelled` once :meth:`close` was called (samplers' step hook)."""
+        if self._closing.is_set():
+            raise SamplingCancelled("sample buffer closing")
+
     def _run(self) -> None:
-        while (node := self._requests.get()) is not None:
+        while (node := self._requests.get()) is not None and not self._closing.is_set():
             with self._lock:
                 self._pending.discard(node)
                 buf = self._buffers.get(node)
@@ -150,6 +183,8 @@ class SampleBuffers:
             t0 = time.perf_counter()
             try:
                 drawn = self.sampler(args[0], args[1], args[2], args[3], count)
+            except SamplingCancelled:
+                return
             except Exception as err:  # a failed draw leaves the buffer empty: the xApp falls back
                 log.error("sampling_failed", node=node, error=str(err)[:200])
                 continue
@@ -160,10 +195,13 @@ class SampleBuffers:
                     room = self.capacity - len(cur.shares)
                     cur.shares.extend(np.asarray(drawn, dtype=np.float64)[:room])
                     self.counters["refills"] += 1
-                    if len(cur.shares) < self.refill_below:
+                    if len(cur.shares) < (self.capacity if self.replay else self.refill_below):
                         self._request(node)
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Stop the refill thread, waiting up to ``timeout_s`` for the draw in progress."""
+        """Cancel the draw in progress and join the refill thread (up to ``timeout_s``)."""
+        self._closing.set()
         self._requests.put(None)
         self._worker.join(timeout_s)
+        if self._worker.is_alive():  # a sampler that never calls check_open
+            log.warning("refill_thread_still_running", timeout_s=timeout_s)

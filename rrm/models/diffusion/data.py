@@ -14,6 +14,14 @@ the paper's Fig. 1 the dual trajectories of the first network ``duals
 [L, T_d, N]`` and the mean violated fraction ``violated [L, T]``.
 The split (5:1:2, sec. 3.2) is by network, so all f_min levels of a network
 fall in the same split.
+
+Compact files (``compact=True``, for N = 400 runs shipped back from a GPU
+machine): ``samples_u8`` holds the shares quantised to 1/255 instead of
+``samples``, ``large_scale`` is left out and regenerated on load from the
+stored ``seed``, ``index``, ``num_pairs`` and ``density`` (the generator is
+seeded numpy), and the Fig. 1 curves are float16 (duals of the first
+:data:`COMPACT_DUAL_USERS` users only). A data directory may hold parts in
+sub-directories (one per seed); the loader reads every ``density-*.npz`` below it.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from rrm.sim.scenarios.ergodic import (
     generate_ergodic,
 )
 
+COMPACT_DUAL_USERS = 4  # users of the first network whose duals a compact file keeps (Fig. 1)
 SPLITS = {"train": (0.0, 5 / 8), "val": (5 / 8, 6 / 8), "test": (6 / 8, 1.0)}  # 5:1:2, sec. 3.2
 
 
@@ -49,6 +58,7 @@ class ExpertDataConfig:
     f_min_levels: tuple[float, ...] = F_MIN_LEVELS  # bit/s/Hz, sec. 3.1
     seed: int = 0
     expert: ExpertConfig = field(default_factory=ExpertConfig)
+    compact: bool = False  # uint8 samples, large_scale regenerated on load (ours)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready config."""
@@ -61,6 +71,14 @@ def ergodic_config(num_pairs: int, density_per_km2: float, f_min: float = 0.6) -
     return ErgodicConfig.from_overrides(num_pairs=num_pairs, side_m=side, f_min=f_min)
 
 
+def density_networks(num_pairs: int, density: float, networks: int, seed: int,
+                     index: int) -> NDArray[np.float64]:
+    """``large_scale [n, N, N]`` of the data set's density ``index`` (seeded by ``seed, index``)."""
+    ecfg = ergodic_config(num_pairs, density)
+    rng = np.random.default_rng([seed, index])
+    return generate_ergodic(ecfg, networks, rng).large_scale
+
+
 def generate_density(cfg: ExpertDataConfig, index: int,
                      progress: Callable[[int], None] | None = None,
                      device: str = "cpu") -> dict[str, NDArray[Any]]:
@@ -69,8 +87,8 @@ def generate_density(cfg: ExpertDataConfig, index: int,
     One batched expert run over every (network, f_min) instance, on ``device``.
     """
     ecfg = ergodic_config(cfg.num_pairs, cfg.densities[index])
-    rng = np.random.default_rng([cfg.seed, index])
-    large = generate_ergodic(ecfg, cfg.networks_per_density, rng).large_scale  # (n, N, N)
+    large = density_networks(cfg.num_pairs, cfg.densities[index], cfg.networks_per_density,
+                             cfg.seed, index)  # (n, N, N)
     levels = np.asarray(cfg.f_min_levels)
     n = len(large)
     rows = np.repeat(np.arange(n), len(levels))  # instance -> network
@@ -82,6 +100,34 @@ def generate_density(cfg: ExpertDataConfig, index: int,
             "duals": np.moveaxis(res.duals[:, first], 1, 0), "violated": res.violated[:, first].T,
             "worst_slack": res.worst_slack[:, first].T, "density": np.asarray(cfg.densities[index]),
             "noise_w": np.asarray(ecfg.noise_w), "pmax_w": np.asarray(ecfg.pmax_w)}
+
+
+def compact(arrays: dict[str, NDArray[Any]], cfg: ExpertDataConfig,
+            index: int) -> dict[str, NDArray[Any]]:
+    """A density's arrays in the compact form (uint8 samples, no large_scale, float16 duals)."""
+    out = {k: v for k, v in arrays.items() if k not in ("large_scale", "samples", "duals")}
+    out["samples_u8"] = np.round(arrays["samples"] * 255).astype(np.uint8)
+    out["duals"] = arrays["duals"][..., :COMPACT_DUAL_USERS].astype(np.float16)
+    for key in ("violated", "worst_slack"):  # Fig. 1 curves: float16 is plenty
+        out[key] = arrays[key].astype(np.float16)
+    out.update(seed=np.asarray(cfg.seed), index=np.asarray(index),
+               num_pairs=np.asarray(cfg.num_pairs), networks=np.asarray(len(arrays["large_scale"])))
+    return out
+
+
+def networks_of(z: Any) -> NDArray[np.float64]:
+    """``large_scale [n, N, N]`` of a density file (regenerated from the seed when compact)."""
+    if "large_scale" in z.files:
+        return np.asarray(z["large_scale"])
+    return density_networks(int(z["num_pairs"]), float(z["density"]), int(z["networks"]),
+                            int(z["seed"]), int(z["index"]))
+
+
+def samples_of(z: Any) -> NDArray[np.float64]:
+    """``samples [I, S, N]`` (``p / Pmax``) of a density file, compact or not."""
+    if "samples" in z.files:
+        return np.asarray(z["samples"])
+    return np.asarray(z["samples_u8"], dtype=np.float64) / 255.0
 
 
 def generate_expert_data(cfg: ExpertDataConfig, out: str | Path,
@@ -98,6 +144,8 @@ def generate_expert_data(cfg: ExpertDataConfig, out: str | Path,
         path = d / f"density-{i}.npz"
         if not path.exists():
             arrays = generate_density(cfg, i, _bind(progress, i), device)
+            if cfg.compact:
+                arrays = compact(arrays, cfg, i)
             tmp = d / f"density-{i}.tmp.npz"
             np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
             tmp.replace(path)  # a killed run never leaves a half-written density behind
@@ -131,7 +179,7 @@ def load_expert_data(directory: str | Path, split: str) -> ExpertSet:
     """The ``split`` ('train', 'val', 'test') of every density file in ``directory``."""
     if split not in SPLITS:
         raise InvalidInput(f"unknown split {split!r}; choose {', '.join(SPLITS)}")
-    paths = sorted(Path(directory).glob("density-*.npz"))
+    paths = sorted(Path(directory).rglob("density-*.npz"))
     paths = [p for p in paths if not p.name.endswith(".tmp.npz")]
     if not paths:
         raise InvalidInput(f"no density-*.npz in {str(directory)!r}; run "
@@ -140,11 +188,11 @@ def load_expert_data(directory: str | Path, split: str) -> ExpertSet:
     noise = pmax = 0.0
     for p in paths:
         z = np.load(p, allow_pickle=False)
-        n = len(z["large_scale"])
-        lo, hi = (round(f * n) for f in SPLITS[split])
+        large = networks_of(z)
+        lo, hi = (round(f * len(large)) for f in SPLITS[split])
         keep = (z["network"] >= lo) & (z["network"] < hi)
         rows = z["network"][keep]
-        parts.append((z["large_scale"][rows], z["f_min"][keep], z["samples"][keep],
+        parts.append((large[rows], z["f_min"][keep], samples_of(z)[keep],
                       np.full(int(keep.sum()), float(z["density"]))))
         noise, pmax = float(z["noise_w"]), float(z["pmax_w"])
     large, fmin, samples, density = (np.concatenate(c) for c in zip(*parts, strict=True))

@@ -18,9 +18,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
+from torch import Tensor
 
-from rrm.core import physics
+from rrm.core import physics, physics_torch
 
 FloatArray = NDArray[np.float64]
 SLOT_CHUNK = 50  # slots per vectorised block: (chunk, I, N, N) gains stay a few MB
@@ -82,3 +84,29 @@ def percentile_curves(cumulative: FloatArray) -> dict[str, FloatArray]:
     flat = cumulative.reshape(cumulative.shape[0], -1)
     p1, p5 = np.percentile(flat, [1, 5], axis=1)
     return {"p1": p1, "p5": p5, "mean": flat.mean(axis=1)}
+
+
+def ergodic_rates_torch(large_scale: Tensor, shares: Tensor, noise_w: float, pmax_w: float,
+                        slots: int, generator: torch.Generator,
+                        chunk_elements: int = 2**26) -> Tensor:
+    """``[I, N]`` ergodic rates after ``slots`` slots: the final row of :func:`cumulative_rates`.
+
+    The same time sharing (a uniform candidate and a fresh Rayleigh draw per
+    slot and network) as one tensor program on the device of ``large_scale
+    [I, N, N]`` and ``shares [I, S, N]``; the draws come from ``generator``
+    (on that device), so it matches the numpy version in distribution. A
+    block holds at most ``chunk_elements`` gains (2^26: 256 MB of float32).
+    """
+    i_count, s_count, n = shares.shape
+    scale = noise_w / pmax_w  # rates are invariant to scaling gains and noise together
+    g = (large_scale / scale).float()
+    total = torch.zeros(i_count, n, device=g.device)
+    rows = torch.arange(i_count, device=g.device)
+    chunk = max(1, min(SLOT_CHUNK, chunk_elements // g.numel()))
+    for lo in range(0, slots, chunk):
+        t = min(chunk, slots - lo)
+        pick = torch.randint(0, s_count, (t, i_count), generator=generator, device=g.device)
+        fading = torch.empty((t, *g.shape), device=g.device).exponential_(generator=generator)
+        power = shares[rows[None, :], pick].float()  # (t, I, N)
+        total += physics_torch.rates(g[None] * fading, power, 1.0).sum(0)
+    return total / slots

@@ -9,6 +9,7 @@ settings).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,13 @@ class GraphDiffusion:
 
     @torch.no_grad()
     def sample_inputs(self, gso: Tensor, u: Tensor, num_samples: int,
-                      generator: torch.Generator | None = None) -> Tensor:
-        """``[B, S, N]`` power shares for model inputs ``gso [B, N, N]``, ``u [B, N, 3]``."""
+                      generator: torch.Generator | None = None,
+                      step_hook: Callable[[], None] | None = None) -> Tensor:
+        """``[B, S, N]`` power shares for model inputs ``gso [B, N, N]``, ``u [B, N, 3]``.
+
+        ``step_hook()`` runs before every denoiser call; an exception it raises
+        ends the draw there (a closing buffer cancels its refill this way).
+        """
         self.denoiser.eval()
         b, n = u.shape[:2]
         # converted once per DDIM pass, not once per denoiser call (sparse at N = 400)
@@ -53,6 +59,8 @@ class GraphDiffusion:
         u_s = u.repeat_interleave(num_samples, dim=0)
 
         def eps(x: Tensor, k: Tensor) -> Tensor:
+            if step_hook is not None:
+                step_hook()
             return self.denoiser(x, k, gso_s, u_s)
 
         x = self.sampler.sample(eps, (b * num_samples, n), generator)

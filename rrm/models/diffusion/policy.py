@@ -57,9 +57,11 @@ class _TimeSharingPolicy(Policy):
 
     time_sharing = True
 
-    def __init__(self, name: str, capacity: int, refill_below: int, batch: int) -> None:
+    def __init__(self, name: str, capacity: int, refill_below: int, batch: int,
+                 first_batch: int = 4, replay: bool = False) -> None:
         super().__init__(name)
-        self.buffers = SampleBuffers(self._draw, capacity, refill_below, batch)
+        self.buffers = SampleBuffers(self._draw, capacity, refill_below, batch, first_batch,
+                                     replay)
 
     @abstractmethod
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
@@ -118,6 +120,9 @@ class DiffusionPolicy(_TimeSharingPolicy):
         checkpoint: diffusion checkpoint directory (default: the shipped one).
         ddim_steps, eta: DDIM settings (sec. 3.1: 100 steps; authors: eta 0.2).
         capacity, refill_below, batch: buffer sizes per network.
+        first_batch: samples of the first draw after a change of state.
+        replay: slots time-share the buffered samples (with replacement)
+            instead of consuming them (:class:`SampleBuffers`): large N.
         seed: seed of the sampler's noise.
         threads: torch intra-op threads (1, as ``gfm``: small tensors, shared cores).
     """
@@ -126,17 +131,19 @@ class DiffusionPolicy(_TimeSharingPolicy):
 
     def __init__(self, checkpoint: str | Path | None = None, ddim_steps: int = 100,
                  eta: float = 0.2, capacity: int = 64, refill_below: int = 16, batch: int = 32,
-                 seed: int = 0, threads: int = 1, *, name: str = "diffusion") -> None:
+                 seed: int = 0, threads: int = 1, *, name: str = "diffusion",
+                 first_batch: int = 4, replay: bool = False) -> None:
         torch.set_num_threads(threads)
         model, self.metadata = load_diffusion(checkpoint)
         self.model = model.with_ddim(DdimConfig(ddim_steps, eta))
         self._gen = torch.Generator().manual_seed(seed)
-        super().__init__(name, capacity, refill_below, batch)
+        super().__init__(name, capacity, refill_below, batch, first_batch, replay)
 
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
                     count: int) -> FloatArray:
         gso, u = model_inputs(large, pmax_w / noise_w, f_min)
-        return self.model.sample_inputs(gso, u, count, self._gen).double().numpy()
+        return self.model.sample_inputs(gso, u, count, self._gen,
+                                        self.buffers.check_open).double().numpy()
 
 
 class PrimalDualPolicy(_TimeSharingPolicy):
@@ -164,7 +171,8 @@ class PrimalDualPolicy(_TimeSharingPolicy):
                 for g, f in zip(large, f_min, strict=True)]
         todo = [i for i, key in enumerate(keys) if key not in self._cache]
         if todo:  # one batched expert run for every new state
-            res = run_expert(large[todo], noise_w, pmax_w, f_min[todo], self.cfg, self.seed)
+            res = run_expert(large[todo], noise_w, pmax_w, f_min[todo], self.cfg, self.seed,
+                             lambda _: self.buffers.check_open())  # every 100 iterations
             while len(self._cache) + len(todo) > CACHE_STATES and self._cache:
                 self._cache.pop(next(iter(self._cache)))  # oldest first
             self._cache.update({keys[i]: res.samples[j] for j, i in enumerate(todo)})

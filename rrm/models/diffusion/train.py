@@ -13,6 +13,7 @@ its own (:mod:`rrm.models.checkpoint`: safetensors, no pickle).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from rrm.core.errors import CheckpointError, ConfigError
 from rrm.models.checkpoint import load_checkpoint, save_checkpoint
 from rrm.models.diffusion.data import ExpertSet
 from rrm.models.diffusion.evaluate import cumulative_rates, metrics
-from rrm.models.diffusion.features import model_inputs, to_signal
+from rrm.models.diffusion.features import model_inputs, node_state, to_signal
 from rrm.models.diffusion.model import GraphDiffusion
 
 
@@ -63,9 +64,16 @@ class Tensors:
     x0: Tensor
 
     @classmethod
-    def of(cls, data: ExpertSet) -> Tensors:
-        gso, u = model_inputs(data.large_scale, data.pmax_w / data.noise_w, data.f_min[:, None])
-        return cls(gso, u, to_signal(torch.as_tensor(data.samples, dtype=torch.float32)))
+    def of(cls, data: ExpertSet, device: str | torch.device = "cpu") -> Tensors:
+        """Model tensors on ``device``; the GSO of each distinct network is computed once."""
+        _, first, inverse = np.unique(data.large_scale[:, 0], axis=0, return_index=True,
+                                      return_inverse=True)  # instances share networks (f_min)
+        gso, _ = model_inputs(data.large_scale[first], data.pmax_w / data.noise_w, 0.0)
+        u = torch.as_tensor(node_state(data.large_scale, data.pmax_w / data.noise_w,
+                                       data.f_min[:, None]), dtype=torch.float32)
+        x0 = to_signal(torch.as_tensor(data.samples, dtype=torch.float32))
+        return cls(gso[torch.as_tensor(inverse.reshape(-1))].to(device), u.to(device),
+                   x0.to(device))
 
 
 def ddpm_loss(model: GraphDiffusion, t: Tensors, batch: int, gen: torch.Generator) -> Tensor:
@@ -73,8 +81,10 @@ def ddpm_loss(model: GraphDiffusion, t: Tensors, batch: int, gen: torch.Generato
     i = torch.randint(0, len(t.x0), (batch,), generator=gen)
     s = torch.randint(0, t.x0.shape[1], (batch,), generator=gen)
     k = torch.randint(0, model.schedule.num_steps, (batch,), generator=gen)
+    dev = t.x0.device
+    i, s, k = i.to(dev), s.to(dev), k.to(dev)  # draws on the CPU: the same run on any device
     x0 = t.x0[i, s]  # (B, N)
-    eps = torch.randn(x0.shape, generator=gen)
+    eps = torch.randn(x0.shape, generator=gen).to(dev)
     xk = model.schedule.add_noise(x0, eps, k)
     return torch.mean((model.denoiser(xk, k, t.gso[i], t.u[i]) - eps) ** 2)
 
@@ -97,15 +107,15 @@ def validate(model: GraphDiffusion, val: ExpertSet, cfg: TrainConfig) -> dict[st
 
 
 def _state(model: GraphDiffusion, opt: torch.optim.Optimizer) -> dict[str, Tensor]:
-    """Weights and AdamW moments as flat named tensors (safetensors-ready)."""
-    state = {f"model.{k}": v for k, v in model.denoiser.state_dict().items()}
+    """Weights and AdamW moments as flat named CPU tensors (safetensors-ready)."""
+    state = {f"model.{k}": v.cpu() for k, v in model.denoiser.state_dict().items()}
     names = dict(model.denoiser.named_parameters())
     for name, p in names.items():
         s = opt.state.get(p, {})
         for key in ("exp_avg", "exp_avg_sq", "step"):
             if key in s:
-                state[f"opt.{name}.{key}"] = torch.as_tensor(s[key]).reshape(-1) \
-                    if key == "step" else s[key]
+                state[f"opt.{name}.{key}"] = torch.as_tensor(s[key]).reshape(-1).cpu() \
+                    if key == "step" else s[key].cpu()
     return state
 
 
@@ -114,22 +124,28 @@ def _restore(model: GraphDiffusion, opt: torch.optim.Optimizer, state: dict[str,
     for name, p in model.denoiser.named_parameters():
         if f"opt.{name}.step" in state:
             opt.state[p] = {"step": state[f"opt.{name}.step"].reshape(()).clone(),
-                            "exp_avg": state[f"opt.{name}.exp_avg"].clone(),
-                            "exp_avg_sq": state[f"opt.{name}.exp_avg_sq"].clone()}
+                            "exp_avg": state[f"opt.{name}.exp_avg"].to(p.device),
+                            "exp_avg_sq": state[f"opt.{name}.exp_avg_sq"].to(p.device)}
 
 
 def train(model: GraphDiffusion, data: ExpertSet, val: ExpertSet | None, cfg: TrainConfig,
           resume_dir: str | Path | None = None,
           progress: Callable[[int, dict[str, float]], None] | None = None,
+          device: str | torch.device = "cpu", time_limit_s: float | None = None,
           ) -> list[dict[str, float]]:
-    """Train ``model.denoiser`` in place; returns the history (loss and validation rows).
+    """Train ``model.denoiser`` in place on ``device``; returns the history (loss, validation).
 
     With ``resume_dir``, the state is saved there every ``save_every`` steps
-    and training continues from it when it already holds one.
+    and training continues from it when it already holds one. With
+    ``time_limit_s``, training stops after the first step past that many
+    seconds, saves the resume state and returns; the history's last row then
+    carries ``"stopped": 1`` (a later call with the same arguments goes on).
+    Validation samples on the CPU (the weights are moved there and back).
     """
+    model.denoiser.to(device)
     opt = torch.optim.AdamW(model.denoiser.parameters(), lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
-    t = Tensors.of(data)
+    t = Tensors.of(data, device)
     history: list[dict[str, float]] = []
     start = 0
     if resume_dir is not None and (Path(resume_dir) / "metadata.json").is_file():
@@ -139,6 +155,17 @@ def train(model: GraphDiffusion, data: ExpertSet, val: ExpertSet | None, cfg: Tr
         if meta.get("train") != cfg.as_dict():
             raise CheckpointError(f"resume state in {str(resume_dir)!r} was made with another "
                                   f"training config; remove it or use the same options")
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    _run_steps(model, opt, t, val, cfg, start, history, resume_dir, progress, deadline)
+    return history
+
+
+def _run_steps(model: GraphDiffusion, opt: torch.optim.Optimizer, t: Tensors,
+               val: ExpertSet | None, cfg: TrainConfig, start: int,
+               history: list[dict[str, float]], resume_dir: str | Path | None,
+               progress: Callable[[int, dict[str, float]], None] | None,
+               deadline: float | None) -> None:
+    """Steps ``start..cfg.steps - 1`` (or until ``deadline``), appending to ``history``."""
     model.denoiser.train()
     running = 0.0
     for step in range(start, cfg.steps):
@@ -149,14 +176,28 @@ def train(model: GraphDiffusion, data: ExpertSet, val: ExpertSet | None, cfg: Tr
         opt.step()
         running = 0.98 * running + 0.02 * loss.item() if step > start else loss.item()
         row: dict[str, float] = {}
-        if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
+        stop = deadline is not None and time.monotonic() > deadline
+        if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps or stop:
             row = {"step": step + 1, "loss": round(running, 5)}
-            if val is not None:
-                row.update(validate(model, val, cfg))
+            if val is not None and not stop:
+                row.update(_validate_on_cpu(model, val, cfg))
+            if stop:
+                row["stopped"] = 1
             history.append(row)
         if progress is not None:
             progress(step + 1, row or {"loss": running})
-        if resume_dir is not None and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps):
+        if resume_dir is not None and ((step + 1) % cfg.save_every == 0
+                                       or step + 1 == cfg.steps or stop):
             save_checkpoint(resume_dir, _state(model, opt), {"kind": "diffusion-resume"},
                             {"step": step + 1, "history": history, "train": cfg.as_dict()})
-    return history
+        if stop:
+            return
+
+
+def _validate_on_cpu(model: GraphDiffusion, val: ExpertSet, cfg: TrainConfig) -> dict[str, float]:
+    device = next(model.denoiser.parameters()).device
+    model.denoiser.cpu()
+    try:
+        return validate(model, val, cfg)
+    finally:
+        model.denoiser.to(device)

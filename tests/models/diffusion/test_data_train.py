@@ -1,5 +1,7 @@
 """Expert data sets (seeded, resumable, 5:1:2 split), ergodic metrics, and resumable training."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ import torch
 from rrm.core import physics
 from rrm.core.errors import InvalidInput
 from rrm.models.diffusion.data import ExpertDataConfig, generate_expert_data, load_expert_data
-from rrm.models.diffusion.evaluate import cumulative_rates, metrics
+from rrm.models.diffusion.evaluate import cumulative_rates, ergodic_rates_torch, metrics
 from rrm.models.diffusion.expert import ExpertConfig
 from rrm.models.diffusion.model import GraphDiffusion
 from rrm.models.diffusion.train import TrainConfig, train
@@ -41,6 +43,17 @@ def test_generator_is_seeded(data_dir, tmp_path):
     for name in ("density-0.npz", "density-3.npz"):
         a, b = np.load(data_dir / name), np.load(tmp_path / name)
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_compact_parts_load_as_the_full_files_within_quantisation(data_dir, tmp_path):
+    generate_expert_data(dataclasses.replace(TINY, compact=True), tmp_path / "part-0")
+    z = np.load(tmp_path / "part-0" / "density-2.npz")
+    assert "large_scale" not in z.files and z["samples_u8"].dtype == np.uint8
+    for split in ("train", "test"):
+        full, small = load_expert_data(data_dir, split), load_expert_data(tmp_path, split)
+        np.testing.assert_array_equal(small.large_scale, full.large_scale)  # from the seed
+        np.testing.assert_array_equal(small.f_min, full.f_min)
+        np.testing.assert_allclose(small.samples, full.samples, atol=0.5 / 255 + 1e-12)
 
 
 def test_split_is_5_1_2_by_network_with_every_f_min_level(data_dir):
@@ -108,3 +121,31 @@ def test_training_lowers_the_ddpm_loss(data_dir):
                                 val_samples=2, val_slots=5))
     assert history[-1]["loss"] < history[0]["loss"] < 1.5
     assert {"ugnn_p5", "expert_p5", "ugnn_feasibility"} <= set(history[-1])
+
+
+def test_torch_time_sharing_matches_numpy_in_distribution():
+    g = np.abs(np.random.default_rng(0).normal(size=(2, 3, 3))) + np.eye(3) * 3
+    shares = np.random.default_rng(1).uniform(size=(2, 4, 3))
+    reference = cumulative_rates(g, shares, 0.1, 2.0, 4000, np.random.default_rng(2))[-1]
+    gen = torch.Generator().manual_seed(3)
+    r = ergodic_rates_torch(torch.as_tensor(g), torch.as_tensor(shares), 0.1, 2.0, 4000, gen,
+                            chunk_elements=50)  # several slot blocks
+    np.testing.assert_allclose(r.double().numpy(), reference, rtol=0.05)
+
+
+def test_time_limited_training_stops_saves_and_goes_on(data_dir, tmp_path):
+    data = load_expert_data(data_dir, "train")
+    cfg = TrainConfig(steps=3, batch_size=8, lr=1e-3, val_every=100, save_every=100)
+    straight = _model()
+    train(straight, data, None, cfg)
+    limited = _model()
+    first = train(limited, data, None, cfg, tmp_path / "resume", time_limit_s=0.0)
+    assert first == [{"step": 1, "loss": first[0]["loss"], "stopped": 1}]
+    for _ in range(2):  # each call: one step past the (zero) limit, saved
+        history = train(_model(), data, None, cfg, tmp_path / "resume", time_limit_s=0.0)
+    assert [row["step"] for row in history] == [1, 2, 3]
+    resumed = _model()
+    train(resumed, data, None, cfg, tmp_path / "resume")  # done: nothing left to run
+    for a, b in zip(straight.denoiser.state_dict().values(),
+                    resumed.denoiser.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)

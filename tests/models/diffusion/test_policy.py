@@ -1,6 +1,7 @@
 """Time-sharing policies: sample buffers, diffusion on a tiny instance and in the loop."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -79,6 +80,47 @@ def test_empty_buffer_is_reported_and_refilled_in_the_background():
     buf.take("n", 0, g, fmin, 1.0, 1.0)
     assert buf.counters["empty"] == 1 and buf.counters["served"] == 1
     buf.close()
+
+
+def test_replay_buffer_time_shares_its_candidates_without_consuming_them():
+    counts = []
+
+    def numbered(large, noise, pmax, fmin, count):  # row i of the j-th draw holds 10 j + i
+        counts.append(count)
+        return 10.0 * len(counts) + np.arange(count)[:, None] + np.zeros((count, 2))
+
+    buf = SampleBuffers(numbered, capacity=3, refill_below=1, batch=2, first_batch=1,
+                        replay=True)
+    g, fmin = np.eye(2), np.zeros(2)
+    with pytest.raises(PolicyUnavailable, match="cold"):
+        buf.take("n", 0, g, fmin, 1.0, 1.0)
+    assert buf.wait_filled("n", 3, 5.0)
+    played = {float(buf.take("n", 0, g, fmin, 1.0, 1.0)[0]) for _ in range(60)}
+    assert played == {10.0, 20.0, 21.0}  # every candidate, none consumed
+    assert buf.available("n") == 3 and counts == [1, 2]  # full: no more draws
+    assert buf.counters["served"] == 60 and buf.counters["empty"] == 0
+    buf.close()
+
+
+def test_close_cancels_the_draw_in_progress_and_joins_the_refill_thread():
+    started = threading.Event()
+    steps = []
+
+    def endless(*args):  # a sampler that would run for minutes, checking between its steps
+        started.set()
+        while True:
+            buf.check_open()
+            steps.append(1)
+            time.sleep(0.001)
+
+    buf = SampleBuffers(endless, capacity=4, refill_below=1, batch=2)
+    with pytest.raises(PolicyUnavailable, match="cold"):
+        buf.take("n", 0, np.eye(2), np.zeros(2), 1.0, 1.0)
+    assert started.wait(5.0)
+    t0 = time.monotonic()
+    buf.close(timeout_s=5.0)
+    assert not buf._worker.is_alive() and time.monotonic() - t0 < 1.0
+    assert steps and buf.counters["refills"] == 0
 
 
 def tiny_network():
