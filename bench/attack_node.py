@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -68,6 +69,11 @@ class Node:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the node process has used so far."""
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -140,17 +146,21 @@ def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
         victim.start()
         time.sleep(1.0)
         rss0 = node.rss_mib()
+        cpu0, t0 = node.cpu_s(), time.monotonic()
         before = victim.rate(window_s)
+        cpu_before = (node.cpu_s() - cpu0) / (time.monotonic() - t0)
         attacker = node.client(peers=max(1, count // 10))
         t0 = time.monotonic()
         admitted, refused = _open(attacker, count)
         open_s = time.monotonic() - t0
         rss_peak, rates = node.rss_mib(), []
+        cpu0, t0 = node.cpu_s(), time.monotonic()
         end = time.monotonic() + hold_s
         while time.monotonic() < end:
             rates.append(victim.rate(min(window_s, end - time.monotonic())))
             rss_peak = max(rss_peak, node.rss_mib())
         during = sum(rates) / max(1, len(rates))
+        cpu_during = (node.cpu_s() - cpu0) / (time.monotonic() - t0)
         row = {"transport": transport, "attack": kind, "k": k, "slot_ms": slot_ms,
                "subscriptions": count,
                "admitted": admitted, "refused_overload": refused, "open_s": round(open_s, 2),
@@ -158,6 +168,7 @@ def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
                "controls_per_s_during": round(during, 1),
                "kept": round(during / before, 3) if before else None,
                "control_timeouts": victim.timeouts,
+               "node_cpu_before": round(cpu_before, 3), "node_cpu_during": round(cpu_during, 3),
                "node_rss_mib_start": round(rss0, 1), "node_rss_mib_peak": round(rss_peak, 1),
                "node_rss_mib_end": round(node.rss_mib(), 1)}
         victim.stopped.set()
@@ -191,6 +202,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     cols = ["transport", "attack", "k", "slot_ms", "subscriptions", "admitted", "refused_overload",
             "controls_per_s_before", "controls_per_s_during", "kept", "control_timeouts",
+            "node_cpu_before", "node_cpu_during",
             "node_rss_mib_start", "node_rss_mib_peak", "node_rss_mib_end"]
     lines = ["# The node under a hostile xApp (issue #19 items 9-10)", "",
              machine_line() + " The shared 2-core CPU; node, victim and attacker on it.",
@@ -198,7 +210,8 @@ def main() -> None:
                                           *sys.argv[1:]]) + "`",
              "Node limits: the defaults of `rrm sim serve` (8 subscriptions, 2 per peer; "
              "idle timeout 30 s). `kept` = accepted controls/s of the well-behaved xApp "
-             "during the attack / before it.", "",
+             "during the attack / before it; `node_cpu_*`: the node process's CPU, "
+             "cores (user + system), before and during the attack.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     print(save_results("attack_node", lines, rows))

@@ -178,6 +178,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="reduced sizes")
     p.add_argument("--only", default="", help="run attacks whose name contains this")
+    p.add_argument("--out", default="attack_xapp",
+                   help="results name under bench/results (a partial run keeps the full table)")
     args = p.parse_args()
     rows = []
     for name, transport, script, sent, opts in attacks(args.quick):
@@ -188,8 +190,8 @@ def main() -> None:
         rows.append(row)
     lines = [f"# xApp under attack (issue #19 items 1-7){' - reduced sizes' if args.quick else ''}",
              "", machine_line(), "",
-             f"Command: `OMP_NUM_THREADS=1 python bench/attack_xapp.py"
-             f"{' --quick' if args.quick else ''}`. Peak RSS is the xApp process's VmHWM; "
+             "Command: `" + " ".join(["OMP_NUM_THREADS=1 python bench/attack_xapp.py",
+                                      *sys.argv[1:]]) + "`. Peak RSS is the xApp process's VmHWM; "
              f"the chart's limit is {CHART_LIMIT_MIB} MiB.", "",
              "`accounted` = answered + indications dropped and counted (acks and utilities "
              "dropped are counted too, but are not indications).", "",
@@ -202,7 +204,7 @@ def main() -> None:
                      f"{dropped} | {r['accounted']} | {r['answered_twice']} | "
                      f"{r['subscriptions']} | "
                      f"{r['crash']} | {r['hang']} | {r['peak_rss_mib']} | {r['wall_s']} |")
-    print(save_results("attack_xapp", lines, rows))
+    print(save_results(args.out, lines, rows))
 
 
 if __name__ == "__main__":

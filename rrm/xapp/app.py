@@ -41,6 +41,10 @@ from rrm.xapp.watch import ConfigWatcher
 log = structlog.get_logger("rrm.xapp")
 
 
+class Interrupted(Exception):  # noqa: N818 - like KeyboardInterrupt, not an error
+    """SIGTERM/SIGINT while connecting or subscribing: the attempt is abandoned."""
+
+
 def load_policies(cfg: XAppConfig, health: HealthState,
                   metrics: XAppMetrics) -> tuple[Policy, Policy]:
     """The configured policy and the fallback; WMMSE-only when the policy fails to load.
@@ -100,9 +104,18 @@ class XApp:
         self.http_port = 0
         self.loop: SlotLoop | None = None
         self._session_subscribed = False  # the current session got its subscription ack
+        self._connecting = False  # in connect + subscribe: waits of up to 5 s each
         # said once at start (and printed by the CLI); files are read at each connection
         self.insecure = warn_if_insecure(cfg.transport, cfg.e2_address, cfg.security())
         check_credentials(cfg.transport, cfg.security())  # bad key files: ConfigError now
+
+    def interrupt(self) -> None:
+        """Call from a signal handler after setting ``stop``: a connect or subscribe
+        wait (up to 5 s each, blind to ``stop``) is abandoned at once by raising
+        :class:`Interrupted` there, where nothing is half-written (no trace record,
+        no control); elsewhere the loop sees ``stop`` within its 0.2 s poll."""
+        if self._connecting:
+            raise Interrupted
 
     def reload(self, path: Path) -> None:
         """Apply a changed config file: log level, guards and objective take effect now."""
@@ -167,6 +180,8 @@ class XApp:
                 backoff = self.cfg.reconnect_initial_s
             except ProtocolMismatch:
                 raise
+            except Interrupted:
+                log.info("session_interrupted")  # stop is set: the loop ends here
             except TransportError as err:
                 self.health.subscribed = False
                 self.metrics.subscribed.set(0)
@@ -191,11 +206,15 @@ class XApp:
     def _session(self, stop: threading.Event, max_slots: int | None, resumed: bool) -> None:
         self.health.beat()  # a connect attempt may take the client's whole connect timeout
         self._session_subscribed = False
-        client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes,
-                         self.cfg.security(), size_limits(self.cfg.guards), self.cfg.queue_bytes)
+        client = None
+        self._connecting = True
         try:
+            client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes,
+                             self.cfg.security(), size_limits(self.cfg.guards),
+                             self.cfg.queue_bytes)
             ack = client.subscribe(SubscribeMsg(self.cfg.xapp_id, self.cfg.node_ids,
                                                 self.cfg.objective, self.transaction_id))
+            self._connecting = False
             self.health.subscribed = self._session_subscribed = True
             self.metrics.subscribed.set(1)
             if resumed:
@@ -208,7 +227,9 @@ class XApp:
                                  node_ids=frozenset(n.node_id for n in ack.nodes))
             self.loop.run(stop, max_slots)
         finally:
-            client.close()
+            self._connecting = False
+            if client is not None:
+                client.close()
 
 
 def summary(app: XApp) -> dict[str, Any]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import structlog
 
+from rrm.core.cancel import Cancelled, StopToken
 from rrm.core.errors import ConfigError
 from rrm.core.objectives import Objective, get_objective
 from rrm.core.types import (
@@ -24,8 +26,11 @@ from rrm.core.types import (
     PowerAllocation,
 )
 from rrm.core.wire.messages import Cause, Header, IndicationMsg, Refusal
-from rrm.models.policy import Policy, PolicyUnavailable, make_policy
+from rrm.models.policy import Policy, PolicyUnavailable
 from rrm.xapp.guards import DecisionContext, GuardConfig, check_decision, check_input
+
+if TYPE_CHECKING:
+    from rrm.models.cellfree.pcwmmse import PartialConnectionWmmse
 
 log = structlog.get_logger("rrm.xapp.decision")
 MIN_POLICY_BUDGET_S = 2e-4  # below this the policy is not started at all
@@ -97,10 +102,11 @@ class Decider:
         self.policy = policy
         self.fallback = fallback
         self.cellfree_fallback = cellfree_fallback
-        self._cellfree_policy: Policy | None = None
+        self._cellfree_policy: PartialConnectionWmmse | None = None
         self.cellfree_fallback_budget_s = cellfree_fallback_budget_s
         self._fallback_pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fallback")
         self._fallback_busy: cf.Future[Allocation] | None = None
+        self._fallback_stop = StopToken()  # cancels the running pc-wmmse (budget, close)
         self.guards = guards
         self.objective_name = objective_name
         self.policy_max_links = policy_max_links
@@ -242,15 +248,19 @@ class Decider:
             return Refusal(Cause.TIMER_EXPIRED, "cell-free fallback still busy with an "
                                                 "earlier slot")
         if self._cellfree_policy is None:
-            self._cellfree_policy = make_policy("pc-wmmse")
+            from rrm.models.cellfree.pcwmmse import PartialConnectionWmmse  # cell-free only
+            self._cellfree_policy = PartialConnectionWmmse()
         budget = self.cellfree_fallback_budget_s
         if deadline_ns > 0:
             budget = max(min(budget, (deadline_ns - time.time_ns()) / 1e9), 0.0)
-        self._fallback_busy = self._fallback_pool.submit(self._cellfree_policy.decide, state,
-                                                         objective)
+        # the worker stops itself at the budget too: a run past it is never waited for
+        self._fallback_stop = StopToken.within(budget)
+        self._fallback_busy = self._fallback_pool.submit(
+            self._cellfree_policy.decide, state, objective, self._fallback_stop)
         try:
             return self._fallback_busy.result(timeout=budget)
-        except cf.TimeoutError:
+        except (cf.TimeoutError, Cancelled):  # Cancelled: the run met its budget first
+            self._fallback_stop.cancel()  # frees the worker within one iteration
             log.warning("fallback_timed_out", fallback="pc-wmmse", budget_s=budget)
             return Refusal(Cause.TIMER_EXPIRED, f"cell-free fallback gave no answer within "
                                                 f"{budget * 1e3:.0f} ms")
@@ -287,6 +297,8 @@ class Decider:
             self._last_power[ind.header.node_id] = np.asarray(alloc.power_w, dtype=np.float64)
 
     def close(self) -> None:
-        """Release the policy worker thread (a hung policy call is abandoned)."""
+        """Release the worker threads: a hung policy call is abandoned, a running
+        pc-wmmse is cancelled (it stops within one iteration, so the process can exit)."""
+        self._fallback_stop.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._fallback_pool.shutdown(wait=False, cancel_futures=True)

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import structlog
+import zmq
 
 from rrm.core.wire import e2_pb2 as pb
 from rrm.sim.e2.admission import SubscriptionLimits
 from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
-from rrm.sim.e2.zmq_server import create_zmq_server
+from rrm.sim.e2.listeners import MAX_PREFIXES
+from rrm.sim.e2.zmq_server import ZmqE2Server, create_zmq_server
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import QueueFeed, Simulator
 from tests.sim.attacker_node import GrpcAttacker, ZmqAttacker, control_request, modest_power
@@ -32,6 +34,7 @@ class Served:
     sim: Simulator
     transport: str
     address: tuple[str, int, int]
+    zmq_server: ZmqE2Server | None = None
 
     def attacker(self, peers: int = 1) -> GrpcAttacker | ZmqAttacker:
         host, a, b = self.address
@@ -50,7 +53,7 @@ def serving(transport: str, *, k: int = 4, period_s: float = 1.0, lockstep: bool
             lambda: stop_grpc_server(server, health, 0.1)
     else:
         zserver, pub, ctl = create_zmq_server(sim, limits=limits)
-        served, stop = Served(sim, transport, ("127.0.0.1", pub, ctl)), zserver.stop
+        served, stop = Served(sim, transport, ("127.0.0.1", pub, ctl), zserver), zserver.stop
     sim.start()
     try:
         yield served
@@ -140,6 +143,35 @@ def test_held_subscriptions_are_bounded_and_never_starve_control(transport: str)
                 accepted += client.answer(ind).outcome == pb.OUTCOME_ACCEPTED
             assert accepted >= 18 and time.monotonic() - t0 < 15
         finally:
+            attacker.close()
+            client.peer.close()
+
+
+def test_junk_zmq_topics_cost_the_node_nothing_per_turn() -> None:
+    """A SUB listening to thousands of topics the node never opened (issue #19 item 9)."""
+    with serving("zmq", period_s=0.2, lockstep=True) as served:
+        client = Client(served)
+        attacker = served.attacker()
+        assert isinstance(attacker, ZmqAttacker) and served.zmq_server is not None
+        subs = [attacker.ctx.socket(zmq.SUB) for _ in range(7)]
+        try:
+            for j, sub in enumerate(subs):  # one SUB delivers ~1,000 subscriptions at once
+                sub.setsockopt(zmq.LINGER, 0)
+                sub.connect(f"tcp://{served.address[0]}:{served.address[1]}")
+                for i in range(1000):
+                    sub.setsockopt(zmq.SUBSCRIBE, b"junk-%d-%d" % (j, i))
+            listeners = served.zmq_server.listeners
+            deadline = time.monotonic() + 20
+            while listeners.forgotten < 7000 - MAX_PREFIXES and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert listeners.prefixes <= MAX_PREFIXES
+            assert listeners.forgotten >= 7000 - MAX_PREFIXES
+            accepted = sum(client.answer(client.next()).outcome == pb.OUTCOME_ACCEPTED
+                           for _ in range(10))
+            assert accepted >= 9  # the client's own prefix, the oldest, was kept
+        finally:
+            for sub in subs:
+                sub.close()
             attacker.close()
             client.peer.close()
 

@@ -6,6 +6,7 @@ built on the generated stubs alone. Full sizes: bench/attack_xapp.py.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from rrm.core.cancel import Cancelled
 from rrm.core.errors import ProtocolMismatch
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.messages import Cause, SubscribeMsg
@@ -187,8 +189,38 @@ def test_the_pc_wmmse_fallback_answers_within_its_budget_or_refuses() -> None:
         assert time.monotonic() - t0 < 1.0
         assert d.fallback_reason == "fronthaul"
         assert d.answer.cause == Cause.TIMER_EXPIRED  # type: ignore[union-attr]
+        busy = decider._fallback_busy
+        assert busy is not None
+        cf.wait([busy], timeout=2.0)  # past its budget the run is cancelled, the worker freed
+        assert busy.done() and isinstance(busy.exception(), Cancelled)
     finally:
         decider.close()
+
+
+def test_closing_the_decider_cancels_a_running_pc_wmmse() -> None:
+    from rrm.core.wire.codec import decode_indication
+    from rrm.models.policy import make_policy
+    from rrm.xapp.decision import Decider
+    from rrm.xapp.guards import GuardConfig
+
+    ind = decode_indication(attacker.cellfree("n0", 1, b=32, k=32, m_ant=4))
+    decider = Decider(make_policy("wmmse"), make_policy("wmmse"), GuardConfig(), "sum",
+                      cellfree_fallback="pc-wmmse", cellfree_fallback_budget_s=30.0)
+    answers: list[object] = []
+
+    def call() -> None:
+        answers.append(decider._pc_wmmse(ind.state, decider.objective_for(ind)))  # type: ignore[arg-type]
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    time.sleep(0.2)  # the fallback worker is running pc-wmmse now
+    busy = decider._fallback_busy
+    assert busy is not None and not busy.done()
+    decider.close()  # as on SIGTERM: the worker must not keep the process alive
+    cf.wait([busy], timeout=2.0)
+    assert busy.done() and isinstance(busy.exception(), Cancelled)
+    caller.join(timeout=2.0)  # the waiting slot gets its refusal at once, not in 30 s
+    assert not caller.is_alive() and answers[0].cause == Cause.TIMER_EXPIRED  # type: ignore[attr-defined]
 
 
 # -- item 4: bytes bounded before decode and in the queue ------------------------------------

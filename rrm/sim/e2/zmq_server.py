@@ -24,6 +24,10 @@ topic; until then they wait in the feed (which keeps the freshest). So a
 client that holds its ack never misses the first indications, whatever the
 order in which its SUB filter and its subscribe request arrive. A feed whose
 topic nobody listens to for ``ORPHAN_S`` is closed (the client went away).
+Whether a topic is heard is kept per open topic and updated per
+(un)subscription message (:class:`rrm.sim.e2.listeners.TopicListeners`),
+never recomputed per turn: a SUB listening to thousands of junk topics costs
+the node nothing per slot.
 
 Transport security: with ``curve`` (:class:`rrm.core.wire.credentials.CurveFiles`)
 both sockets are CURVE servers (encrypted; a client must know the node's
@@ -73,6 +77,7 @@ from rrm.core.wire.credentials import (
 )
 from rrm.core.wire.messages import AckMsg, Cause, Outcome, SubscriptionFailed, version_refusal
 from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
+from rrm.sim.e2.listeners import TopicListeners
 from rrm.sim.e2.service import IndicationFeed, NodeService
 
 log = structlog.get_logger("rrm.sim.zmq")
@@ -125,7 +130,7 @@ class ZmqE2Server:
             raise InvalidInput(f"cannot bind the ZeroMQ E2 node on {host}: {err}") from None
         self.feeds: dict[bytes, IndicationFeed] = {}
         self._peers: dict[bytes, str] = {}  # topic -> routing identity holding its gate slot
-        self._listened: set[bytes] = set()  # topic prefixes some SUB socket subscribed to
+        self.listeners = TopicListeners()  # which feed topics some SUB socket listens to
         self._unheard_since: dict[bytes, float] = {}  # topic -> when it had no subscriber
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="zmq-e2-node", daemon=True)
@@ -186,17 +191,14 @@ class ZmqE2Server:
                 msg = self.pub.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if msg[:1] == b"\x01":
-                self._listened.add(msg[1:])
-            elif msg[:1] == b"\x00":
-                self._listened.discard(msg[1:])
+            self.listeners.message(msg)
 
     def _publish(self) -> None:
         now = time.monotonic()
         for topic, feed in list(self.feeds.items()):
             if feed.closed:
                 self._forget(topic)
-            elif not any(topic.startswith(p) for p in self._listened):
+            elif not self.listeners.heard(topic):
                 if now - self._unheard_since.setdefault(topic, now) > ORPHAN_S:
                     log.info("subscription_orphaned", topic=topic.decode(errors="replace"))
                     feed.close()
@@ -211,6 +213,7 @@ class ZmqE2Server:
 
     def _forget(self, topic: bytes) -> None:
         del self.feeds[topic]
+        self.listeners.close_topic(topic)
         self._unheard_since.pop(topic, None)
         peer = self._peers.pop(topic, None)
         if peer is not None:
@@ -277,6 +280,7 @@ class ZmqE2Server:
                         cause=result.cause.name, detail=result.detail)
             return encode_subscription_event(result)
         self.feeds[topic] = result.feed
+        self.listeners.open_topic(topic)
         self._peers[topic] = peer
         log.info("subscription_opened", channel_id=result.ack.channel_id,
                  xapp_id=request.xapp_id, topic=request.transaction_id)
