@@ -91,12 +91,14 @@ class Window:
         self.warm = spec["nodes"] * WARM_SLOTS if self.lockstep else 0
         self.end = self.warm + spec["answers"] if self.lockstep else 0
         self.cpu: dict[int, float] = {}
+        self.own_cpu: dict[int, float] = {}  # this process's CPU s (xApp; + node in-process)
         self.dropped: dict[int, int] = {}
         stats.latency_ms = Stamped(stats, self._mark, (self.warm, self.end)
                                    if self.lockstep else ())
         self.t0 = time.perf_counter()
 
     def _mark(self, n: int) -> None:
+        self.own_cpu[n] = time.process_time()
         if self.cpu_of is not None:
             self.cpu[n] = self.cpu_of()
         if n >= self.end:
@@ -115,6 +117,7 @@ class Window:
 
     def _snapshot(self, key: int) -> None:
         self.dropped[key] = sum(self.stats.dropped.values())
+        self.own_cpu[key] = time.process_time()
         if self.cpu_of is not None:
             self.cpu[key] = self.cpu_of()
 
@@ -130,6 +133,7 @@ class Window:
             late = window[-1][2] - at[self.warm - 1][2]
             dropped = None
             cpu_s = (self.cpu[self.end] - self.cpu[self.warm]) if self.cpu else None
+            own_s = self.own_cpu[self.end] - self.own_cpu[self.warm]
         else:
             lo, hi = self.t0 + REALTIME_WARM_S, self.t0 + REALTIME_WARM_S + REALTIME_WINDOW_S
             window = [a for a in at if lo <= a[0] < hi]
@@ -141,6 +145,8 @@ class Window:
                        if all(k in self.dropped for k in keys) else None)
             cpu_s = (self.cpu[keys[1]] - self.cpu[keys[0]]
                      if all(k in self.cpu for k in keys) else None)
+            own_s = (self.own_cpu[keys[1]] - self.own_cpu[keys[0]]
+                     if all(k in self.own_cpu for k in keys) else None)
         lat = np.asarray([a[1] for a in window]) if window else np.zeros(1)
         answered = len(window)
         return {"answered": answered, "on_time": answered - late, "window_s": seconds,
@@ -150,7 +156,9 @@ class Window:
                 "fallbacks": dict(self.stats.fallbacks),
                 "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
                 "node_cpu_ms_per_decision": (None if cpu_s is None or not answered
-                                             else 1e3 * cpu_s / answered)}
+                                             else 1e3 * cpu_s / answered),
+                "xapp_cpu_ms_per_decision": (None if own_s is None or not answered
+                                             else 1e3 * own_s / answered)}
 
 
 def _inproc(spec: dict[str, Any]) -> dict[str, Any]:
