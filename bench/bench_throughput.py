@@ -289,7 +289,7 @@ def main() -> None:
 
 
 def _fmt(x: Any, spec: str = ".0f") -> str:
-    return "err" if x is None else format(x, spec)
+    return "-" if x is None else format(x, spec)
 
 
 def write(rows: list[dict[str, Any]], seconds: float) -> str:
@@ -299,25 +299,32 @@ def write(rows: list[dict[str, Any]], seconds: float) -> str:
              + f"` ({seconds:.0f} s). Before = main at the branch point, after = this branch, "
              "alternating per configuration in one run.", "",
              "## Lockstep throughput (decisions/s)", "",
+             f"Window: the answers after the first {WARM_SLOTS} slots per node (at least 50 "
+             "slots and 400 answers). CPU ms per decision over the window: the node process "
+             "(remote) and the xApp process (in-process: xApp and node together).", "",
              "| transport | nodes | policy | before | after | p99 ms before | p99 ms after | "
-             "node CPU ms/decision before | after |", "|---|---|---|---|---|---|---|---|---|"]
+             "node CPU before | after | xApp CPU before | after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     pairs = _pairs(rows, "lockstep")
     for (t, n, p), (b, a) in pairs.items():
         lines.append(f"| {t} | {n} | {p} | {_fmt(b.get('decisions_per_s'))} | "
                      f"{_fmt(a.get('decisions_per_s'))} | {_fmt(b.get('p99_ms'), '.2f')} | "
                      f"{_fmt(a.get('p99_ms'), '.2f')} | "
                      f"{_fmt(b.get('node_cpu_ms_per_decision'), '.2f')} | "
-                     f"{_fmt(a.get('node_cpu_ms_per_decision'), '.2f')} |")
+                     f"{_fmt(a.get('node_cpu_ms_per_decision'), '.2f')} | "
+                     f"{_fmt(b.get('xapp_cpu_ms_per_decision'), '.2f')} | "
+                     f"{_fmt(a.get('xapp_cpu_ms_per_decision'), '.2f')} |")
     lines += ["", "## Real time, 8 nodes, gfm: on-time decisions/s by offered load", "",
+              f"Window: {REALTIME_WINDOW_S:.0f} s after {REALTIME_WARM_S:.0f} s of warm-up. "
               "Late = answers sent after the deadline; dropped = indications taken off the "
-              "queue after their deadline and not answered (after only).", "",
+              "queue after their deadline and not answered, in the window (after only).", "",
               "| transport | offered/s | on-time/s before | late before | on-time/s after | "
               "late after | dropped after | shed/fallbacks after |",
               "|---|---|---|---|---|---|---|---|"]
     for (t, _n, p), (b, a) in _pairs(rows, "realtime").items():
         lines.append(f"| {t} | {p} | {_fmt(b.get('on_time_per_s'))} | {b.get('late')} | "
                      f"{_fmt(a.get('on_time_per_s'))} | {a.get('late')} | "
-                     f"{sum((a.get('dropped') or {}).values())} | "
+                     f"{a.get('dropped')} | "
                      f"{sum((a.get('fallbacks') or {}).values())} |")
     return save_results("throughput", lines, rows)
 
