@@ -161,7 +161,8 @@ class Decider:
         prefetched = self._prefetched.pop(ind.header, None)
         if prefetched is not None:  # decided with its slot's batch
             return prefetched[0], "", "", prefetched[1]
-        if self.policy.inline:  # bounded and cheap: answered on the loop thread
+        # bounded and cheap: answered on the loop thread (duck-typed policies may lack it)
+        if getattr(self.policy, "inline", False):
             return (*self._call_inline(ind, objective), 0.0)
         if self._busy is not None and not self._busy.done():
             return None, "deadline", "policy still busy with an earlier slot", 0.0

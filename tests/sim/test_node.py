@@ -67,6 +67,7 @@ def test_an_accepted_control_is_applied_once_and_its_outcome_is_the_slots():
     np.testing.assert_array_equal(result.rates, ack.rates)
     assert result.utility == ack.utility and result.slot == ack.applied_slot
 
+
 @pytest.mark.parametrize("power, cause", [
     (np.full(K, np.nan), Cause.INVALID_MESSAGE),
     (np.full(K, 1.0), Cause.INVALID_MESSAGE),  # over the 10 mW budget
