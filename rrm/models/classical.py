@@ -101,6 +101,7 @@ class FullReusePolicy(Policy):
     """Every transmitter at its full budget (GFM-RA sec. IV-A's static baseline)."""
 
     version = "1"
+    inline = True  # a copy of pmax: no worker-thread hop
 
     def __init__(self, *, name: str = "full-reuse") -> None:
         super().__init__(name)

@@ -45,8 +45,16 @@ def doppler_hz(speed_mps: float, carrier_hz: float) -> float:
 
 
 def complex_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> ComplexArray:
-    """CN(0, 1) samples of ``shape`` (E|h|^2 = 1): real parts drawn first, then imaginary."""
-    return (rng.normal(size=shape) + 1j * rng.normal(size=shape)) / np.sqrt(2.0)
+    """CN(0, 1) samples of ``shape`` (E|h|^2 = 1): real parts drawn first, then imaginary.
+
+    Filled in place (the simulator draws K^2 of them per node and slot): the
+    same draws and the same bytes as ``(normal + 1j normal) / sqrt(2)``.
+    """
+    out = np.empty(shape, dtype=np.complex128)
+    out.real = rng.normal(size=shape)
+    out.imag = rng.normal(size=shape)
+    out /= np.sqrt(2.0)
+    return out
 
 
 class FadingProcess:
@@ -92,7 +100,10 @@ class FadingProcess:
         if self._rng is None or self.amplitude is None:
             raise RuntimeError("call reset() before step()")
         innovation = complex_normal(self._rng, self.amplitude.shape)
-        self.amplitude = self.rho * self.amplitude + self._innovation_scale * innovation
+        if self.rho == 0.0:  # block fading: h_t = w_t (the same bytes, no K^2 arithmetic)
+            self.amplitude = innovation
+        else:
+            self.amplitude = self.rho * self.amplitude + self._innovation_scale * innovation
         return self.amplitude
 
 

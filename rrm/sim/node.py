@@ -80,7 +80,9 @@ class SimNode(Generic[A]):
         self.results: deque[StepResult] = deque(maxlen=RESULTS_KEPT)
         self._lock = threading.Lock()
         self._seq = 0
-        self._pending: dict[int, A] = {}
+        # per target slot: the admitted allocation, and its outcome when it was applied at
+        # once (no control delay), so closing the slot does not compute the rates again
+        self._pending: dict[int, tuple[A, StepResult | None]] = {}
         self._answered: set[int] = set()
         self._previous: A | None = None
         self._open: IndicationMsg | None = None
@@ -165,11 +167,12 @@ class SimNode(Generic[A]):
     def _accept(self, msg: ControlMsg, alloc: A) -> AckMsg:
         self.counters["accepted"] += 1
         target = msg.header.slot + self.cfg.control_delay_slots
-        self._pending[target] = alloc
         if self.cfg.control_delay_slots:
+            self._pending[target] = (alloc, None)
             return AckMsg(msg.header, Outcome.ACCEPTED, applied_source=AppliedSource.CONTROL,
                           applied_slot=target, realised=False)
-        result = self.env.apply(alloc)
+        result = self.env.apply(alloc)  # pure: the outcome of this slot, kept for close_slot
+        self._pending[target] = (alloc, result)
         return AckMsg(msg.header, Outcome.ACCEPTED, applied_source=AppliedSource.CONTROL,
                       applied_slot=target, rates=result.rates, utility=result.utility,
                       realised=True)
@@ -181,14 +184,15 @@ class SimNode(Generic[A]):
         """End the current slot (applying the default if needed) and advance."""
         with self._lock:
             slot = self.env.observe().slot
-            alloc = self._pending.pop(slot, None)
+            alloc, result = self._pending.pop(slot, (None, None))
             if alloc is None:
                 self.counters["defaults"] += 1
                 open_seq = self._open.header.sequence_number if self._open else None
                 if open_seq is not None and open_seq not in self._answered:
                     self.counters["missing"] += 1
                 alloc = self._previous or self.env.default_allocation()
-            result = self.env.apply(alloc)
+            if result is None:
+                result = self.env.apply(alloc)
             self.results.append(result)
             self._previous = alloc
             self._open = None

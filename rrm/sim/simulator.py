@@ -303,11 +303,15 @@ class Simulator:
             channels = list(self._channels.values())
             self._pending = set(self.nodes)
         for node_id, node in self.nodes.items():
-            encoded = encode_indication(node.open_slot())
+            readers = [c for c in channels if node_id in c.node_ids]
+            encoded = encode_indication(node.open_slot())  # once per slot, for every reader
+            if len(readers) == 1:  # the usual case: its only reader's stamp, no copy per read
+                encoded.header.channel_id = readers[0].channel_id
+                readers[0].feed.put(encoded)
+                continue
             size = encoded.ByteSize() + 20  # + the channel id each reader's copy carries
-            for chan in channels:
-                if node_id in chan.node_ids:
-                    chan.feed.put(encoded, chan.channel_id, size)
+            for chan in readers:
+                chan.feed.put(encoded, chan.channel_id, size)
 
     def _wait_slot_end(self, deadline: float) -> None:
         with self._lock:

@@ -167,6 +167,9 @@ class Decider:
         prefetched = self._prefetched.pop(ind.header, None)
         if prefetched is not None:  # decided with its slot's batch
             return prefetched[0], "", "", prefetched[1]
+        # bounded and cheap: answered on the loop thread (duck-typed policies may lack it)
+        if getattr(self.policy, "inline", False):
+            return (*self._call_inline(ind, objective), 0.0)
         if self._busy is not None and not self._busy.done():
             return None, "deadline", "policy still busy with an earlier slot", 0.0
         if budget_s < MIN_POLICY_BUDGET_S:
@@ -181,6 +184,16 @@ class Decider:
             return None, "policy_unavailable", str(err)[:200], 0.0
         except Exception as err:  # a faulty policy must not take the slot down
             return None, "policy_error", f"{type(err).__name__}: {err}"[:200], 0.0
+
+    def _call_inline(self, ind: IndicationMsg, objective: Objective
+                     ) -> tuple[Allocation | None, str, str]:
+        """An ``inline`` policy's answer, called here; what stopped it, as the pool path."""
+        try:
+            return self.policy.decide(ind.state, objective), "", ""
+        except PolicyUnavailable as err:
+            return None, "policy_unavailable", str(err)[:200]
+        except Exception as err:  # noqa: BLE001 - a faulty policy must not take the slot down
+            return None, "policy_error", f"{type(err).__name__}: {err}"[:200]
 
     def _shift_score(self, ind: IndicationMsg) -> float | None:
         """The policy's shift score of this indication's state (None: not scored)."""

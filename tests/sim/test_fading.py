@@ -5,7 +5,14 @@ import pytest
 from scipy.special import j0
 
 from rrm.core.errors import ConfigError, InvalidInput
-from rrm.sim.fading import FadingProcess, SlotChannel, doppler_hz, jakes_rho, slot_gains
+from rrm.sim.fading import (
+    FadingProcess,
+    SlotChannel,
+    complex_normal,
+    doppler_hz,
+    jakes_rho,
+    slot_gains,
+)
 
 
 def amplitudes(rho, slots=21, links=20_000, seed=0):
@@ -79,3 +86,21 @@ def test_slot_gains_is_the_slot_channel_run_at_once():
     ch = SlotChannel(large, FadingProcess(0.6))
     manual = [ch.reset(np.random.default_rng(9))] + [ch.step() for _ in range(3)]
     assert episode.shape == (4, 2, 5, 5) and episode.tobytes() == np.stack(manual).tobytes()
+
+
+def test_complex_normal_is_the_textbook_formula_byte_for_byte():
+    drawn = complex_normal(np.random.default_rng(4), (3, 7))
+    rng = np.random.default_rng(4)
+    formula = (rng.normal(size=(3, 7)) + 1j * rng.normal(size=(3, 7))) / np.sqrt(2.0)
+    assert drawn.tobytes() == formula.tobytes()
+
+
+def test_block_fading_steps_are_the_ar1_formula_byte_for_byte():
+    fast, rng = FadingProcess(0.0), np.random.default_rng(6)
+    fast.reset(rng, (4, 4))
+    ref_rng = np.random.default_rng(6)
+    complex_normal(ref_rng, (4, 4))
+    for _ in range(3):
+        step = fast.step()
+        w = complex_normal(ref_rng, (4, 4))
+        assert step.tobytes() == (np.abs(0.0 * w + 1.0 * w) ** 2).tobytes()

@@ -54,6 +54,20 @@ def test_control_delay_applies_the_decision_d_slots_later():
     np.testing.assert_allclose(result.rates, physics.rates(obs.gains, power, obs.noise_w))
 
 
+
+def test_an_accepted_control_is_applied_once_and_its_outcome_is_the_slots():
+    n = node()
+    calls = []
+    apply = n.env.apply
+    n.env.apply = lambda alloc: calls.append(alloc) or apply(alloc)  # type: ignore[method-assign]
+    ind = n.open_slot()
+    ack = n.control(control(ind, n.env.topology.pmax_w / 3))
+    result = n.close_slot()
+    assert len(calls) == 1  # closing the slot reuses the outcome the ack reported
+    np.testing.assert_array_equal(result.rates, ack.rates)
+    assert result.utility == ack.utility and result.slot == ack.applied_slot
+
+
 @pytest.mark.parametrize("power, cause", [
     (np.full(K, np.nan), Cause.INVALID_MESSAGE),
     (np.full(K, 1.0), Cause.INVALID_MESSAGE),  # over the 10 mW budget
