@@ -97,13 +97,14 @@ class ShadowObserver(LoopObserver):
         """Shadow ``candidate`` from the next slot on (None: stop shadowing); the
         utility windows start over."""
         with self._lock:
-            self.candidate = candidate
+            previous, self.candidate = self.candidate, candidate
             for samples in self.utility.values():
                 samples.clear()
         if candidate is not None and self._thread is None:
             self._thread = threading.Thread(target=self._work, name="shadow", daemon=True)
             self._thread.start()
-        log.info("shadow_set", candidate=getattr(candidate, "version", None))
+        if candidate is not None or previous is not None:
+            log.info("shadow_set", candidate=getattr(candidate, "version", None))
 
     def on_decision(self, received: Received, decision: Decision) -> None:
         """Enqueue an interference slot answered with powers (nothing else on the slot)."""
