@@ -10,13 +10,19 @@ Layout (all integers little-endian)::
         length u32     payload length
         crc    u32     zlib.crc32 over kind byte + payload
         kind   u8      RecordKind
-        payload        serialized protobuf (Indication, ControlRequest or ControlAck)
+        payload        serialized protobuf (Indication, ControlRequest or ControlAck),
+                       or UTF-8 JSON for a SHADOW record (version 2)
 
 Each record is written with a single ``write`` and flushed; a crash can only
 tear the last record. Readers detect a torn or corrupt tail (short read or
 CRC mismatch), stop there and report it; every earlier record is intact.
 Reopening a trace for appending truncates a torn tail first, so new records
 never follow garbage.
+
+Version 2 adds the SHADOW record (kind 4): a candidate policy's utility next to
+the active one's on one slot's CSI (:mod:`rrm.xapp.shadow`), written when its
+computation finishes (so after its slot's records; it names its node and
+sequence number). Version 1 files read unchanged.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any, BinaryIO
 from rrm.core.errors import InvalidInput
 
 MAGIC = b"RRMTRACE"
-TRACE_VERSION = 1
+TRACE_VERSION = 2  # 2: SHADOW records (kind 4); 1 had none
 _PREAMBLE = struct.Struct("<8sHI")
 _RECORD = struct.Struct("<IIB")
 MAX_RECORD_BYTES = 1 << 28
@@ -46,6 +52,7 @@ class RecordKind(IntEnum):
     INDICATION = 1
     CONTROL = 2
     ACK = 3
+    SHADOW = 4  # JSON: a shadowed candidate's utility next to the active policy's
 
 
 @dataclass(frozen=True)

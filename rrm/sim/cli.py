@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cellfree: B=8 APs (Table I), --k UEs (default 4)")
     s.add_argument("--catalog", default="D18", help="d2d catalog entry for K and distances")
     s.add_argument("--k", type=int, help="links per node (overrides the catalog)")
+    s.add_argument("--family", help="d2d: topologies from a corpus family instead of the "
+                   "catalog (rayleigh-ic, gaussian-ic, itu1411-d2d; K from --k, default 18)")
     s.add_argument("--nodes", type=int, default=1, help="number of nodes (node-0, node-1, ...)")
     s.add_argument("--slot-ms", type=float, default=10.0, help="slot period in ms")
     s.add_argument("--rho", type=float, default=0.0,
@@ -131,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.rho <= 1 or not 0 <= args.csi_loss <= 1 or args.control_delay < 0:
         raise InvalidInput("--rho and --csi-loss must be in [0, 1], --control-delay >= 0")
     spec = NodeSpec(args.scenario, args.catalog if args.scenario == "d2d" else None, args.k,
-                    args.rho, args.csi_loss, args.control_delay, objective=args.objective)
+                    args.rho, args.csi_loss, args.control_delay, objective=args.objective,
+                    family=args.family)
     period = args.slot_ms / 1000.0
     nodes: list[SimNode] = [build_node(spec, f"node-{i}", args.seed + i, period)
                             for i in range(args.nodes)]

@@ -34,6 +34,9 @@ class NodeSpec:
         episode_slots: slots per topology (0: one topology per run).
         objective: utility reported in acks.
         f_min: ergodic minimum rate, bit/s/Hz.
+        family: d2d only: draw the topology from a corpus family instead of the
+            catalog (:data:`rrm.sim.scenarios.corpus.FAMILIES`, e.g. ``rayleigh-ic``
+            or ``itu1411-d2d``: other path-loss regimes; K from ``num_links``, 18 if unset).
     """
 
     scenario: str = "d2d"
@@ -46,9 +49,29 @@ class NodeSpec:
     objective: str = "sum"
     f_min: float = 0.6
     num_aps: int | None = None
+    family: str | None = None
+
+
+def _family_topology(spec: NodeSpec):  # noqa: ANN202 - returns a TopologyFactory
+    from rrm.sim.scenarios.corpus import FAMILIES  # the corpus families (numpy only)
+
+    if spec.family not in FAMILIES or spec.family == "catalog":
+        names = ", ".join(n for n in FAMILIES if n != "catalog")
+        raise InvalidInput(f"unknown node family {spec.family!r}; choose from {names}")
+    draw_family, k = FAMILIES[spec.family], spec.num_links or 18
+
+    def draw(rng: np.random.Generator) -> Topology:
+        snap = draw_family(rng, 1, k)
+        # one noise power per network: the families draw equal noise on every link
+        return Topology(snap.gains[0], float(snap.noise_w[0, 0]), snap.pmax_w[0].copy(),
+                        np.zeros(k))
+
+    return draw
 
 
 def _d2d_topology(spec: NodeSpec):  # noqa: ANN202 - returns a TopologyFactory
+    if spec.family is not None:
+        return _family_topology(spec)
     cfg = catalog_entry(spec.catalog).config if spec.catalog else D2DConfig()
     if spec.num_links is not None:
         cfg = D2DConfig.from_overrides(**{**cfg.__dict__, "num_links": spec.num_links})

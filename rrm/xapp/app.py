@@ -31,8 +31,10 @@ from rrm.xapp.logs import set_log_level
 from rrm.xapp.loop import LoopStats, SlotLoop
 from rrm.xapp.metrics import XAppMetrics
 from rrm.xapp.observer import LoopObserver
+from rrm.xapp.promotion import Promotion, verify_sha256
 from rrm.xapp.recorder import Recorder
 from rrm.xapp.references import ReferenceObserver
+from rrm.xapp.shadow import ShadowObserver
 from rrm.xapp.transport import connect
 from rrm.xapp.transport.base import TransportError
 from rrm.xapp.transport.security import check_credentials, warn_if_insecure
@@ -57,6 +59,8 @@ def load_policies(cfg: XAppConfig, health: HealthState,
     fallback = make_policy(cfg.fallback_policy, max_iter=cfg.fallback_max_iter)
     kwargs = {"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}
     try:
+        if cfg.checkpoint and cfg.checkpoint_sha256:
+            verify_sha256(cfg.checkpoint, cfg.checkpoint_sha256)
         policy = make_policy(cfg.policy, **kwargs)
         metrics.policy_loaded.labels(policy=cfg.policy).set(1)
         health.policy_loaded = True  # /ready says what the metric says (#19 item 14)
@@ -101,6 +105,14 @@ class XApp:
         # the latest decision per node, explained on request at /ric/v1/explain/<node>
         self.explainer = (ExplainObserver(self.decider, cfg.deadline_fraction)
                           if explanations else None)
+        # a candidate decided beside the active policy (shadow_checkpoint), and promotion
+        # by config change with rollback on the realised utility (docs/operate.md)
+        self.shadow = ShadowObserver(self.decider.objective_for,
+                                     lambda: self.decider.policy.version, self.metrics,
+                                     self.recorder)
+        self._set_shadow(cfg.shadow_checkpoint)
+        self.promotion = Promotion(self.decider, self.metrics, self._build, cfg.checkpoint,
+                                   cfg.rollback_window, cfg.rollback_margin)
         self.http_port = 0
         self.loop: SlotLoop | None = None
         self._session_subscribed = False  # the current session got its subscription ack
@@ -117,14 +129,40 @@ class XApp:
         if self._connecting:
             raise Interrupted
 
+    def _build(self, checkpoint: str) -> Policy:
+        """The configured policy from ``checkpoint`` (promotion and shadow)."""
+        return make_policy(self.cfg.policy, checkpoint=checkpoint)
+
+    def _set_shadow(self, checkpoint: str) -> None:
+        """Shadow ``checkpoint`` ('' stops); one that does not load is logged, not run."""
+        try:
+            self.shadow.set_candidate(self._build(checkpoint) if checkpoint else None)
+        except (RrmError, TypeError) as err:
+            self.shadow.set_candidate(None)
+            log.error("shadow_load_failed", checkpoint=checkpoint, error=str(err)[:300])
+
     def reload(self, path: Path) -> None:
-        """Apply a changed config file: log level, guards and objective take effect now."""
+        """Apply a changed config file: log level, guards and objective take effect now;
+        a new ``checkpoint`` is promoted (sha256-checked), a new ``shadow_checkpoint``
+        shadowed, the rollback window and margin apply to the next judgement."""
         new = load_config(path)
         set_log_level(new.log_level)
         self.decider.guards = new.guards
         self.decider.objective_name = new.objective
+        self.promotion.window, self.promotion.margin = new.rollback_window, new.rollback_margin
+        changes: dict[str, Any] = {}
+        if (new.checkpoint, new.checkpoint_sha256) != (self.cfg.checkpoint,
+                                                       self.cfg.checkpoint_sha256):
+            if self.promotion.promote(new.checkpoint, new.checkpoint_sha256):
+                changes = {"checkpoint": new.checkpoint,
+                           "checkpoint_sha256": new.checkpoint_sha256}
+        if new.shadow_checkpoint != self.cfg.shadow_checkpoint:
+            self._set_shadow(new.shadow_checkpoint)
         self.cfg = dataclasses.replace(self.cfg, log_level=new.log_level, guards=new.guards,
-                                       objective=new.objective)
+                                       objective=new.objective,
+                                       shadow_checkpoint=new.shadow_checkpoint,
+                                       rollback_window=new.rollback_window,
+                                       rollback_margin=new.rollback_margin, **changes)
         log.info("config_reloaded", path=str(path), log_level=new.log_level)
 
     def run(self, stop: threading.Event, max_slots: int | None = None,
@@ -140,6 +178,7 @@ class XApp:
             self._serve(stop, max_slots)
         finally:
             self.decider.close()
+            self.shadow.close()
             if watcher is not None:
                 watcher.stop()
             if self.recorder is not None:
@@ -165,8 +204,9 @@ class XApp:
     @property
     def observers(self) -> list[LoopObserver]:
         """What watches every slot: the recorder, the reference comparison and the
-        explainer, each if on."""
-        return [o for o in (self.recorder, self.references, self.explainer) if o is not None]
+        explainer, each if on, the shadow and the promotion's rollback watch."""
+        return [o for o in (self.recorder, self.references, self.explainer, self.shadow,
+                            self.promotion) if o is not None]
 
     def _serve(self, stop: threading.Event, max_slots: int | None) -> None:
         """Sessions until stopped. The backoff doubles per failed attempt and starts

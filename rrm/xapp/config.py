@@ -60,6 +60,16 @@ class XAppConfig:
         reconnect_initial_s / reconnect_max_s: exponential backoff bounds.
         xapp_id: identity sent in subscriptions.
         checkpoint: checkpoint directory of a learned policy ('' = its shipped one).
+        checkpoint_sha256: hex sha256 of ``checkpoint``'s model.safetensors; when set
+            it is checked at start, and a hot reload that changes ``checkpoint``
+            (a promotion) needs it (docs/operate.md).
+        shadow_checkpoint: a candidate checkpoint of ``policy`` run next to the
+            active one on the same CSI, never actuated ('' = none;
+            :mod:`rrm.xapp.shadow`); hot reloaded.
+        rollback_window: realised-utility slots per window when judging a
+            promotion (0: never roll back; :mod:`rrm.xapp.promotion`).
+        rollback_margin: relative slack: a promotion is rolled back when its
+            window's mean is below ``before - margin * |before|``.
         tls_ca_file: gRPC: CA bundle verifying the E2 node's certificate (set: TLS).
         tls_cert_file / tls_key_file: gRPC: the xApp's certificate and key (mutual TLS).
         curve_server_public_key_file: ZeroMQ: the node's public key (set: CURVE).
@@ -94,6 +104,11 @@ class XAppConfig:
     reconnect_max_s: float = 5.0
     xapp_id: str = "rrm-xapp"
     checkpoint: str = ""
+    checkpoint_sha256: str = ""
+    shadow_checkpoint: str = ""
+    # ours: 64 slots of block fading (K = 18) put the window mean within a few per cent
+    rollback_window: int = 64
+    rollback_margin: float = 0.0
     tls_ca_file: str = ""
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -122,9 +137,19 @@ class XAppConfig:
         for name in ("fallback_max_iter", "max_message_bytes", "queue_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.rollback_window < 0 or not 0 <= self.rollback_margin < 1:
+            raise ConfigError(f"need rollback_window >= 0 and 0 <= rollback_margin < 1, got "
+                              f"{self.rollback_window} and {self.rollback_margin}")
+        if self.checkpoint_sha256 and not _is_sha256(self.checkpoint_sha256):
+            raise ConfigError(f"checkpoint_sha256 must be 64 hex digits, got "
+                              f"{self.checkpoint_sha256[:80]!r}")
         if not 0 < self.reconnect_initial_s <= self.reconnect_max_s:
             raise ConfigError("need 0 < reconnect_initial_s <= reconnect_max_s")
         self.security().check(self.transport)
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower())
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -85,5 +85,19 @@ class XAppMetrics:
                                 registry=r)
         self.reconnects = Counter("rrm_xapp_reconnects", "Subscriptions re-established",
                                   registry=r)
+        self.shadow_utility = Gauge("rrm_xapp_shadow_utility", "Mean utility per slot over the "
+                                    "shadow window on the same reported CSI: the active "
+                                    "policy's decisions and the shadowed candidate's",
+                                    ["role"], registry=r)
+        self.shadow_slots = Counter("rrm_xapp_shadow_slots", "Slots given to the shadowed "
+                                    "candidate by outcome (scored, skipped, failed)",
+                                    ["outcome"], registry=r)
+        self.promotions = Counter("rrm_xapp_promotions", "Checkpoint promotions by outcome "
+                                  "(promoted, refused)", ["outcome"], registry=r)
+        self.rollbacks = Counter("rrm_xapp_rollbacks", "Promotions rolled back automatically",
+                                 registry=r)
+        self.window_utility = Gauge("rrm_xapp_window_utility", "Mean realised utility per slot "
+                                    "of the previous policy's last window (before) and the "
+                                    "promoted one's first (after)", ["phase"], registry=r)
         self.recording_errors = Counter("rrm_xapp_recording_errors",
                                         "Trace writes that failed (recording stops)", registry=r)

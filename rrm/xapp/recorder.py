@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class Recorder(LoopObserver):
         self.health = health
         self.writer: TraceWriter | None = TraceWriter(self.path, meta, fsync=fsync)
         self.failed = ""
+        self._lock = threading.Lock()  # the shadow's worker appends SHADOW records too
 
     def on_ack(self, received: Received, control: ControlMsg, acked: Acked) -> None:
         """Record the slot: indication, control and ack bytes."""
@@ -46,7 +48,11 @@ class Recorder(LoopObserver):
         self.record(RecordKind.ACK, acked.received)
 
     def record(self, kind: RecordKind, payload: bytes) -> None:
-        """Append one record, unless recording has stopped."""
+        """Append one record, unless recording has stopped (any thread)."""
+        with self._lock:
+            self._record(kind, payload)
+
+    def _record(self, kind: RecordKind, payload: bytes) -> None:
         if self.writer is None:
             return
         try:
@@ -70,4 +76,5 @@ class Recorder(LoopObserver):
 
     def close(self) -> None:
         """Flush and close the trace."""
-        self._close_quietly()
+        with self._lock:
+            self._close_quietly()

@@ -69,6 +69,8 @@ def read_slots(path: str | Path) -> RecordedRun:
     slots: list[TraceSlot] = []
     parts: dict[RecordKind, Any] = {}
     for rec in [*contents.records, None]:
+        if rec is not None and rec.kind == RecordKind.SHADOW:
+            continue  # a shadow's scores, not part of the slot's exchange (rrm.xapp.shadow)
         if rec is None or rec.kind == RecordKind.INDICATION:
             if RecordKind.INDICATION in parts:
                 slots.append(TraceSlot(parts[RecordKind.INDICATION],

@@ -104,3 +104,14 @@ def test_bad_family_configs_are_refused() -> None:
         ChannelConfig().with_overrides(nope=1)
     with pytest.raises(ConfigError, match="d_min"):
         Itu1411Config(d_min_m=70.0)
+
+
+def test_a_node_can_serve_a_corpus_family():
+    from rrm.core.errors import InvalidInput
+    from rrm.sim.nodes import NodeSpec, build_node
+
+    node = build_node(NodeSpec(family="rayleigh-ic", num_links=6), "n0", 0, 0.01)
+    node.env.reset(seed=0)
+    assert node.env.sizes.num_links == 6
+    with pytest.raises(InvalidInput):
+        build_node(NodeSpec(family="nope"), "n0", 0, 0.01)

@@ -137,15 +137,19 @@ def test_xapp_stays_alive_but_not_ready_while_it_backs_off_from_a_missing_node()
 
 def test_observers_are_only_what_was_asked_for(tmp_path):
     plain = XApp(load_config(environ={}, flags={"policy": "wmmse", "health_port": 0}))
-    assert plain.observers == [plain.explainer] and plain.references is None  # no WMMSE built
+    # the shadow (idle until shadow_checkpoint names a candidate, hot reloaded) and the
+    # promotion's realised-utility window are always there
+    always = [plain.shadow, plain.promotion]
+    assert plain.observers == [plain.explainer, *always] and plain.references is None
     plain.decider.close()
     bare = XApp(load_config(environ={}, flags={"policy": "wmmse", "health_port": 0}),
                 explanations=False)
-    assert bare.observers == []
+    assert bare.observers == [bare.shadow, bare.promotion]
     bare.decider.close()
     trace = tmp_path / "t.rrmtrace"
     both = XApp(load_config(environ={}, flags={"policy": "wmmse", "health_port": 0,
                                                "record_path": str(trace)}), references=True)
-    assert both.observers == [both.recorder, both.references, both.explainer]
+    assert both.observers == [both.recorder, both.references, both.explainer, both.shadow,
+                              both.promotion]
     both.recorder.close()
     both.decider.close()
