@@ -74,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="with --utility: start from this pre-trained backbone")
     ut.add_argument("--csi-drop", type=float, default=0.0,
                     help="with --utility: hide a share U(0, X) of cross links per batch")
+    ut.add_argument("--loss-scale", choices=("rate", "bound"), default="rate",
+                    help="with --utility sum: 'bound' divides each snapshot's sum rate by its "
+                         "interference-free bound, so every family weighs alike")
+    ut.add_argument("--init", metavar="DIR",
+                    help="with --utility: continue from this whole model (backbone + head)")
     p.set_defaults(run=run_pretrain)
     f = commands.add_parser("finetune", help="two-stage fine-tuning of a power head")
     f.add_argument("--backbone", help="pre-trained checkpoint (omit: train from scratch)")

@@ -209,16 +209,24 @@ class FinetuneConfig:
 
 def utility_loss(model: GFMPowerModel, gains: torch.Tensor, noise_w: torch.Tensor | float,
                  pmax_w: torch.Tensor | float,
-                 objective: str, csi_mask: torch.Tensor | None = None) -> torch.Tensor:
+                 objective: str, csi_mask: torch.Tensor | None = None,
+                 bound_scaled: bool = False) -> torch.Tensor:
     """Negative utility per link (mean over the batch): the fine-tuning loss.
 
     ``csi_mask (B, K, K)`` (True = reported) hides links from the model only:
-    the rates are always those of the true ``gains``.
+    the rates are always those of the true ``gains``. ``bound_scaled`` (sum
+    only) divides each snapshot's sum rate by its interference-free bound
+    ``sum_k log2(1 + G_kk Pmax_k / sigma_k^2)``, so networks whose rates differ
+    by an order of magnitude weigh alike (the loss is then minus a share in
+    (0, 1]).
     """
     g = graph_batch(gains, noise_w, pmax_w, csi_mask)
     with autocast(gains.device):
         power = model(g, objective)
     rates = physics_torch.rates(g.gains, power.to(g.gains.dtype), g.noise_w)
+    if bound_scaled and objective == "sum":
+        direct = torch.diagonal(g.gains, dim1=-2, dim2=-1) * g.pmax_w / g.noise_w  # (B, K)
+        return -(rates.sum(-1) / torch.log2(1.0 + direct).sum(-1).clamp_min(1e-9)).mean()
     k = gains.shape[-1]
     return -(get_objective(objective).utility(rates) / k).mean()
 

@@ -24,7 +24,7 @@ from rrm.models.gfm.backbone import GFMBackbone
 from rrm.models.gfm.build import backbone_config
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
 from rrm.models.gfm.shift import ShiftStats, fit_stats
-from rrm.models.gfm.store import load_backbone, save_power_model
+from rrm.models.gfm.store import load_backbone, load_power_model, save_power_model
 from rrm.models.gfm.stream import draw_batch
 from rrm.models.gfm.stream_cli import corpus_spec
 from rrm.models.gfm.utility_train import UtilitySettings, train_utility_stream
@@ -42,11 +42,22 @@ def settings(args: argparse.Namespace) -> UtilitySettings:
         raise InvalidInput("--csi-drop must lie in [0, 1]")
     objectives = PROMPTS if args.utility == "switch" else (args.utility,)
     return UtilitySettings(objectives, args.epochs, args.steps_per_epoch, args.batch_size,
-                           args.lr, args.seed, args.csi_drop, args.workers, args.log_every)
+                           args.lr, args.seed, args.csi_drop, args.loss_scale, args.workers,
+                           args.log_every)
 
 
 def initial_model(args: argparse.Namespace, switchable: bool) -> GFMPowerModel:
-    """A fresh head on ``--init-backbone`` (a pre-trained backbone) or on a fresh backbone."""
+    """``--init`` (a whole power model), or a fresh head on ``--init-backbone`` (a
+    pre-trained backbone) or on a fresh backbone."""
+    if args.init:
+        if args.init_backbone:
+            raise InvalidInput("--init and --init-backbone exclude each other")
+        model, _ = load_power_model(args.init)
+        if switchable != (model.head.prompt is not None):
+            raise InvalidInput(f"--init {args.init}: its head "
+                               f"{'has' if model.head.prompt is not None else 'has no'} "
+                               f"objective prompts; --utility {args.utility} needs the other kind")
+        return model
     if args.init_backbone:
         backbone, _ = load_backbone(args.init_backbone)
     else:
@@ -86,7 +97,7 @@ def run(args: argparse.Namespace, rank: int, device: torch.device) -> int:
                                        Path(args.out) / "resume", args.time_limit)
     done, wall = len(history), sum(row.get("seconds", 0.0) for row in history)
     seen = sum(int(row["steps"]) for row in history) * run_cfg.batch_size
-    training = {"utility": run_cfg.resume_key(spec), "arch": "gfm",
+    training = {"utility": run_cfg.resume_key(spec), "arch": "gfm", "init": args.init,
                 "backbone": args.init_backbone, "objectives": list(run_cfg.objectives)}
     meta = {"command": "rrm " + " ".join(shlex.quote(a) for a in args.argv),
             "wall_time_s": round(wall, 1), "history": history, "epochs_done": done,

@@ -46,6 +46,7 @@ class UtilitySettings:
     lr: float = 1e-3
     seed: int = 0
     csi_drop: float = 0.0  # share of cross links hidden, uniform in [0, csi_drop] per batch
+    loss_scale: str = "rate"  # "bound": sum rate / interference-free bound per snapshot
     workers: int = 0
     log_every: int = 50
 
@@ -123,7 +124,7 @@ def _utility_epoch(model: GFMPowerModel, opt: torch.optim.Optimizer,
     for index, batch in enumerate(epoch_loader(stream, run.workers,
                                                pin_memory=device.type == "cuda")):
         total += _utility_step(model, opt, batch.to(device), batch_objective(run, epoch, index),
-                               run.csi_drop, mask_rng)
+                               run, mask_rng)
         sched.step()
         steps += 1
         if progress and steps % run.log_every == 0:
@@ -134,12 +135,12 @@ def _utility_epoch(model: GFMPowerModel, opt: torch.optim.Optimizer,
 
 
 def _utility_step(model: GFMPowerModel, opt: torch.optim.Optimizer, batch: StreamBatch,
-                  objective: str, csi_drop: float, mask_rng: np.random.Generator
+                  objective: str, run: UtilitySettings, mask_rng: np.random.Generator
                   ) -> torch.Tensor:
     """One clipped Adam step on the negative utility; the detached loss (on the device)."""
-    mask = _random_csi_mask(batch.gains, csi_drop, mask_rng)
-    loss = utility_loss(model, batch.gains, batch.noise_w, batch.pmax_w,
-                        objective, mask)
+    mask = _random_csi_mask(batch.gains, run.csi_drop, mask_rng)
+    loss = utility_loss(model, batch.gains, batch.noise_w, batch.pmax_w, objective, mask,
+                        bound_scaled=run.loss_scale == "bound")
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM, foreach=True)

@@ -157,3 +157,39 @@ def test_few_shot_suite_scores_a_utility_model_zero_shot_and_fine_tuned(tmp_path
     assert [(r["init"], r["shots"]) for r in rows] == [("utility", 0), ("utility", 4)]
     assert rows[0]["train_s"] == 0.0 and rows[1]["train_s"] > 0
     assert all(0 < r["ratio"] < 1.5 for r in rows)
+
+
+def test_bound_scaled_loss_is_minus_the_share_of_the_interference_free_bound() -> None:
+    from rrm.models.gfm.train import utility_loss
+
+    model = _model(0)
+    gains = torch.tensor([[[2.0, 0.0], [0.0, 8.0]]], dtype=torch.float64)  # no interference
+    noise, pmax = torch.ones(1, 2, dtype=torch.float64), torch.ones(1, 2, dtype=torch.float64)
+    with torch.no_grad():
+        power = model(graph_batch(gains, noise, pmax)).double()
+        loss = utility_loss(model, gains, noise, pmax, "sum", bound_scaled=True)
+    rate = torch.log2(1 + gains.diagonal(dim1=-2, dim2=-1) * power).sum()
+    assert float(loss) == pytest.approx(-float(rate) / float(np.log2(3) + np.log2(9)), rel=1e-6)
+    assert -1 <= float(loss) < 0
+    with torch.no_grad():  # the plain loss: minus the mean rate per link
+        plain = utility_loss(model, gains, noise, pmax, "sum")
+    assert float(plain) == pytest.approx(-float(rate) / 2, rel=1e-6)
+
+
+def test_utility_run_continues_from_a_whole_model(tmp_path, capsys) -> None:
+    from rrm.models.gfm.store import save_power_model
+
+    start = _model(3)
+    save_power_model(tmp_path / "m", start, {}, {})
+    args = ["gfm", "pretrain", "--corpus", "rayleigh-ic", "--utility", "sum", "--k-range", "4-5",
+            "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2", "--lr", "0",
+            "--loss-scale", "bound", "--device", "cpu", "--init", str(tmp_path / "m")]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 0
+    model, meta = load_power_model(tmp_path / "o")
+    for (name, a), (_, b) in zip(start.state_dict().items(), model.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(a, b), name  # lr 0: the weights are the init's
+    assert meta["history"][0]["loss"] < 0
+    assert main([*args[:-2], "--utility", "switch", "--init", str(tmp_path / "m"),
+                 "--out", str(tmp_path / "p")]) == 2
+    assert "objective prompts" in capsys.readouterr().err
