@@ -125,6 +125,29 @@ def _ratio_table(rows: list[dict[str, Any]], names: list[str]) -> list[str]:
     return out
 
 
+def trained_sizes(checkpoint: str) -> list[tuple[int, int]]:
+    """The (B, K) sizes a checkpoint was trained on, from its config.json."""
+    t = json.loads((Path(checkpoint) / "config.json").read_text())["training"]
+    return [(int(b), int(k)) for b, k in t.get("sizes") or [(t["num_aps"], t["num_ues"])]]
+
+
+def _size_table(rows: list[dict[str, Any]], models: list[tuple[str, str]]) -> list[str]:
+    """Each size-general model's WSR over each per-size model's, on that model's own columns."""
+    sizes = {name: trained_sizes(path) for name, path in models}
+    general = [n for n, sz in sizes.items() if len(sz) > 1]
+    size_of = {f"{a}={v}": (c.num_aps, c.num_ues) for a, v, c in SETTINGS}
+    wsr = {(r["policy"], f"{r['axis']}={r['value']}"): r["wsr"] for r in rows}
+    out = ["| column | per-size model | its WSR | " + " | ".join(f"{g} / it" for g in general)
+           + " |", "|---" * (3 + len(general)) + "|"]
+    for name, sz in sizes.items():
+        if len(sz) != 1:
+            continue
+        for col in [c for c in _columns(rows) if size_of[c] == sz[0]]:
+            out.append(f"| {col} | {name} | {wsr[(name, col)]:.3f} | " + " | ".join(
+                f"{wsr[(g, col)] / wsr[(name, col)]:.3f}" for g in general) + " |")
+    return out
+
+
 def write_png(rows: list[dict[str, Any]], names: list[str], path: Path) -> None:
     """WSR and feasibility per setting, one line per policy."""
     plt = pyplot()
@@ -162,8 +185,8 @@ def main() -> None:
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    models = [tuple(m.split("=", 1)) for m in args.model]
-    pols = _policies([(a, b) for a, b in models], args.aosca_iter)
+    models = [(a, b) for a, b in (m.split("=", 1) for m in args.model)]
+    pols = _policies(models, args.aosca_iter)
     t0 = time.perf_counter()
     rows = evaluate(pols, args.n, args.seed, cache, select(args.settings))
     names = list(pols)
@@ -191,6 +214,8 @@ def main() -> None:
               *_table(rows, names, "feasible_share", ".3f"), "",
               "## ms per instance (batched decide)", "",
               *_table(rows, names, "ms_per_instance", ".2f"), "",
+              "## Size-general vs per-size models (each on its own columns)", "",
+              *_size_table(rows, models), "",
               "## Serving APs per UE (Fig. 9)", "", *_table(rows, names, "aps_per_ue", ".2f"),
               "", f"![EGAT eval]({Path(args.stem).name}.png)"]
     (RESULTS / "egat-eval").mkdir(parents=True, exist_ok=True)
