@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from machine import machine_line, save_results
+from machine import RESULTS, machine_line, save_results
 
 from rrm.models.diffusion.check import (
     CheckConfig,
@@ -98,6 +99,27 @@ def checkable(models: dict[str, GraphDiffusion], pairs: int, networks: int, f_mi
     return rows
 
 
+def figure(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Fig. 3 style: p5, mean and feasibility vs f_min, one line per policy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        mine = [r for r in rows if r["policy"] == policy]
+        for ax, key in zip(axes, ("p5", "mean", "feasibility"), strict=True):
+            ax.plot([r["f_min"] for r in mine], [r[key] for r in mine], "o-", label=policy)
+            ax.set_xlabel("f_min (bit/s/Hz)")
+            ax.set_title(key)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def table(rows: list[dict[str, Any]], key: str) -> list[str]:
     """Markdown table of ``rows`` keyed by ``key`` then policy."""
     out = [f"| {key} | policy | p1 | p5 | mean | feasibility |", "|---|---|---|---|---|---|"]
@@ -140,7 +162,8 @@ def main() -> None:
     lines = ["# Diffusion checkpoints on the N = 400 test split", "", machine_line(),
              "Shared 2-core CPU, torch on 1 thread.", "",
              "Command: `OMP_NUM_THREADS=1 python bench/bench_diffusion_n400.py "
-             + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items()) + "`", "",
+             + " ".join(f"--{k.replace('_', '-')} {x}" for k, v in vars(a).items()
+                        for x in (v if isinstance(v, list) else [v])) + "`", "",
              f"U-GNN: {a.samples} samples per network, {a.ddim_steps} DDIM steps (eta 0.2); "
              f"{a.slots} slots, same fading for every policy.", "",
              "## Per f_min (test split)", ""] + table(fmin_rows, "f_min")
@@ -151,6 +174,8 @@ def main() -> None:
         lines += ["", f"## Checkable run at N = {a.check_pairs} ({a.check_networks} fresh "
                   "networks, expert 3,000 iterations)", ""] + table(check_rows, "N")
     lines += ["", "Wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in wall.items()) + "."]
+    figure(fmin_rows, RESULTS / "diffusion-eval" / f"{a.stem}-fmin.png")
+    lines += ["", f"![]({a.stem}-fmin.png)"]
     print(save_results(f"diffusion-eval/{a.stem}", lines,
                        [{"args": vars(a), "wall_s": wall}, *fmin_rows, *size_rows, *check_rows]))
 
