@@ -64,6 +64,8 @@ checkpoints-diffusion: venv
 	$(BIN)/rrm diffusion data --out out/diffusion-data
 	$(BIN)/rrm diffusion train --data out/diffusion-data --out $(CKPT)/diffusion-small \
 		--steps 3500 --batch-size 64 --lr 1e-3 --val-every 1750 --threads 1
+# diffusion-n400 came from a GPU: `bash bench/device/diffusion.sh OUT 540` on an
+# H200 (OUT/diffusion/train/checkpoint; docs/diffusion.md), not from this target.
 
 # The container image (docs/deploy.md). podman or docker, whichever is present.
 # `make wheels` fills wheels/ from pip's configured indexes and find-links, so the

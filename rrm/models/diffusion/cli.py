@@ -30,7 +30,12 @@ from tqdm import tqdm
 from rrm.core.errors import InvalidInput
 from rrm.core.optional import require
 from rrm.models.diffusion.check import CheckConfig, check_policies, expert_for
-from rrm.models.diffusion.data import ExpertDataConfig, generate_expert_data, load_expert_data
+from rrm.models.diffusion.data import (
+    ExpertDataConfig,
+    ExpertSet,
+    generate_expert_data,
+    load_expert_data,
+)
 from rrm.models.diffusion.expert import ExpertConfig
 from rrm.models.diffusion.model import GraphDiffusion, load_diffusion, save_diffusion
 from rrm.models.diffusion.plots import (
@@ -77,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.set_defaults(run=run_train)
     e = commands.add_parser("eval", help="Figs. 2-4: U-GNN vs expert vs AP vs FP")
     e.add_argument("--data", help="directory written by 'rrm diffusion data' (with --out)")
-    e.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
+    e.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one "
+                   "for the networks' N: diffusion-n400 from N = 100 on, else diffusion-small)")
     e.add_argument("--out", help="directory for report.md, PNGs, JSON (with --data)")
     e.add_argument("--pairs", type=int,
                    help="checkable run: fresh test networks of N pairs (instead of --data)")
@@ -167,7 +173,7 @@ def run_check(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     cfg = CheckConfig(args.pairs, args.networks, args.f_min, args.seed, args.slots,
                       args.samples, expert_for(args.expert_iterations))
-    model, _ = load_diffusion(args.checkpoint)
+    model, _ = load_diffusion(args.checkpoint, pairs=cfg.pairs)
     model = model.with_ddim(DdimConfig(args.ddim_steps, args.eta))  # ConfigError: exit 2
     policies = check_policies(model, cfg)
     if not args.json:
@@ -184,9 +190,8 @@ def run_study(args: argparse.Namespace) -> int:
     """Write report.md, results.json and the figures of Figs. 2-4 under ``--out``."""
     require("matplotlib")
     torch.set_num_threads(args.threads)
-    model, meta = load_diffusion(args.checkpoint)
+    model, meta, test = _study_inputs(args.checkpoint, args.data)
     model = model.with_ddim(DdimConfig(args.ddim_steps, args.eta))  # ConfigError: exit 2
-    test = load_expert_data(args.data, "test")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -215,6 +220,18 @@ def run_study(args: argparse.Namespace) -> int:
     (out / "report.md").write_text(_markdown(results))
     print(_markdown(results))
     return 0
+
+
+def _study_inputs(checkpoint: str | None, data: str
+                  ) -> tuple[GraphDiffusion, dict[str, Any], ExpertSet]:
+    """Model, its metadata and the test split; a given checkpoint loads (or fails) first,
+    the shipped one is chosen by the data's N (:func:`shipped_for`)."""
+    if checkpoint is not None:
+        model, meta = load_diffusion(checkpoint)
+        return model, meta, load_expert_data(data, "test")
+    test = load_expert_data(data, "test")
+    model, meta = load_diffusion(pairs=int(test.samples.shape[-1]))
+    return model, meta, test
 
 
 def _markdown(r: dict[str, Any]) -> str:

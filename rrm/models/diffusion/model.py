@@ -26,7 +26,17 @@ from rrm.models.diffusion.ugnn import UGNN, UGNNConfig, fitted_gso
 
 KIND = "graph-diffusion"
 DEFAULT_SCHEDULE, DEFAULT_DDIM = ScheduleConfig(), DdimConfig()
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "diffusion-small"
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED = CHECKPOINTS / "diffusion-small"  # trained at N = 20 (2-core CPU)
+SHIPPED_LARGE = CHECKPOINTS / "diffusion-n400"  # trained at N = 400 (H200, 646 steps)
+# From this N on the N = 400 model is the shipped one: at N = 100 and 400 it beats
+# diffusion-small on p5 and feasibility (bench/results/diffusion-eval/n400-gpu-eval.md)
+LARGE_PAIRS = 100
+
+
+def shipped_for(pairs: int | None) -> Path:
+    """The shipped checkpoint for networks of ``pairs`` pairs (``None``: ``diffusion-small``)."""
+    return SHIPPED_LARGE if pairs is not None and pairs >= LARGE_PAIRS else SHIPPED
 
 
 class GraphDiffusion:
@@ -92,9 +102,11 @@ def save_diffusion(directory: str | Path, model: GraphDiffusion, training: dict[
                            {**model.config(), "training": training}, metadata)
 
 
-def load_diffusion(directory: str | Path | None = None) -> tuple[GraphDiffusion, dict[str, Any]]:
-    """A verified diffusion checkpoint (default: the shipped ``diffusion-small``)."""
-    d = SHIPPED if directory is None else Path(directory)
+def load_diffusion(directory: str | Path | None = None, *, pairs: int | None = None
+                   ) -> tuple[GraphDiffusion, dict[str, Any]]:
+    """A verified diffusion checkpoint (default: the shipped one for ``pairs``, see
+    :func:`shipped_for`; without ``pairs`` the N = 20 ``diffusion-small``)."""
+    d = shipped_for(pairs) if directory is None else Path(directory)
     state, config, metadata = load_checkpoint(d)
     if config.get("kind") != KIND:
         raise CheckpointError(f"{str(d)!r} is not a diffusion checkpoint "

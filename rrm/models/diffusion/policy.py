@@ -38,7 +38,7 @@ from rrm.core.types import InterferenceState, PowerAllocation, State
 from rrm.models.diffusion.buffer import FloatArray, SampleBuffers
 from rrm.models.diffusion.expert import ExpertConfig, run_expert
 from rrm.models.diffusion.features import model_inputs
-from rrm.models.diffusion.model import load_diffusion
+from rrm.models.diffusion.model import LARGE_PAIRS, load_diffusion
 from rrm.models.diffusion.schedule import DdimConfig
 from rrm.models.policy import Policy, PolicyUnavailable
 
@@ -117,7 +117,8 @@ class DiffusionPolicy(_TimeSharingPolicy):
     """Time-shared U-GNN diffusion samples (seed 004).
 
     Args:
-        checkpoint: diffusion checkpoint directory (default: the shipped one).
+        checkpoint: diffusion checkpoint directory (default: the shipped ones,
+            ``diffusion-small`` below N = 100 pairs and ``diffusion-n400`` from there).
         ddim_steps, eta: DDIM settings (sec. 3.1: 100 steps; authors: eta 0.2).
         capacity, refill_below, batch: buffer sizes per network.
         first_batch: samples of the first draw after a change of state.
@@ -134,15 +135,21 @@ class DiffusionPolicy(_TimeSharingPolicy):
                  seed: int = 0, threads: int = 1, *, name: str = "diffusion",
                  first_batch: int = 4, replay: bool = False) -> None:
         torch.set_num_threads(threads)
+        ddim = DdimConfig(ddim_steps, eta)
         model, self.metadata = load_diffusion(checkpoint)
-        self.model = model.with_ddim(DdimConfig(ddim_steps, eta))
+        self.model = model.with_ddim(ddim)
+        # no checkpoint given: networks of N >= LARGE_PAIRS get the shipped N = 400 model
+        self._large = (None if checkpoint is not None
+                       else load_diffusion(pairs=LARGE_PAIRS)[0].with_ddim(ddim))
         self._gen = torch.Generator().manual_seed(seed)
         super().__init__(name, capacity, refill_below, batch, first_batch, replay)
 
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
                     count: int) -> FloatArray:
         gso, u = model_inputs(large, pmax_w / noise_w, f_min)
-        return self.model.sample_inputs(gso, u, count, self._gen,
+        model = self._large if self._large is not None and \
+            large.shape[-1] >= LARGE_PAIRS else self.model
+        return model.sample_inputs(gso, u, count, self._gen,
                                         self.buffers.check_open).double().numpy()
 
 
