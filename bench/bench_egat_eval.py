@@ -10,7 +10,8 @@ own answer (the learned feasibility). WSR is the mean after the heuristic
 scaling of sec. V-A, feasibility is before it, time is the batched
 ``decide`` per instance. Writes bench/results/egat-eval/eval.{md,json,png}.
 Run: ``python bench/bench_egat_eval.py --n 20 --model NAME=CHECKPOINT_DIR [--model ...]``;
-``--cache-dir DIR`` keeps the baselines' rows (AO-SCA: ~2.5 s an instance here) for reruns.
+``--cache-dir DIR`` keeps the baselines' rows (AO-SCA: ~2.5 s an instance here) for reruns;
+``--settings C=80,B=7`` evaluates only those columns (a long n = 200 run done in pieces).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from rrm.core.optional import pyplot  # noqa: E402
 from rrm.models.cellfree.egat_policy import EgatPolicy  # noqa: E402
 from rrm.models.cellfree.evaluate import instances, score  # noqa: E402
 from rrm.models.policy import Policy, make_policy  # noqa: E402
+from rrm.sim.scenarios.cellfree import CellFreeConfig  # noqa: E402
 
 CACHED = ("ao-sca", "pc-wmmse", "fc-zf")  # baselines: their rows do not change between runs
 
@@ -51,8 +53,22 @@ def _policies(models: list[tuple[str, str]], aosca_iter: int) -> dict[str, Polic
     return pols
 
 
-def evaluate(pols: dict[str, Policy], n: int, seed: int, cache: Path | None = None
-             ) -> list[dict[str, Any]]:
+Setting = tuple[str, int, CellFreeConfig]
+
+
+def select(names: str) -> list[Setting]:
+    """The settings named ``AXIS=VALUE,...`` (all of Tables II-IV when empty), in table order."""
+    if not names:
+        return list(SETTINGS)
+    wanted = set(names.split(","))
+    known = {f"{a}={v}" for a, v, _ in SETTINGS}
+    if wanted - known:
+        raise SystemExit(f"unknown settings {sorted(wanted - known)}; known: {sorted(known)}")
+    return [s for s in SETTINGS if f"{s[0]}={s[1]}" in wanted]
+
+
+def evaluate(pols: dict[str, Policy], n: int, seed: int, cache: Path | None = None,
+             settings: list[Setting] | None = None) -> list[dict[str, Any]]:
     """One row per (setting, policy); baseline rows are read from / written to ``cache``.
 
     The cache (JSON, one entry per policy and setting, keyed by n, seed and
@@ -62,7 +78,7 @@ def evaluate(pols: dict[str, Policy], n: int, seed: int, cache: Path | None = No
     rows = []
     cached: dict[str, dict[str, Any]] = (json.loads(cache.read_text())
                                          if cache is not None and cache.is_file() else {})
-    for axis, value, cfg in SETTINGS:
+    for axis, value, cfg in SETTINGS if settings is None else settings:
         state = instances(cfg, n, seed + 10 * value)
         for name, pol in pols.items():
             key = f"{name}/{axis}={value}"
@@ -82,8 +98,13 @@ def evaluate(pols: dict[str, Policy], n: int, seed: int, cache: Path | None = No
     return rows
 
 
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The settings the rows cover, in table order."""
+    return list(dict.fromkeys(f"{r['axis']}={r['value']}" for r in rows))
+
+
 def _table(rows: list[dict[str, Any]], names: list[str], key: str, fmt: str) -> list[str]:
-    cols = [f"{a}={v}" for a, v, _ in SETTINGS]
+    cols = _columns(rows)
     out = ["| policy | " + " | ".join(cols) + " | mean |", "|---" * (len(cols) + 2) + "|"]
     for name in names:
         vals = [r[key] for r in rows if r["policy"] == name]
@@ -93,7 +114,7 @@ def _table(rows: list[dict[str, Any]], names: list[str], key: str, fmt: str) -> 
 
 
 def _ratio_table(rows: list[dict[str, Any]], names: list[str]) -> list[str]:
-    cols = [f"{a}={v}" for a, v, _ in SETTINGS]
+    cols = _columns(rows)
     ao = [r["wsr"] for r in rows if r["policy"] == "ao-sca"]
     out = ["| policy | " + " | ".join(cols) + " | mean | min |", "|---" * (len(cols) + 3) + "|"]
     for name in names:
@@ -104,11 +125,34 @@ def _ratio_table(rows: list[dict[str, Any]], names: list[str]) -> list[str]:
     return out
 
 
+def trained_sizes(checkpoint: str) -> list[tuple[int, int]]:
+    """The (B, K) sizes a checkpoint was trained on, from its config.json."""
+    t = json.loads((Path(checkpoint) / "config.json").read_text())["training"]
+    return [(int(b), int(k)) for b, k in t.get("sizes") or [(t["num_aps"], t["num_ues"])]]
+
+
+def _size_table(rows: list[dict[str, Any]], models: list[tuple[str, str]]) -> list[str]:
+    """Each size-general model's WSR over each per-size model's, on that model's own columns."""
+    sizes = {name: trained_sizes(path) for name, path in models}
+    general = [n for n, sz in sizes.items() if len(sz) > 1]
+    size_of = {f"{a}={v}": (c.num_aps, c.num_ues) for a, v, c in SETTINGS}
+    wsr = {(r["policy"], f"{r['axis']}={r['value']}"): r["wsr"] for r in rows}
+    out = ["| column | per-size model | its WSR | " + " | ".join(f"{g} / it" for g in general)
+           + " |", "|---" * (3 + len(general)) + "|"]
+    for name, sz in sizes.items():
+        if len(sz) != 1:
+            continue
+        for col in [c for c in _columns(rows) if size_of[c] == sz[0]]:
+            out.append(f"| {col} | {name} | {wsr[(name, col)]:.3f} | " + " | ".join(
+                f"{wsr[(g, col)] / wsr[(name, col)]:.3f}" for g in general) + " |")
+    return out
+
+
 def write_png(rows: list[dict[str, Any]], names: list[str], path: Path) -> None:
     """WSR and feasibility per setting, one line per policy."""
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(15, 4.5))
-    labels = [f"{a}={v}" for a, v, _ in SETTINGS]
+    labels = _columns(rows)
     for name in names:
         mine = [r for r in rows if r["policy"] == name]
         ax[0].plot(labels, [r["wsr"] for r in mine], marker="o", label=name)
@@ -134,16 +178,17 @@ def main() -> None:
     ap.add_argument("--stem", default="egat-eval/eval")
     ap.add_argument("--cache-dir", default="",
                     help="keep the baselines' rows here (baselines-nN-sS-iI.json) for reruns")
+    ap.add_argument("--settings", default="", help="only these columns, e.g. C=80,B=7")
     args = ap.parse_args()
     cache = (Path(args.cache_dir) / f"baselines-n{args.n}-s{args.seed}-i{args.aosca_iter}.json"
              if args.cache_dir else None)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    models = [tuple(m.split("=", 1)) for m in args.model]
-    pols = _policies([(a, b) for a, b in models], args.aosca_iter)
+    models = [(a, b) for a, b in (m.split("=", 1) for m in args.model)]
+    pols = _policies(models, args.aosca_iter)
     t0 = time.perf_counter()
-    rows = evaluate(pols, args.n, args.seed, cache)
+    rows = evaluate(pols, args.n, args.seed, cache, select(args.settings))
     names = list(pols)
     learned = [n for n in names if n not in ("ao-sca", "pc-wmmse", "fc-zf")]
     training = {n: {k: EgatPolicy(p).metadata.get(k) for k in ("command", "wall_time_s",
@@ -152,7 +197,8 @@ def main() -> None:
     lines = ["# EGAT vs the baselines on the settings of Tables II-IV", "",
              "Command: `python bench/bench_egat_eval.py " + " ".join(
                  f"--model {n}={p}" for n, p in models)
-             + f" --n {args.n} --seed {args.seed} --aosca-iter {args.aosca_iter}`  ",
+             + f" --n {args.n} --seed {args.seed} --aosca-iter {args.aosca_iter}"
+             + (f" --settings {args.settings}" if args.settings else "") + "`  ",
              machine_line() + f" Wall time {time.perf_counter() - t0:.0f} s, one torch thread, "
              "the CPU shared with other work.", "",
              f"{args.n} instances per setting for every policy (the paper: 200; AO-SCA takes "
@@ -168,6 +214,8 @@ def main() -> None:
               *_table(rows, names, "feasible_share", ".3f"), "",
               "## ms per instance (batched decide)", "",
               *_table(rows, names, "ms_per_instance", ".2f"), "",
+              "## Size-general vs per-size models (each on its own columns)", "",
+              *_size_table(rows, models), "",
               "## Serving APs per UE (Fig. 9)", "", *_table(rows, names, "aps_per_ue", ".2f"),
               "", f"![EGAT eval]({Path(args.stem).name}.png)"]
     (RESULTS / "egat-eval").mkdir(parents=True, exist_ok=True)

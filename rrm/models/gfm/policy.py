@@ -18,6 +18,7 @@ import numpy as np
 import structlog
 import torch
 
+from rrm.core.allocator import retain_freed_memory
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import Allocation, InterferenceState, PowerAllocation, State
@@ -69,6 +70,7 @@ class GFMPolicy(Policy):
                  shift_threshold: float = SHIFT_THRESHOLD) -> None:
         super().__init__(name)
         torch.set_num_threads(threads)
+        retain_freed_memory()  # K^2 intermediates: no page faults per slot (rrm.core.allocator)
         self._refiner = _refiner(refine_iterations)
         self._full_wmmse = WmmsePolicy() if self._refiner is not None else None
         self.shift_threshold = shift_threshold
