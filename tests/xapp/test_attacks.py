@@ -145,7 +145,7 @@ def test_sigint_stops_an_xapp_whose_subscription_is_never_acked(tmp_path) -> Non
         wait_for(lambda: node.tally.subscriptions >= 1, 30)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)  # bounded by the subscribe deadline (5 s)
-        assert proc.returncode == 0
+        assert proc.returncode == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -36,6 +36,7 @@ from rrm.models.gfm import experiments as ex
 from rrm.models.gfm import report
 from rrm.models.gfm.backbone import PRESETS, BackboneConfig, GFMBackbone
 from rrm.models.gfm.data import parse_entries
+from rrm.models.gfm.device import DEVICES, resolve_device
 from rrm.models.gfm.evaluate import evaluate
 from rrm.models.gfm.head import PROMPTS
 from rrm.models.gfm.pcgnn import PCGNN, PCGNNConfig
@@ -90,6 +91,9 @@ def add_parser(commands: Any) -> None:
     s.add_argument("--variant-shots", type=int, default=256,
                    help="fine-tuning set of the scaling/masking variants")
     s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--device", default="cpu", choices=DEVICES,
+                   help="where the suites fine-tune (few-shot, scaling, masking); auto: CUDA "
+                        "when available (bf16 autocast); decisions are scored on the CPU")
     e.set_defaults(run=run_eval)
 
 
@@ -216,7 +220,7 @@ def _few_shot_cfg(args: argparse.Namespace, objective: str,
     ft = replace(FinetuneConfig(), warmup_epochs=args.warmup_epochs, epochs=args.epochs,
                  min_steps_per_epoch=args.min_steps_per_epoch)
     return ex.FewShotConfig(entry, objective, ft, args.n, reference_cache=args.reference_cache,
-                            refine_iterations=args.refine)
+                            refine_iterations=args.refine, device=str(resolve_device(args.device)))
 
 
 INITS = ("pre-trained", "scratch", "pcgnn", "utility")

@@ -163,6 +163,7 @@ class FewShotConfig:
     seed: int = 0
     reference_cache: Path | None = None
     refine_iterations: int = 0  # > 0: also score the model + this many WMMSE iterations
+    device: str = "cpu"  # where the model is fine-tuned (it is scored on the CPU)
 
 
 def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig,
@@ -180,7 +181,8 @@ def finetune_and_score(backbone: torch.nn.Module, shots: int, cfg: FewShotConfig
     t0 = time.perf_counter()
     if shots > 0:
         train_set = load_entry(cfg.entry, "train", shots, cfg.seed)
-        finetune(model, [train_set], replace(cfg.finetune, objective=cfg.objective), cfg.seed)
+        finetune(model, [train_set], replace(cfg.finetune, objective=cfg.objective), cfg.seed,
+                 device=torch.device(cfg.device))
     wall = time.perf_counter() - t0
     power = _powers(GFMPolicy.from_model(model, torch.get_num_threads()), test, cfg.objective)
     u, viol = utility_and_violation(test.gains, power, float(test.noise_w), cfg.objective)

@@ -40,13 +40,18 @@ def corpus_spec(text: str, k_range: str) -> CorpusSpec:
         raise InvalidInput(f"--corpus: {err}") from None
 
 
-def settings(args: argparse.Namespace) -> StreamSettings:
-    """The run's size from the command line, validated."""
+def check_stream_size(args: argparse.Namespace) -> None:
+    """Epochs, steps, batch size, logging and workers of a streamed run; InvalidInput if off."""
     for name in ("epochs", "steps_per_epoch", "batch_size", "log_every"):
         if getattr(args, name) < 1:
             raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1")
     if args.workers < 0:
         raise InvalidInput("--workers must be >= 0")
+
+
+def settings(args: argparse.Namespace) -> StreamSettings:
+    """The run's size from the command line, validated."""
+    check_stream_size(args)
     return StreamSettings(args.epochs, args.steps_per_epoch, args.batch_size, args.lr,
                           args.seed, args.workers, args.log_every)
 

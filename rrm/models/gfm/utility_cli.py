@@ -26,18 +26,14 @@ from rrm.models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
 from rrm.models.gfm.shift import ShiftStats, fit_stats
 from rrm.models.gfm.store import load_backbone, load_power_model, save_power_model
 from rrm.models.gfm.stream import draw_batch
-from rrm.models.gfm.stream_cli import corpus_spec
+from rrm.models.gfm.stream_cli import check_stream_size, corpus_spec
 from rrm.models.gfm.utility_train import UtilitySettings, train_utility_stream
 from rrm.sim.scenarios.corpus import CorpusSpec
 
 
 def settings(args: argparse.Namespace) -> UtilitySettings:
     """The run's size and objectives from the command line, validated."""
-    for name in ("epochs", "steps_per_epoch", "batch_size", "log_every"):
-        if getattr(args, name) < 1:
-            raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1")
-    if args.workers < 0:
-        raise InvalidInput("--workers must be >= 0")
+    check_stream_size(args)
     if not 0 <= args.csi_drop <= 1:
         raise InvalidInput("--csi-drop must lie in [0, 1]")
     objectives = PROMPTS if args.utility == "switch" else (args.utility,)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from rrm.cli import main
 from rrm.models.gfm.store import load_backbone, load_power_model
@@ -78,6 +79,8 @@ def test_eval_suite_writes_figures_and_tables(tmp_path):
     (["gfm", "eval", "--suite", "few-shot", "--shots=-1,64"], "--shots must be >= 0"),
     (["gfm", "eval", "--suite", "few-shot", "--shots", "0,64"], "--shots 0 scores a model"),
     (["gfm", "eval", "--suite", "few-shot", "--inits", "utility"], "needs --utility-init"),
+    pytest.param(["gfm", "eval", "--suite", "few-shot", "--device", "cuda"], "CUDA",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU")),
     (["gfm", "eval", "--suite", "few-shot", "--refine", "-1"], "--refine must be >= 0"),
     (["gfm", "eval", "--suite", "few-shot", "--min-steps-per-epoch", "0"],
      "--min-steps-per-epoch must be at least 1"),
