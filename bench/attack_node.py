@@ -104,6 +104,8 @@ class Victim(threading.Thread):
             self.next = lambda: self.peer.next_indication(2.0)  # type: ignore[union-attr]
         assert first.HasField("ack"), first
         self.accepted = 0
+        self.received = 0  # indications read
+        self.last_seq = 0  # the node's sequence number: one per slot it ran
         self.timeouts = 0
         self.stopped = threading.Event()
 
@@ -115,6 +117,8 @@ class Victim(threading.Thread):
                 return
             if ind is None:
                 continue
+            self.received += 1
+            self.last_seq = ind.header.sequence_number
             try:
                 ack = self.peer.control(control_request(ind.header, modest_power(ind)),
                                         timeout_s=2.0)
@@ -129,6 +133,16 @@ class Victim(threading.Thread):
         start = self.accepted
         time.sleep(seconds)
         return (self.accepted - start) / seconds
+
+    def mark(self) -> tuple[float, int, int]:
+        """(time, indications read, the node's last sequence number) now."""
+        return time.monotonic(), self.received, self.last_seq
+
+
+def _rates(start: tuple[float, int, int], end: tuple[float, int, int]) -> tuple[float, float]:
+    """(slots the node ran per s, indications the victim read per s) between two marks."""
+    seconds = end[0] - start[0]
+    return (end[2] - start[2]) / seconds, (end[1] - start[1]) / seconds
 
 
 def _open(attacker: GrpcAttacker | ZmqAttacker, count: int) -> tuple[int, int]:
@@ -196,19 +210,21 @@ def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
         victim.start()
         time.sleep(1.0)
         rss0 = node.rss_mib()
-        cpu0, t0 = node.cpu_s(), time.monotonic()
+        cpu0, t0, mark0 = node.cpu_s(), time.monotonic(), victim.mark()
         before = victim.rate(window_s)
         cpu_before = (node.cpu_s() - cpu0) / (time.monotonic() - t0)
+        slots_before, read_before = _rates(mark0, victim.mark())
         attacker = Attacker(node, count, where)
         admitted, refused, open_s = attacker.admitted, attacker.refused, attacker.open_s
         rss_peak, rates = node.rss_mib(), []
-        cpu0, t0 = node.cpu_s(), time.monotonic()
+        cpu0, t0, mark0 = node.cpu_s(), time.monotonic(), victim.mark()
         end = time.monotonic() + hold_s
         while time.monotonic() < end:
             rates.append(victim.rate(min(window_s, end - time.monotonic())))
             rss_peak = max(rss_peak, node.rss_mib())
         during = sum(rates) / max(1, len(rates))
         cpu_during = (node.cpu_s() - cpu0) / (time.monotonic() - t0)
+        slots_during, read_during = _rates(mark0, victim.mark())
         row = {"transport": transport, "attack": kind, "attacker": where, "k": k,
                "slot_ms": slot_ms,
                "subscriptions": count,
@@ -217,6 +233,10 @@ def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
                "controls_per_s_during": round(during, 1),
                "kept": round(during / before, 3) if before else None,
                "control_timeouts": victim.timeouts,
+               "node_slots_per_s_before": round(slots_before, 2),
+               "node_slots_per_s_during": round(slots_during, 2),
+               "read_per_s_before": round(read_before, 2),
+               "read_per_s_during": round(read_during, 2),
                "node_cpu_before": round(cpu_before, 3), "node_cpu_during": round(cpu_during, 3),
                "node_rss_mib_start": round(rss0, 1), "node_rss_mib_peak": round(rss_peak, 1),
                "node_rss_mib_end": round(node.rss_mib(), 1)}
@@ -260,7 +280,8 @@ def main() -> None:
     cols = ["transport", "attack", "attacker", "k", "slot_ms", "subscriptions", "admitted",
             "refused_overload",
             "controls_per_s_before", "controls_per_s_during", "kept", "control_timeouts",
-            "node_cpu_before", "node_cpu_during",
+            "node_slots_per_s_before", "node_slots_per_s_during", "read_per_s_before",
+            "read_per_s_during", "node_cpu_before", "node_cpu_during",
             "node_rss_mib_start", "node_rss_mib_peak", "node_rss_mib_end"]
     lines = ["# The node under a hostile xApp (issue #19 items 9-10)", "",
              machine_line() + " The shared 2-core CPU; node, victim and attacker on it "
@@ -270,7 +291,9 @@ def main() -> None:
              "Node limits: the defaults of `rrm sim serve` (8 subscriptions, 2 per peer; "
              "idle timeout 30 s). `kept` = accepted controls/s of the well-behaved xApp "
              "during the attack / before it; `node_cpu_*`: the node process's CPU, "
-             "cores (user + system), before and during the attack.", "",
+             "cores (user + system), before and during the attack; `node_slots_per_s_*`: "
+             "slots the node ran (its sequence numbers, as the victim read them); "
+             "`read_per_s_*`: indications the victim read.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     print(save_results(a.out, lines, rows))

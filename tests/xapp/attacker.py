@@ -232,6 +232,8 @@ class HostileZmqNode:
     def _stream(self, topic: bytes) -> None:
         """Publish the script's indications (controls are answered between them)."""
         for ind in self.script.indications():
+            if self._stop.is_set():
+                return
             event = pb.SubscriptionEvent(indication=ind).SerializeToString()
             self._filters()
             self.tally.unheard += topic not in self._topics

@@ -22,9 +22,10 @@ is bounded by bytes as well as count.
 
 A resubscription (or ``close``) closes the SUB socket: indications of the old
 subscription that ZeroMQ already queued in it, unread, are read out first and
-counted as ``superseded``. What the node publishes after the old topic filter
-left it never reaches this socket (a PUB sends only to matching filters); the
-node, not this client, can count those.
+counted as ``superseded``, and so is what ``close`` leaves in the receive
+queue. What the node publishes after the old topic filter left it never
+reaches this socket (a PUB sends only to matching filters); the node, not this
+client, can count those.
 
 With ``curve`` keys both sockets are CURVE clients of the node's public key.
 A node with another key, or one that does not admit our key, fails the
@@ -251,9 +252,11 @@ class ZmqE2Client:
             self._reader = None
 
     def close(self) -> None:
-        """Stop the receive thread and close the control socket."""
+        """Stop the receive thread and close the control socket; indications still queued
+        are dropped and counted as ``superseded`` (the loop that would read them is gone)."""
         try:
             self._stop_reader()
+            self.superseded += self.queue.clear()
         finally:
             self.dealer.close()
 
