@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import subprocess
 import sys
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +62,7 @@ class Node:
         self.host, self.ports = host, [int(p) for p in ports]
 
     def client(self, peers: int = 1) -> GrpcAttacker | ZmqAttacker:
-        if self.transport == "grpc":
-            return GrpcAttacker(f"{self.host}:{self.ports[0]}", peers)
-        return ZmqAttacker(self.host, self.ports[0], self.ports[1], peers)
+        return _client(self.transport, self.host, self.ports, peers)
 
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -83,6 +83,13 @@ class Node:
             self.proc.kill()
 
 
+def _client(transport: str, host: str, ports: list[int],
+            peers: int) -> GrpcAttacker | ZmqAttacker:
+    if transport == "grpc":
+        return GrpcAttacker(f"{host}:{ports[0]}", peers)
+    return ZmqAttacker(host, ports[0], ports[1], peers)
+
+
 class Victim(threading.Thread):
     """The well-behaved xApp: counts accepted controls per second window."""
 
@@ -97,6 +104,8 @@ class Victim(threading.Thread):
             self.next = lambda: self.peer.next_indication(2.0)  # type: ignore[union-attr]
         assert first.HasField("ack"), first
         self.accepted = 0
+        self.received = 0  # indications read
+        self.last_seq = 0  # the node's sequence number: one per slot it ran
         self.timeouts = 0
         self.stopped = threading.Event()
 
@@ -108,6 +117,8 @@ class Victim(threading.Thread):
                 return
             if ind is None:
                 continue
+            self.received += 1
+            self.last_seq = ind.header.sequence_number
             try:
                 ack = self.peer.control(control_request(ind.header, modest_power(ind)),
                                         timeout_s=2.0)
@@ -123,6 +134,16 @@ class Victim(threading.Thread):
         time.sleep(seconds)
         return (self.accepted - start) / seconds
 
+    def mark(self) -> tuple[float, int, int]:
+        """(time, indications read, the node's last sequence number) now."""
+        return time.monotonic(), self.received, self.last_seq
+
+
+def _rates(start: tuple[float, int, int], end: tuple[float, int, int]) -> tuple[float, float]:
+    """(slots the node ran per s, indications the victim read per s) between two marks."""
+    seconds = end[0] - start[0]
+    return (end[2] - start[2]) / seconds, (end[1] - start[1]) / seconds
+
 
 def _open(attacker: GrpcAttacker | ZmqAttacker, count: int) -> tuple[int, int]:
     """Open ``count`` subscriptions spread over the attacker's peers: (admitted, refused)."""
@@ -137,8 +158,51 @@ def _open(attacker: GrpcAttacker | ZmqAttacker, count: int) -> tuple[int, int]:
     return admitted, refused
 
 
+def _attacker_process(transport: str, host: str, ports: list[int], count: int,
+                      conn: Connection) -> None:
+    """The attacker in its own process: open ``count`` subscriptions, report, hold them
+    (nothing read) until told to stop."""
+    attacker = _client(transport, host, ports, max(1, count // 10))
+    t0 = time.monotonic()
+    admitted, refused = _open(attacker, count)
+    conn.send((admitted, refused, time.monotonic() - t0))
+    conn.recv()
+    attacker.close()
+
+
+class Attacker:
+    """The attacker's subscriptions, opened in this process or in a child process.
+
+    In this process, the attacker's ZeroMQ SUB socket (its I/O thread pulling every
+    admitted subscription's indications) shares the bench process with the victim."""
+
+    def __init__(self, node: Node, count: int, where: str) -> None:
+        self.child: Any = None
+        t0 = time.monotonic()
+        if where == "thread":
+            self.local = node.client(peers=max(1, count // 10))
+            self.admitted, self.refused = _open(self.local, count)
+            self.open_s = time.monotonic() - t0
+            return
+        self.conn, child_conn = mp.get_context("spawn").Pipe()
+        self.child = mp.get_context("spawn").Process(
+            target=_attacker_process, daemon=True,
+            args=(node.transport, node.host, node.ports, count, child_conn))
+        self.child.start()
+        self.admitted, self.refused, self.open_s = self.conn.recv()
+
+    def close(self) -> None:
+        if self.child is None:
+            self.local.close()
+            return
+        self.conn.send("stop")
+        self.child.join(10)
+        if self.child.is_alive():
+            self.child.kill()
+
+
 def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
-           kind: str, slot_ms: float) -> dict[str, Any]:
+           kind: str, slot_ms: float, where: str = "process") -> dict[str, Any]:
     """One attack on a fresh node; the victim's rates and the node's RSS."""
     node = Node(transport, k, slot_ms)
     try:
@@ -146,28 +210,33 @@ def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
         victim.start()
         time.sleep(1.0)
         rss0 = node.rss_mib()
-        cpu0, t0 = node.cpu_s(), time.monotonic()
+        cpu0, t0, mark0 = node.cpu_s(), time.monotonic(), victim.mark()
         before = victim.rate(window_s)
         cpu_before = (node.cpu_s() - cpu0) / (time.monotonic() - t0)
-        attacker = node.client(peers=max(1, count // 10))
-        t0 = time.monotonic()
-        admitted, refused = _open(attacker, count)
-        open_s = time.monotonic() - t0
+        slots_before, read_before = _rates(mark0, victim.mark())
+        attacker = Attacker(node, count, where)
+        admitted, refused, open_s = attacker.admitted, attacker.refused, attacker.open_s
         rss_peak, rates = node.rss_mib(), []
-        cpu0, t0 = node.cpu_s(), time.monotonic()
+        cpu0, t0, mark0 = node.cpu_s(), time.monotonic(), victim.mark()
         end = time.monotonic() + hold_s
         while time.monotonic() < end:
             rates.append(victim.rate(min(window_s, end - time.monotonic())))
             rss_peak = max(rss_peak, node.rss_mib())
         during = sum(rates) / max(1, len(rates))
         cpu_during = (node.cpu_s() - cpu0) / (time.monotonic() - t0)
-        row = {"transport": transport, "attack": kind, "k": k, "slot_ms": slot_ms,
+        slots_during, read_during = _rates(mark0, victim.mark())
+        row = {"transport": transport, "attack": kind, "attacker": where, "k": k,
+               "slot_ms": slot_ms,
                "subscriptions": count,
                "admitted": admitted, "refused_overload": refused, "open_s": round(open_s, 2),
                "controls_per_s_before": round(before, 1),
                "controls_per_s_during": round(during, 1),
                "kept": round(during / before, 3) if before else None,
                "control_timeouts": victim.timeouts,
+               "node_slots_per_s_before": round(slots_before, 2),
+               "node_slots_per_s_during": round(slots_during, 2),
+               "read_per_s_before": round(read_before, 2),
+               "read_per_s_during": round(read_during, 2),
                "node_cpu_before": round(cpu_before, 3), "node_cpu_during": round(cpu_during, 3),
                "node_rss_mib_start": round(rss0, 1), "node_rss_mib_peak": round(rss_peak, 1),
                "node_rss_mib_end": round(node.rss_mib(), 1)}
@@ -188,33 +257,46 @@ def main() -> None:
     p.add_argument("--abandon-s", type=float, default=45.0,
                    help="how long abandoned streams are watched (node idle timeout: 30 s)")
     p.add_argument("--transports", default="grpc,zmq")
+    p.add_argument("--kinds", default="held,abandoned")
+    p.add_argument("--attacker", default="process",
+                   help="where the attacker runs: 'process' (its own), 'thread' (the bench's, "
+                        "beside the victim), or both comma-separated")
     p.add_argument("--quick", action="store_true", help="small sizes, short windows")
+    p.add_argument("--out", default="attack_node",
+                   help="results name under bench/results (a partial run keeps the full table)")
     a = p.parse_args()
     if a.quick:
         a.held, a.abandoned, a.big_k, a.window_s, a.abandon_s = 40, 40, 100, 2.0, 4.0
     rows = []
+    plans = {"held": (a.k, a.held, 2 * a.window_s, SLOT_MS),
+             "abandoned": (a.big_k, a.abandoned, a.abandon_s, BIG_SLOT_MS)}
     for transport in a.transports.split(","):
-        rows.append(attack(transport, a.k, a.held, a.window_s, 2 * a.window_s, "held",
-                           SLOT_MS))
-        print(json.dumps(rows[-1]), flush=True)
-        rows.append(attack(transport, a.big_k, a.abandoned, a.window_s, a.abandon_s,
-                           "abandoned", BIG_SLOT_MS))
-        print(json.dumps(rows[-1]), flush=True)
-    cols = ["transport", "attack", "k", "slot_ms", "subscriptions", "admitted", "refused_overload",
+        for kind in a.kinds.split(","):
+            k, count, hold_s, slot_ms = plans[kind]
+            for where in a.attacker.split(","):
+                rows.append(attack(transport, k, count, a.window_s, hold_s, kind, slot_ms,
+                                   where))
+                print(json.dumps(rows[-1]), flush=True)
+    cols = ["transport", "attack", "attacker", "k", "slot_ms", "subscriptions", "admitted",
+            "refused_overload",
             "controls_per_s_before", "controls_per_s_during", "kept", "control_timeouts",
-            "node_cpu_before", "node_cpu_during",
+            "node_slots_per_s_before", "node_slots_per_s_during", "read_per_s_before",
+            "read_per_s_during", "node_cpu_before", "node_cpu_during",
             "node_rss_mib_start", "node_rss_mib_peak", "node_rss_mib_end"]
     lines = ["# The node under a hostile xApp (issue #19 items 9-10)", "",
-             machine_line() + " The shared 2-core CPU; node, victim and attacker on it.",
+             machine_line() + " The shared 2-core CPU; node, victim and attacker on it "
+             "(the attacker in its own process unless `attacker` says `thread`).",
              "", "Command: `" + " ".join(["OMP_NUM_THREADS=1 python bench/attack_node.py",
                                           *sys.argv[1:]]) + "`",
              "Node limits: the defaults of `rrm sim serve` (8 subscriptions, 2 per peer; "
              "idle timeout 30 s). `kept` = accepted controls/s of the well-behaved xApp "
              "during the attack / before it; `node_cpu_*`: the node process's CPU, "
-             "cores (user + system), before and during the attack.", "",
+             "cores (user + system), before and during the attack; `node_slots_per_s_*`: "
+             "slots the node ran (its sequence numbers, as the victim read them); "
+             "`read_per_s_*`: indications the victim read.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    print(save_results("attack_node", lines, rows))
+    print(save_results(a.out, lines, rows))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ def run_attack(name: str, transport: str, script: Script, sent: int,
             "answered": answered, "dropped": dropped,
             "accounted": answered + sum(v for k, v in dropped.items()
                                         if not k.startswith(NOT_INDICATIONS)),
+            "published": node.tally.sent, "unheard": node.tally.unheard,
             "answered_twice": node.tally.answered_twice,
             "subscriptions": node.tally.subscriptions,
             "crash": crashed or proc.returncode not in (0, None) and not hung,
@@ -178,12 +179,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="reduced sizes")
     p.add_argument("--only", default="", help="run attacks whose name contains this")
+    p.add_argument("--transports", default="grpc,zmq")
     p.add_argument("--out", default="attack_xapp",
                    help="results name under bench/results (a partial run keeps the full table)")
     args = p.parse_args()
     rows = []
     for name, transport, script, sent, opts in attacks(args.quick):
-        if args.only and args.only not in name:
+        if args.only and args.only not in name or transport not in args.transports.split(","):
             continue
         row = run_attack(name, transport, script, sent, **opts)  # type: ignore[arg-type]
         print(json.dumps({k: v for k, v in row.items() if k != "stderr_tail"}), flush=True)
@@ -194,13 +196,17 @@ def main() -> None:
                                       *sys.argv[1:]]) + "`. Peak RSS is the xApp process's VmHWM; "
              f"the chart's limit is {CHART_LIMIT_MIB} MiB.", "",
              "`accounted` = answered + indications dropped and counted (acks and utilities "
-             "dropped are counted too, but are not indications).", "",
-             "| attack | transport | sent | answered | dropped (counted) | accounted "
-             "| answered twice | subscriptions | crash | hang | peak RSS MiB | s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "dropped are counted too, but are not indications). `published`: what the node "
+             "sent over all subscriptions; `unheard` (ZeroMQ): published while no SUB filter "
+             "matched its topic, so sent to no socket (the node's XPUB (un)subscription "
+             "messages).", "",
+             "| attack | transport | sent | published | unheard | answered | dropped (counted) "
+             "| accounted | answered twice | subscriptions | crash | hang | peak RSS MiB | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(r["dropped"].items())) or "-"
-        lines.append(f"| {r['attack']} | {r['transport']} | {r['sent']} | {r['answered']} | "
+        lines.append(f"| {r['attack']} | {r['transport']} | {r['sent']} | {r['published']} | "
+                     f"{r['unheard']} | {r['answered']} | "
                      f"{dropped} | {r['accounted']} | {r['answered_twice']} | "
                      f"{r['subscriptions']} | "
                      f"{r['crash']} | {r['hang']} | {r['peak_rss_mib']} | {r['wall_s']} |")

@@ -270,6 +270,8 @@ class XApp:
             self._connecting = False
             if client is not None:
                 client.close()
+                if self.loop is not None and self.loop.client is client:
+                    self.loop.sync_drops()  # what closing the client dropped, counted
 
 
 def summary(app: XApp) -> dict[str, Any]:

@@ -197,6 +197,10 @@ class SlotLoop:
                 self._drop(reason, new)
         self._client_drops = now
 
+    def sync_drops(self) -> None:
+        """Count what the transport lost since the last turn (after the client is closed)."""
+        self._sync_drops()
+
     def _drop(self, reason: str, n: int = 1) -> None:
         self.stats.dropped[reason] += n
         self.metrics.child(self.metrics.dropped, reason).inc(n)

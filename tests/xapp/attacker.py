@@ -111,6 +111,9 @@ class Tally:
 
     subscriptions: int = 0
     sent: int = 0
+    # ZeroMQ: published while no SUB filter matched the topic; a PUB sends those to no
+    # socket at all (known from the XPUB's (un)subscription messages)
+    unheard: int = 0
     controls: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     finished: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -194,14 +197,22 @@ class HostileZmqNode:
         while not self._stop.is_set():
             ready = dict(poller.poll(50))
             if self.pub in ready:
-                msg = self.pub.recv()
-                if msg[:1] == b"\x01":
-                    self._topics.add(msg[1:])
+                self._filters()
             if self.router in ready:
                 self._request(self.router.recv_multipart())
             for topic in [t for t in self._pending if t in self._topics]:
                 self._pending.remove(topic)
                 self._stream(topic)
+
+    def _filters(self) -> None:
+        """Track which topics some SUB listens to (the XPUB reports the first subscriber
+        of a topic and the last one leaving)."""
+        while self.pub.poll(0):
+            msg = self.pub.recv()
+            if msg[:1] == b"\x01":
+                self._topics.add(msg[1:])
+            elif msg[:1] == b"\x00":
+                self._topics.discard(msg[1:])
 
     def _request(self, frames: list[bytes]) -> None:
         identity, _, kind, payload = frames
@@ -221,7 +232,11 @@ class HostileZmqNode:
     def _stream(self, topic: bytes) -> None:
         """Publish the script's indications (controls are answered between them)."""
         for ind in self.script.indications():
+            if self._stop.is_set():
+                return
             event = pb.SubscriptionEvent(indication=ind).SerializeToString()
+            self._filters()
+            self.tally.unheard += topic not in self._topics
             self.pub.send_multipart([topic, event])
             self.tally.sent += 1
             while self.router.poll(0):

@@ -29,6 +29,7 @@ from rrm.xapp.config import load_config
 from rrm.xapp.transport import base
 from rrm.xapp.transport.base import TransportError
 from rrm.xapp.transport.grpc_client import GrpcE2Client
+from rrm.xapp.transport.zmq_client import ZmqE2Client
 from tests.xapp import attacker
 from tests.xapp.attacker import CHANNEL, Script, d2d, hostile_node
 
@@ -297,6 +298,40 @@ def test_a_flood_is_answered_or_counted_to_the_last_indication(transport) -> Non
         samples = {s.labels.get("reason"): s.value for s in families["rrm_xapp_dropped"].samples
                    if s.name.endswith("_total")}
         assert samples.get("queue_full", 0) == app.stats.dropped["queue_full"]
+
+
+def test_indications_unread_in_a_resubscribed_zmq_socket_are_counted_as_superseded() -> None:
+    # the client resubscribes in the middle of a stream: what ZeroMQ holds, or still
+    # receives, in the old SUB is read out and counted; what the node publishes after the
+    # old filter left goes to no socket (the node's own count: unheard)
+    n = 600
+    streams: list[int] = []
+
+    def indications() -> Iterator[pb.Indication]:
+        streams.append(1)
+        ind = d2d("n0", 1, k=100)  # 80 kB
+        for s in range(1, n + 1 if len(streams) == 1 else 1):  # the first subscription only
+            ind.header.sequence_number = ind.header.slot = s
+            yield ind
+
+    node = hostile_node("zmq", Script(indications=indications))
+    host, pub, ctl = node.address.split(":")
+    client = ZmqE2Client(host, int(pub), int(ctl))
+    try:
+        client.subscribe(SubscribeMsg("x", transaction_id="first"))
+        wait_for(lambda: node.tally.sent >= 20, 30)
+        client.subscribe(SubscribeMsg("x", transaction_id="second"))  # closes the old SUB
+        wait_for(lambda: node.tally.finished.is_set(), 30)
+        drops = client.drops()
+        assert drops["superseded"] > 0
+        assert (len(client.queue) + drops["queue_full"] + drops["superseded"]
+                + node.tally.unheard) == n
+        queued = len(client.queue)
+        client.close()  # what the loop never read is counted too
+        assert client.drops()["superseded"] == drops["superseded"] + queued
+    finally:
+        client.close()
+        node.close()
 
 
 # -- item 7: smaller ones --------------------------------------------------------------------

@@ -54,6 +54,14 @@ class DropOldestQueue(Generic[T]):
             self.nbytes -= size
             return item
 
+    def clear(self) -> int:
+        """Empty the queue; the number of items it held (not added to ``dropped``)."""
+        with self._cv:
+            held = len(self._items)
+            self._items.clear()
+            self.nbytes = 0
+            return held
+
     def __len__(self) -> int:
         with self._cv:
             return len(self._items)

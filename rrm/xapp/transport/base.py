@@ -298,7 +298,8 @@ class E2Client(Protocol):
     def drops(self) -> Counter[str]:
         """Indications lost before the loop saw them, by cause, since the client was
         made (``queue_full``: evicted from the receive queue; ``unreadable``: not a
-        protobuf message)."""
+        protobuf message; ``superseded``: left unread when the client was closed or, over
+        ZeroMQ, in a SUB socket closed by a resubscription)."""
         ...
 
     def close(self) -> None:

@@ -81,6 +81,7 @@ class GrpcE2Client:
         self.limits = limits or SizeLimits()
         self.subscribe_timeout_s = subscribe_timeout_s
         self.queue: DropOldestQueue[Arrival] = DropOldestQueue(queue_slots, queue_bytes)
+        self.superseded = 0  # indications left queued when the client was closed
         self.broken = ""  # why the stream ended; empty while it is open
         self.silence = SilenceWatch()
         self._stream: grpc.Future | None = None
@@ -93,7 +94,7 @@ class GrpcE2Client:
 
     def drops(self) -> Counter[str]:
         """Indications lost before the loop saw them, by cause."""
-        return Counter({"queue_full": self.queue.dropped})
+        return Counter({"queue_full": self.queue.dropped, "superseded": self.superseded})
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Open the stream and read its first event (the ack) before returning."""
@@ -181,9 +182,11 @@ class GrpcE2Client:
             self._reader = None
 
     def close(self) -> None:
-        """Cancel the stream, join the receive thread and close the channel."""
+        """Cancel the stream, join the receive thread and close the channel; indications
+        still queued are dropped and counted as ``superseded``."""
         try:
             self._cancel_stream()
+            self.superseded += self.queue.clear()
         finally:
             self.channel.close()
 

@@ -20,6 +20,13 @@ arrived for ``max(SILENCE_S, SILENCE_SLOTS x slot period)``
 are screened against the size limits before they are queued, and the queue
 is bounded by bytes as well as count.
 
+A resubscription (or ``close``) closes the SUB socket: indications of the old
+subscription that ZeroMQ already queued in it, unread, are read out first and
+counted as ``superseded``, and so is what ``close`` leaves in the receive
+queue. What the node publishes after the old topic filter left it never
+reaches this socket (a PUB sends only to matching filters); the node, not this
+client, can count those.
+
 With ``curve`` keys both sockets are CURVE clients of the node's public key.
 A node with another key, or one that does not admit our key, fails the
 handshake: nothing is ever delivered and ``subscribe`` raises
@@ -65,6 +72,9 @@ from rrm.xapp.transport.security import CurveClientKeys
 log = structlog.get_logger("rrm.xapp.zmq")
 __all__ = ["SILENCE_S", "SILENCE_SLOTS", "SUBSCRIBE_TIMEOUT_S", "ZmqE2Client"]
 READ_POLL_MS = 100  # how often the receive thread checks for close()
+DRAIN_QUIET_MS = 50  # a closing SUB counts as drained after this long without a frame
+DRAIN_BUDGET_S = 0.5  # at most this long spent draining a closing SUB (a flood never ends)
+INDICATION_TAG = b"\x1a"  # SubscriptionEvent.indication: field 3, length-delimited
 
 
 class ZmqE2Client:
@@ -89,6 +99,7 @@ class ZmqE2Client:
         self.queue: DropOldestQueue[Arrival] = DropOldestQueue(queue_slots, queue_bytes)
         self.broken = ""  # why the stream broke; empty while it is open
         self.unreadable = 0  # indication frames that were not a SubscriptionEvent (dropped)
+        self.superseded = 0  # indications left unread in a SUB closed by resubscribe / close
         self.silence = SilenceWatch()
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
@@ -107,7 +118,8 @@ class ZmqE2Client:
 
     def drops(self) -> Counter[str]:
         """Indications lost before the loop saw them, by cause."""
-        return Counter({"queue_full": self.queue.dropped, "unreadable": self.unreadable})
+        return Counter({"queue_full": self.queue.dropped, "unreadable": self.unreadable,
+                        "superseded": self.superseded})
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Subscribe the SUB socket to our topic, then ask the node; returns its ack."""
@@ -166,6 +178,10 @@ class ZmqE2Client:
                 if sub in ready:
                     self._deliver(topic, sub.recv_multipart())
         finally:
+            if superseded := _drain(sub, topic):
+                self.superseded += superseded
+                log.info("indications_superseded", endpoint=self.endpoint_pub,
+                         dropped=superseded)
             sub.disable_monitor()
             monitor.close()
             sub.close()
@@ -236,11 +252,29 @@ class ZmqE2Client:
             self._reader = None
 
     def close(self) -> None:
-        """Stop the receive thread and close the control socket."""
+        """Stop the receive thread and close the control socket; indications still queued
+        are dropped and counted as ``superseded`` (the loop that would read them is gone)."""
         try:
             self._stop_reader()
+            self.superseded += self.queue.clear()
         finally:
             self.dealer.close()
+
+
+def _drain(sub: zmq.Socket[bytes], topic: bytes) -> int:
+    """Read out what ZeroMQ still holds in ``sub``; the number of indications on ``topic``.
+
+    Frames are only counted, not parsed (each may be up to 64 MiB): a payload on our
+    topic that starts with the ``indication`` field's tag is an indication. Stops after
+    ``DRAIN_QUIET_MS`` without a frame or ``DRAIN_BUDGET_S`` in all.
+    """
+    count = 0
+    deadline = time.monotonic() + DRAIN_BUDGET_S
+    while time.monotonic() < deadline and sub.poll(DRAIN_QUIET_MS):
+        frames = sub.recv_multipart()
+        if len(frames) == 2 and frames[0] == topic and frames[1][:1] == INDICATION_TAG:
+            count += 1
+    return count
 
 
 def _ms(seconds: float) -> int:
