@@ -5,7 +5,12 @@ node's latest interference decision (one dict assignment); the explanation
 (:func:`rrm.xapp.explain.explain`, WMMSE on the same CSI included) is
 computed on the HTTP thread when asked for, cached per (node, sequence
 number), and cut to ``MAX_BODY_BYTES`` by dropping links from the end
-(``truncated`` says how many were left out).
+(``truncated`` says how many were left out). A node's explanation is computed
+at most once per ``min_interval_s`` (default 1 s): a client polling faster gets
+the cached one (its ``slot`` says which decision it explains), so the HTTP
+thread cannot take the CPU the slot loop needs (measured: polled every 20 ms
+without this bound, the loop's p99 went 10 -> 33 ms on 2 cores,
+bench/results/explain_w3.md).
 
 Paths: ``/ric/v1/explain`` lists the nodes with an explanation;
 ``/ric/v1/explain/<node>`` is that node's latest one (404 when none).
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,11 +47,14 @@ class ExplainObserver(LoopObserver):
         deadline_fraction: share of the indication's deadline the policy had.
     """
 
-    def __init__(self, decider: Decider, deadline_fraction: float = 0.8) -> None:
+    def __init__(self, decider: Decider, deadline_fraction: float = 0.8,
+                 min_interval_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.decider = decider
         self.deadline_fraction = deadline_fraction
+        self.min_interval_s, self._clock = min_interval_s, clock
         self._latest: OrderedDict[str, tuple[IndicationMsg, Decision]] = OrderedDict()
-        self._cache: dict[str, tuple[int, bytes]] = {}
+        self._cache: dict[str, tuple[int, float, bytes]] = {}  # seq, computed at, body
         self._lock = threading.Lock()
 
     def on_decision(self, received: Received, decision: Decision) -> None:
@@ -72,11 +82,11 @@ class ExplainObserver(LoopObserver):
             return None
         ind, decision = kept
         seq = ind.header.sequence_number
-        cached = self._cache.get(node)
-        if cached is not None and cached[0] == seq:
-            return cached[1]
+        cached, now = self._cache.get(node), self._clock()
+        if cached is not None and (cached[0] == seq or now - cached[1] < self.min_interval_s):
+            return cached[2]
         body = bounded_json(self._explain(ind, decision))
-        self._cache[node] = (seq, body)
+        self._cache[node] = (seq, now, body)
         return body
 
     def _explain(self, ind: IndicationMsg, decision: Decision) -> dict[str, Any]:

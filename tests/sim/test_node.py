@@ -12,7 +12,8 @@ K = 5
 
 
 def node(**kw):
-    return build_node(NodeSpec(num_links=K, **kw), "n0", seed=3, slot_period_s=2.0)  # deadlines far: no test here races the clock
+    # deadlines far: no test here races the clock (a loaded machine made a bad power late)
+    return build_node(NodeSpec(num_links=K, **kw), "n0", seed=3, slot_period_s=2.0)
 
 
 def control(ind, power, **kw):

@@ -150,3 +150,25 @@ def test_explanations_are_cut_to_the_size_bound():
     assert len(body) <= 4000
     cut = json.loads(body)
     assert cut["truncated"]["links_left_out"] == 60 - len(cut["links"]) > 0
+
+
+def test_a_fast_poller_gets_the_cached_explanation_until_the_interval_passes(tmp_path):
+    kept: list[ExplainObserver] = []
+    now = [100.0]
+
+    def observers(app):
+        kept.append(ExplainObserver(app.decider, min_interval_s=1.0, clock=lambda: now[0]))
+        return kept
+
+    record(tmp_path / "t.rrmtrace", slots=2, observers=observers)
+    explainer = kept[0]
+    first = json.loads(explainer.body("n0") or b"{}")
+    ind, decision = explainer._latest["n0"]
+    newer = ind.__class__(**{**ind.__dict__, "header": ind.header.__class__(
+        **{**ind.header.__dict__, "sequence_number": ind.header.sequence_number + 1,
+           "slot": ind.header.slot + 1})})
+    explainer._latest["n0"] = (newer, decision)
+    now[0] += 0.5  # a poll within the interval: the decision explained before
+    assert json.loads(explainer.body("n0") or b"{}")["slot"] == first["slot"]
+    now[0] += 0.6  # past it: the newer decision
+    assert json.loads(explainer.body("n0") or b"{}")["slot"] == first["slot"] + 1
