@@ -110,3 +110,27 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
             if name != "step":
                 state[name] = value.reshape(params[index].shape)
     opt.load_state_dict({"state": per_param, "param_groups": param_groups})
+
+
+def restore_model_and_optimizer(directory: str | Path, kind: str, settings: dict[str, Any],
+                                model: torch.nn.Module, opt: torch.optim.Optimizer,
+                                rerun_hint: str
+                                ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """Load a training resume state of ``kind`` into ``model`` and ``opt``.
+
+    None when ``directory`` holds no state; CheckpointError when it holds
+    another kind or was made with other ``settings`` (``rerun_hint`` names the
+    option to change, e.g. ``--out``). Returns the tensors and metadata for
+    the caller's own parts (generators, schedulers, loop counters).
+    """
+    if not (Path(directory) / METADATA).is_file():
+        return None
+    tensors, config, meta = load_checkpoint(directory)
+    if config.get("kind") != kind:
+        raise CheckpointError(f"{str(directory)!r} is not a {kind} state")
+    if meta.get("settings") != settings:
+        raise CheckpointError(f"resume state in {str(directory)!r} was made with other "
+                              f"settings; rerun with the same options or another {rerun_hint}")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    load_optimizer(opt, tensors, meta["param_groups"])
+    return tensors, meta

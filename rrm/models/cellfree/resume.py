@@ -27,12 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rrm.core.errors import CheckpointError
 from rrm.models.checkpoint import (
-    METADATA,
-    load_checkpoint,
-    load_optimizer,
     optimizer_tensors,
+    restore_model_and_optimizer,
     save_checkpoint,
 )
 
@@ -78,16 +75,10 @@ def restore_train_state(directory: str | Path, model: torch.nn.Module,
                         opt: torch.optim.Optimizer, rng: np.random.Generator,
                         settings: dict[str, Any]) -> LoopState | None:
     """Load a saved state into ``model``, ``opt``, ``rng`` and torch's generator; None if none."""
-    if not (Path(directory) / METADATA).is_file():
+    loaded = restore_model_and_optimizer(directory, KIND, settings, model, opt, "--resume-dir")
+    if loaded is None:
         return None
-    tensors, config, meta = load_checkpoint(directory)
-    if config.get("kind") != KIND:
-        raise CheckpointError(f"{str(directory)!r} is not an EGAT training resume state")
-    if meta.get("settings") != settings:
-        raise CheckpointError(f"resume state in {str(directory)!r} was made with other "
-                              "settings; rerun with the same options or another --resume-dir")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    load_optimizer(opt, tensors, meta["param_groups"])
+    tensors, meta = loaded
     rng.bit_generator.state = meta["numpy_rng"]
     torch.set_rng_state(tensors["rng.torch"])
     best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}

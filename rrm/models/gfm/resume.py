@@ -19,12 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rrm.core.errors import CheckpointError
 from rrm.models.checkpoint import (
-    METADATA,
-    load_checkpoint,
-    load_optimizer,
     optimizer_tensors,
+    restore_model_and_optimizer,
     save_checkpoint,
 )
 
@@ -51,16 +48,10 @@ def restore_pretrain_state(directory: str | Path, model: torch.nn.Module,
                            gen: torch.Generator, settings: dict[str, Any]
                            ) -> tuple[int, list[dict[str, float]]]:
     """Load a saved state into the given objects; ``(0, [])`` when there is none."""
-    if not (Path(directory) / METADATA).is_file():
+    loaded = restore_model_and_optimizer(directory, KIND, settings, model, opt, "--out")
+    if loaded is None:
         return 0, []
-    tensors, config, meta = load_checkpoint(directory)
-    if config.get("kind") != KIND:
-        raise CheckpointError(f"{str(directory)!r} is not a pre-training resume state")
-    if meta.get("settings") != settings:
-        raise CheckpointError(f"resume state in {str(directory)!r} was made with other "
-                              "settings; rerun with the same options or another --out")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    load_optimizer(opt, tensors, meta["param_groups"])
+    tensors, meta = loaded
     sched.load_state_dict(meta["scheduler"])
     rng.bit_generator.state = meta["shuffler"]
     gen.set_state(tensors["rng.torch"])
