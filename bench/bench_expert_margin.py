@@ -12,13 +12,9 @@ Writes ``results/diffusion-eval/expert-margin-N<pairs>.{md,json}``.
 from __future__ import annotations
 
 import argparse
-import time
 
-import torch
+from bench_expert_recipe import run_configs
 from machine import machine_line, save_results
-
-from rrm.models.diffusion.check import baselines, draw_networks, score_policies
-from rrm.models.diffusion.expert import ExpertConfig, run_expert
 
 
 def main() -> None:
@@ -29,15 +25,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--margins", default="0,0.1,0.2")
     a = p.parse_args()
-    torch.set_num_threads(1)
-    nets = draw_networks(a.pairs, a.networks, a.seed)
-    rows = []
-    for margin in (float(m) for m in a.margins.split(",")):
-        t = time.perf_counter()
-        r = run_expert(nets.large_scale, nets.noise_w, nets.pmax_w, a.f_min,
-                       ExpertConfig(margin=margin), seed=a.seed)
-        res = score_policies(nets, baselines(r.samples), a.f_min, 500, a.seed)
-        rows.append({"margin": margin, "expert_s": round(time.perf_counter() - t, 1), **res})
+    margins = [float(m) for m in a.margins.split(",")]
+    rows = [{"margin": row["config"]["margin"], **row}
+            for row in run_configs(a.pairs, a.networks, a.f_min, a.seed,
+                                   [{"margin": m} for m in margins])]
     lines = ["# Primal-dual expert: dual target margin", "", machine_line(),
              "Shared 2-core CPU, torch on 1 thread.", "",
              f"Command: `OMP_NUM_THREADS=1 python bench/bench_expert_margin.py --pairs {a.pairs} "
