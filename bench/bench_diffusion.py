@@ -35,7 +35,7 @@ from machine import machine_info, machine_line  # noqa: E402
 
 from rrm.core.objectives import get_objective  # noqa: E402
 from rrm.core.wire.codec import decode_indication, encode_indication  # noqa: E402
-from rrm.core.wire.messages import SubscribeMsg  # noqa: E402
+from rrm.core.wire.messages import ControlMsg, Outcome, SubscribeMsg  # noqa: E402
 from rrm.models.diffusion.data import ergodic_config  # noqa: E402
 from rrm.models.diffusion.expert import ExpertConfig, run_expert  # noqa: E402
 from rrm.models.diffusion.model import load_diffusion  # noqa: E402
@@ -51,6 +51,8 @@ from rrm.xapp.guards import GuardConfig  # noqa: E402
 from rrm.xapp.health import HealthState  # noqa: E402
 from rrm.xapp.loop import SlotLoop  # noqa: E402
 from rrm.xapp.metrics import XAppMetrics  # noqa: E402
+from rrm.xapp.observer import LoopObserver  # noqa: E402
+from rrm.xapp.transport.base import Acked, Received  # noqa: E402
 from rrm.xapp.transport.inproc import InProcessClient  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -113,7 +115,8 @@ def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05, 
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("bench", transaction_id="b"))
     decider = Decider(policy, make_policy("wmmse", max_iter=100), GuardConfig(), "sum")
-    loop = SlotLoop(client, decider, XAppMetrics(), HealthState())
+    applied = AppliedCounter(policy.name)
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(), observers=[applied])
     pop_s: list[float] = []
     sim.start()
     try:
@@ -135,11 +138,31 @@ def live_loop(slots: int = 400, episode_slots: int = 100, slot_s: float = 0.05, 
         decider.close()
         policy.close()
     fallbacks = dict(loop.stats.fallbacks)
+    stage_ms = {k: {"p50": round(float(np.percentile(v, 50)), 2),
+                    "p90": round(float(np.percentile(v, 90)), 2)}
+                for k, v in loop.stats.stage_ms.items() if k in STAGES and v}
     return {"slots": loop.stats.slots, "served": stats.get("served", 0),
             "served_share": stats.get("served", 0) / max(loop.stats.slots, 1),
+            "applied": applied.count, "applied_share": applied.count / max(loop.stats.slots, 1),
+            "deadline_misses": loop.stats.deadline_misses, "refusals": loop.stats.refusals,
+            "stage_ms": stage_ms,
             "fallbacks": fallbacks, "buffer": stats, "n": n,
             "pop_us": 1e6 * statistics.median(pop_s) if pop_s else None,
             "slot_ms": 1e3 * slot_s, "episode_slots": episode_slots, "warm_s": warm_s}
+
+
+STAGES = ("transport_in", "decode", "policy", "guards", "fallback", "send", "total")
+
+
+class AppliedCounter(LoopObserver):
+    """Counts the policy's own controls that the node accepted (in time, in its slot)."""
+
+    def __init__(self, policy: str) -> None:
+        self.policy, self.count = policy, 0
+
+    def on_ack(self, received: Received, control: ControlMsg, acked: Acked) -> None:
+        if control.policy == self.policy and acked.ack.outcome == Outcome.ACCEPTED:
+            self.count += 1
 
 
 def _warm(policy: DiffusionPolicy, node: SimNode, timeout_s: float) -> float | None:

@@ -56,7 +56,8 @@ class Policy(ABC):
             pass), so the xApp hands it each slot's queued indications together.
         inline: :meth:`decide` is bounded and cheap (no iterations, no model:
             microseconds), so the xApp calls it on the loop thread, without the
-            worker-thread hop and its deadline wait (~0.2 ms per slot).
+            worker-thread hop and its deadline wait (~0.2 ms per slot);
+            :meth:`answers_inline` says it per state.
 
     A learned policy may also score how far a state lies from its training
     data (:meth:`shift_score`); the xApp's ``distribution_shift`` guard and
@@ -89,6 +90,11 @@ class Policy(ABC):
         """One allocation per state, ``objectives[i]`` for ``states[i]`` (one slot's
         nodes); one by one unless the policy overrides it (``batches_slots``)."""
         return [self.decide(s, o) for s, o in zip(states, objectives, strict=True)]
+
+    def answers_inline(self, state: State) -> bool:
+        """:meth:`decide` on ``state`` is bounded and cheap (``inline`` unless a policy
+        knows better per state, e.g. a buffered slot vs a synchronous draw)."""
+        return self.inline
 
     def shift_score(self, state: State) -> NDArray[np.float64] | None:
         """Distance of ``state`` from the training data, ``[]`` or ``[n]`` for ``[n, K, K]``

@@ -126,7 +126,16 @@ class Decider:
         return obj.with_weights(weights) if weights is not None else obj
 
     def decide(self, ind: IndicationMsg, budget_s: float) -> Decision:
-        """Decide for one indication within ``budget_s`` seconds (fallback included)."""
+        """Decide for one indication within ``budget_s`` seconds (fallback included).
+
+        A policy waited for on the worker gets ``budget_s`` less a reserve for the
+        fallback (1.5 x its running average), so a late answer still leaves time
+        for one; an inline answer is judged against the whole ``budget_s``: it is
+        in hand, and sending it beats any fallback (at N = 400 a WMMSE fallback
+        outlasts the slot, so its reserve would starve every later slot).
+        """
+        inline = self._inline(ind)
+        full_budget_s = budget_s
         budget_s = max(budget_s - 1.5 * self.fallback_s_avg, 0.0)
         limit = check_input(ind.state, self.guards)
         if not limit.passed:
@@ -138,10 +147,12 @@ class Decider:
         if not support.passed:
             alloc, verdict_guard, detail = None, support.guard, support.detail
         else:
-            alloc, verdict_guard, detail, batch_s = self._run_policy(ind, objective, budget_s)
+            alloc, verdict_guard, detail, batch_s = self._run_policy(ind, objective, budget_s,
+                                                                     inline)
         t1 = time.perf_counter()
         if alloc is not None and not verdict_guard:
-            ctx = DecisionContext(ind.state, alloc, objective, t1 - t0, budget_s,
+            ctx = DecisionContext(ind.state, alloc, objective, t1 - t0,
+                                  full_budget_s if inline else budget_s,
                                   self.policy.time_sharing, self._shift_score(ind))
             verdict = check_decision(ctx, self.guards)
             verdict_guard, detail = verdict.guard, verdict.detail
@@ -160,15 +171,23 @@ class Decider:
         return Decision(safe, fallback_name, verdict_guard, detail,
                         t1 - t0 + batch_s, t2 - t1, fallback_s, batch_s)
 
-    def _run_policy(self, ind: IndicationMsg, objective: Objective,
-                    budget_s: float) -> tuple[Allocation | None, str, str, float]:
+    def _inline(self, ind: IndicationMsg) -> bool:
+        """The policy answers ``ind`` inline (duck-typed policies may lack the hooks)."""
+        if self._prefetched and ind.header in self._prefetched:
+            return False  # decided with its slot's batch: judged as before
+        answers_inline = getattr(self.policy, "answers_inline", None)
+        if answers_inline is not None:
+            return bool(answers_inline(ind.state))
+        return bool(getattr(self.policy, "inline", False))
+
+    def _run_policy(self, ind: IndicationMsg, objective: Objective, budget_s: float,
+                    inline: bool = False) -> tuple[Allocation | None, str, str, float]:
         """The policy's answer, the guard that stopped it ('' if none) and why, and the
         share of a batched pass it was taken from (s; answered inline, no pool hop)."""
         prefetched = self._prefetched.pop(ind.header, None)
         if prefetched is not None:  # decided with its slot's batch
             return prefetched[0], "", "", prefetched[1]
-        # bounded and cheap: answered on the loop thread (duck-typed policies may lack it)
-        if getattr(self.policy, "inline", False):
+        if inline:  # bounded and cheap: answered on the loop thread
             return (*self._call_inline(ind, objective), 0.0)
         if self._busy is not None and not self._busy.done():
             return None, "deadline", "policy still busy with an earlier slot", 0.0

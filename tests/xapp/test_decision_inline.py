@@ -51,3 +51,38 @@ def test_an_inline_policy_that_raises_gets_the_fallback():
 
 def test_full_reuse_is_inline():
     assert make_policy("full-reuse").inline and not make_policy("wmmse").inline
+
+
+def test_an_inline_answer_is_judged_against_the_whole_budget_not_less_the_fallback_reserve():
+    # at N = 400 a WMMSE fallback outlasts the slot: its reserve must not starve the policy
+    policy = InlinePolicy()
+    ind = build_node(NodeSpec(num_links=6), "n0", seed=2, slot_period_s=1.0).open_slot()
+    decider = Decider(policy, make_policy("wmmse", max_iter=50), GuardConfig(), "sum")
+    decider.fallback_s_avg = 10.0  # a reserve far above the budget
+    try:
+        d = decider.decide(ind, budget_s=1.0)
+    finally:
+        decider.close()
+    assert d.policy == "inline" and not d.fallback_reason
+
+
+class SometimesInline(InlinePolicy):
+    """Inline for some states only (e.g. a buffered slot vs a synchronous draw)."""
+
+    inline = False
+
+    def answers_inline(self, state):
+        return state.num_links == 6
+
+
+def test_a_policy_says_per_state_whether_it_answers_inline():
+    policy = SometimesInline()
+    decide_with(policy)
+    assert policy.threads == [threading.current_thread()]
+    ind = build_node(NodeSpec(num_links=5), "n0", seed=2, slot_period_s=1.0).open_slot()
+    decider = Decider(policy, make_policy("wmmse", max_iter=50), GuardConfig(), "sum")
+    try:
+        decider.decide(ind, budget_s=5.0)
+    finally:
+        decider.close()
+    assert policy.threads[-1] is not threading.current_thread()  # the worker's

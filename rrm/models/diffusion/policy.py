@@ -19,7 +19,9 @@ network (``rrm solve``, batch use) is sampled synchronously, its gains taken
 as the large-scale state.
 
 Both set ``time_sharing = True``: a single slot may trade sum rate for the
-ergodic min-rate constraints, so the xApp skips its per-slot utility guard.
+ergodic min-rate constraints, so the xApp skips its per-slot utility guard;
+a network's slot is answered inline (:meth:`Policy.answers_inline`: the
+buffer lookup runs on the xApp's loop thread, no worker-thread hop).
 """
 
 from __future__ import annotations
@@ -58,10 +60,12 @@ class _TimeSharingPolicy(Policy):
     time_sharing = True
 
     def __init__(self, name: str, capacity: int, refill_below: int, batch: int,
-                 first_batch: int = 4, replay: bool = False) -> None:
+                 first_batch: int = 4, replay: bool = False, refill_niceness: int = 0,
+                 replay_pairs: int | None = None) -> None:
         super().__init__(name)
         self.buffers = SampleBuffers(self._draw, capacity, refill_below, batch, first_batch,
-                                     replay)
+                                     replay, niceness=refill_niceness,
+                                     replay_pairs=replay_pairs)
 
     @abstractmethod
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
@@ -71,6 +75,11 @@ class _TimeSharingPolicy(Policy):
     def _draw(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
               count: int) -> FloatArray:
         return self._draw_batch(large[None], noise_w, pmax_w, f_min[None], count)[0]
+
+    def answers_inline(self, state: State) -> bool:
+        """A network's slot is a buffer lookup (microseconds: the xApp answers it on its
+        loop thread, no worker hop); a state of no network is a synchronous draw."""
+        return isinstance(state, InterferenceState) and bool(state.network_id)
 
     def decide(self, state: State, objective: Objective) -> PowerAllocation:
         """One slot of a network (``state.network_id`` set), else a synchronous draw.
@@ -123,9 +132,13 @@ class DiffusionPolicy(_TimeSharingPolicy):
         capacity, refill_below, batch: buffer sizes per network.
         first_batch: samples of the first draw after a change of state.
         replay: slots time-share the buffered samples (with replacement)
-            instead of consuming them (:class:`SampleBuffers`): large N.
+            instead of consuming them (:class:`SampleBuffers`); None (default):
+            networks of N >= 100 pairs do (``LARGE_PAIRS``: a draw there takes
+            seconds to minutes, far longer than a slot), smaller ones consume.
         seed: seed of the sampler's noise.
         threads: torch intra-op threads (1, as ``gfm``: small tensors, shared cores).
+        refill_niceness: added to the refill thread's OS niceness
+            (:class:`SampleBuffers`), so its draws yield the cores to the slot loop.
     """
 
     version = "ugnn-ddim"
@@ -133,7 +146,8 @@ class DiffusionPolicy(_TimeSharingPolicy):
     def __init__(self, checkpoint: str | Path | None = None, ddim_steps: int = 100,
                  eta: float = 0.2, capacity: int = 64, refill_below: int = 16, batch: int = 32,
                  seed: int = 0, threads: int = 1, *, name: str = "diffusion",
-                 first_batch: int = 4, replay: bool = False) -> None:
+                 first_batch: int = 4, replay: bool | None = None,
+                 refill_niceness: int = 0) -> None:
         torch.set_num_threads(threads)
         ddim = DdimConfig(ddim_steps, eta)
         model, self.metadata = load_diffusion(checkpoint)
@@ -142,7 +156,8 @@ class DiffusionPolicy(_TimeSharingPolicy):
         self._large = (None if checkpoint is not None
                        else load_diffusion(pairs=LARGE_PAIRS)[0].with_ddim(ddim))
         self._gen = torch.Generator().manual_seed(seed)
-        super().__init__(name, capacity, refill_below, batch, first_batch, replay)
+        super().__init__(name, capacity, refill_below, batch, first_batch, bool(replay),
+                         refill_niceness, LARGE_PAIRS if replay is None else None)
 
     def _draw_batch(self, large: FloatArray, noise_w: float, pmax_w: float, f_min: FloatArray,
                     count: int) -> FloatArray:

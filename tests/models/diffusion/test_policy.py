@@ -1,5 +1,6 @@
 """Time-sharing policies: sample buffers, diffusion on a tiny instance and in the loop."""
 
+import os
 import threading
 import time
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from rrm.core.types import InterferenceState
+from rrm.core.wire.codec import decode_indication, encode_indication
 from rrm.core.wire.messages import SubscribeMsg
 from rrm.models.diffusion.buffer import SampleBuffers
 from rrm.models.diffusion.data import ExpertSet
@@ -102,6 +104,52 @@ def test_replay_buffer_time_shares_its_candidates_without_consuming_them():
     buf.close()
 
 
+def test_networks_of_replay_pairs_or_more_time_share_and_smaller_ones_consume():
+    buf = SampleBuffers(tagged_sampler([]), capacity=2, refill_below=0, batch=1,
+                        first_batch=1, replay_pairs=3)
+    for node, n in (("large", 3), ("small", 2)):
+        with pytest.raises(PolicyUnavailable, match="cold"):
+            buf.take(node, 0, np.eye(n), np.zeros(n), 1.0, 1.0)
+    assert buf.wait_filled("large", 2, 5.0) and buf.wait_filled("small", 1, 5.0)
+    for _ in range(10):
+        buf.take("large", 0, np.eye(3), np.zeros(3), 1.0, 1.0)
+    assert buf.available("large") == 2  # time-shared: nothing consumed
+    left = buf.available("small")
+    buf.take("small", 0, np.eye(2), np.zeros(2), 1.0, 1.0)
+    assert buf.available("small") == left - 1  # below replay_pairs: consumed
+    assert not SampleBuffers(tagged_sampler([])).replays(10_000)  # default: no replay
+    buf.close()
+
+
+def test_a_buffer_is_stale_when_the_gains_change_under_the_same_version():
+    calls = []
+    buf = SampleBuffers(tagged_sampler(calls), capacity=4, refill_below=1, batch=2,
+                        first_batch=1)
+    g, fmin = np.full((3, 3), 0.25), np.zeros(3)
+    with pytest.raises(PolicyUnavailable, match="cold"):
+        buf.take("n", 1, g, fmin, 1.0, 1.0)
+    assert buf.wait_filled("n", 1, 5.0)
+    assert buf.take("n", 1, g.copy(), fmin, 1.0, 1.0)[0] == 0.25  # equal values: same state
+    moved = g.copy()
+    moved[2, 1] *= 1.0 + 1e-12
+    with pytest.raises(PolicyUnavailable, match="stale"):
+        buf.take("n", 1, moved, fmin, 1.0, 1.0)
+    buf.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread niceness is Linux's")
+def test_the_refill_thread_runs_at_the_niceness_asked_for():
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    buf = SampleBuffers(tagged_sampler([]), niceness=5)
+    tid = buf._worker.native_id
+    end = time.monotonic() + 5.0
+    while os.getpriority(os.PRIO_PROCESS, tid) == base and time.monotonic() < end:
+        time.sleep(0.005)
+    assert os.getpriority(os.PRIO_PROCESS, tid) == min(base + 5, 19)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the caller's thread is untouched
+    buf.close()
+
+
 def test_close_cancels_the_draw_in_progress_and_joins_the_refill_thread():
     started = threading.Event()
     steps = []
@@ -166,7 +214,13 @@ def test_synchronous_decide_gives_powers_within_budget(tiny_checkpoint):
     alloc = policy.decide(InterferenceState(gains, 1e-13, 0.01), None)
     assert alloc.power_w.shape == (3, 5) and np.all((alloc.power_w >= 0) & (alloc.power_w <= 0.01))
     assert policy.time_sharing
+    assert not policy.answers_inline(InterferenceState(gains, 1e-13, 0.01))  # a draw: worker
     policy.close()
+
+
+def decoded_slot(node):
+    """The node's current slot as the xApp decodes it (network id, large-scale state)."""
+    return decode_indication(encode_indication(node.open_slot())).state
 
 
 def test_live_loop_serves_slots_from_the_buffer_and_falls_back_when_stale(tiny_checkpoint):
@@ -190,6 +244,7 @@ def test_live_loop_serves_slots_from_the_buffer_and_falls_back_when_stale(tiny_c
         decider.close()
         policy.close()
     stats = policy.stats()
+    assert policy.answers_inline(decoded_slot(node))  # a network's slot: a buffer lookup
     assert set(loop.stats.fallbacks) == {"policy_unavailable"}
     assert stats["cold"] == 1 and stats["stale"] == 2  # three topologies of 30 slots
     assert stats["served"] + loop.stats.fallbacks["policy_unavailable"] == 90
