@@ -176,6 +176,38 @@ def test_junk_zmq_topics_cost_the_node_nothing_per_turn() -> None:
             client.peer.close()
 
 
+def test_the_zmq_node_sleeps_until_it_has_something_to_do() -> None:
+    """Event-driven, not a 1 ms poll: a few wake-ups per slot (#18, #19)."""
+    with serving("zmq", period_s=0.1) as served:
+        client = Client(served)
+        assert served.zmq_server is not None
+        client.next()
+        turns0, t0 = served.zmq_server.turns, time.monotonic()
+        for _ in range(10):
+            client.answer(client.next())
+        per_s = (served.zmq_server.turns - turns0) / (time.monotonic() - t0)
+        assert per_s < 100  # polling every 1 ms: ~1,000 per s
+        client.peer.close()
+
+
+def test_each_zmq_subscriber_gets_the_slot_under_its_own_channel() -> None:
+    """One slot, serialized once, read by three subscribers: each sees its own channel id."""
+    with serving("zmq", k=6, period_s=0.3) as served:
+        clients = [Client(served) for _ in range(3)]
+        target = max(c.next().header.sequence_number for c in clients) + 1
+        fresh = []
+        for client in clients:
+            while (ind := client.next()).header.sequence_number < target:
+                pass
+            fresh.append(ind)
+        assert {i.header.sequence_number for i in fresh} == {target}
+        assert len({i.header.channel_id for i in fresh}) == 3
+        assert len({i.d2d.gains.data for i in fresh}) == 1
+        for client, ind in zip(clients, fresh, strict=True):  # each channel is its own
+            assert client.answer(ind).cause != pb.CAUSE_UNKNOWN_SUBSCRIPTION
+            client.peer.close()
+
+
 def _hold(attacker: GrpcAttacker | ZmqAttacker, count: int) -> list[pb.SubscriptionEvent]:
     if isinstance(attacker, GrpcAttacker):
         return attacker.hold(count, stream_timeout_s=30.0)
