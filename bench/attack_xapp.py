@@ -179,6 +179,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="reduced sizes")
     p.add_argument("--only", default="", help="run attacks whose name contains this")
+    p.add_argument("--skip", default="",
+                   help="leave out attacks whose name contains this (e.g. K=2800, run apart)")
     p.add_argument("--transports", default="grpc,zmq")
     p.add_argument("--out", default="attack_xapp",
                    help="results name under bench/results (a partial run keeps the full table)")
@@ -186,6 +188,8 @@ def main() -> None:
     rows = []
     for name, transport, script, sent, opts in attacks(args.quick):
         if args.only and args.only not in name or transport not in args.transports.split(","):
+            continue
+        if args.skip and args.skip in name:
             continue
         row = run_attack(name, transport, script, sent, **opts)  # type: ignore[arg-type]
         print(json.dumps({k: v for k, v in row.items() if k != "stderr_tail"}), flush=True)

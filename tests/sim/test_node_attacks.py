@@ -18,6 +18,7 @@ import structlog
 import zmq
 
 from rrm.core.wire import e2_pb2 as pb
+from rrm.sim.e2 import zmq_server
 from rrm.sim.e2.admission import SubscriptionLimits
 from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
 from rrm.sim.e2.listeners import MAX_PREFIXES
@@ -242,6 +243,29 @@ def test_abandoned_grpc_subscriptions_are_closed_and_their_slots_freed() -> None
             fresh.close()
         finally:
             attacker.close()
+
+
+@pytest.mark.parametrize("listen", [True, False])
+def test_abandoned_zmq_subscriptions_are_closed_and_their_slots_freed(
+        listen: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 10 over ZeroMQ: a subscription whose topic nobody (any longer) listens to is
+    closed after ORPHAN_S, its channel and queue freed and its admission slot given back."""
+    monkeypatch.setattr(zmq_server, "ORPHAN_S", 0.5)
+    limits = SubscriptionLimits(max_total=3, max_per_peer=3)
+    with serving("zmq", k=200, period_s=0.05, limits=limits) as served:
+        attacker = served.attacker(peers=3)
+        firsts = [attacker.subscribe(peer=i, listen=listen) for i in range(3)]
+        assert all(f.HasField("ack") for f in firsts)
+        attacker.close()  # the listening SUB goes away too: every topic is unheard
+        deadline = time.monotonic() + 10
+        while served.sim.open_channels and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert served.sim.open_channels == 0
+        assert served.zmq_server is not None and not served.zmq_server.feeds
+        assert served.zmq_server.gate.held == 0
+        client = Client(served)  # a fresh subscriber is admitted and served
+        assert client.next() is not None
+        client.peer.close()
 
 
 def test_a_feed_is_bounded_in_bytes_and_freed_when_closed() -> None:
