@@ -36,6 +36,7 @@ from tests.xapp import attacker  # noqa: E402
 from tests.xapp.attacker import Script, d2d, hostile_node  # noqa: E402
 
 CHART_LIMIT_MIB = 2048  # charts/: resources.limits.memory of the xApp
+BUSY_CORES = 0.2  # an xApp using more CPU than this is still working through what it got
 
 
 def _rss_mib(pid: int, key: str = "VmHWM") -> float:
@@ -46,6 +47,15 @@ def _rss_mib(pid: int, key: str = "VmHWM") -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process so far; 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_attack(name: str, transport: str, script: Script, sent: int,
@@ -60,12 +70,14 @@ def run_attack(name: str, transport: str, script: Script, sent: int,
            "--e2-address", node.address, "--health-port", "0", "--log-level", "error", "--json"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    last, quiet_since = -1, time.monotonic()
+    last, quiet_since, cpu = -1, time.monotonic(), 0.0
     try:
         while time.monotonic() - t0 < timeout_s and proc.poll() is None:
             time.sleep(0.2)
-            total = sum(node.tally.controls.values())
-            if total != last:
+            total, cpu_was, cpu = sum(node.tally.controls.values()), cpu, _cpu_s(proc.pid)
+            # quiet: no new control and the xApp idle (a flood dropped as expired sends no
+            # control, but the xApp is still reading it; stopping then loses what is in flight)
+            if total != last or cpu - cpu_was > BUSY_CORES * 0.2:
                 last, quiet_since = total, time.monotonic()
             done = node.tally.finished.is_set() or hold_s
             if done and time.monotonic() - quiet_since > settle_s \
