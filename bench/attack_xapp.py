@@ -71,6 +71,7 @@ def run_attack(name: str, transport: str, script: Script, sent: int,
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     last, quiet_since, cpu = -1, time.monotonic(), 0.0
+    subscribed_at: float | None = None  # when the xApp's first subscribe reached the node
     try:
         while time.monotonic() - t0 < timeout_s and proc.poll() is None:
             time.sleep(0.2)
@@ -79,9 +80,11 @@ def run_attack(name: str, transport: str, script: Script, sent: int,
             # control, but the xApp is still reading it; stopping then loses what is in flight)
             if total != last or cpu - cpu_was > BUSY_CORES * 0.2:
                 last, quiet_since = total, time.monotonic()
-            done = node.tally.finished.is_set() or hold_s
-            if done and time.monotonic() - quiet_since > settle_s \
-                    and time.monotonic() - t0 > hold_s:
+            if subscribed_at is None and node.tally.subscriptions:
+                subscribed_at = time.monotonic()  # a held attack counts from here, not the start
+            held = subscribed_at is not None and time.monotonic() - subscribed_at > hold_s
+            done = node.tally.finished.is_set() or hold_s and held
+            if done and time.monotonic() - quiet_since > settle_s:
                 break
         peak = _rss_mib(proc.pid)
         crashed = proc.poll() is not None
