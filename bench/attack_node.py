@@ -7,7 +7,10 @@ attacker (tests/sim/attacker_node.py, raw stubs) either
 
 * holds ``--held`` subscriptions (never reading them), or
 * opens ``--abandoned`` subscriptions on a K = ``--big-k`` node, reads the ack and
-  abandons them (connection kept, nothing read) for ``--abandon-s`` seconds.
+  abandons them (connection kept, nothing read) for ``--abandon-s`` seconds, or
+* (``huge_shape``, item 11) sends one control whose power tensor declares a
+  ``--huge-dims``-dimension shape (20 M: a 20 MB message), and the node's longest
+  log line, its CPU for that control and the ack are recorded.
 
 Node RSS is sampled from /proc. Writes bench/results/attack_node.md/.json.
 
@@ -23,6 +26,7 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -50,11 +54,13 @@ BIG_SLOT_MS = 100.0  # K = 400 slots: what one node process produces on this CPU
 class Node:
     """`rrm sim serve` in a child process; its address from the first JSON line."""
 
-    def __init__(self, transport: str, k: int, slot_ms: float) -> None:
+    def __init__(self, transport: str, k: int, slot_ms: float,
+                 log: Any = None) -> None:
         cmd = [sys.executable, "-m", "rrm", "sim", "serve", "--transport", transport,
                "--k", str(k), "--slot-ms", str(slot_ms), "--port", "0", "--pub-port", "0",
-               "--ctl-port", "0", "--log-level", "error"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO)
+               "--ctl-port", "0", "--log-level", "error" if log is None else "warning"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
+                                     cwd=REPO)
         assert self.proc.stdout is not None
         serving = json.loads(self.proc.stdout.readline())
         self.transport = transport
@@ -247,6 +253,32 @@ def attack(transport: str, k: int, count: int, window_s: float, hold_s: float,
         node.stop()
 
 
+def huge_shape(transport: str, dims: int) -> dict[str, Any]:
+    """One control with a ``dims``-dimension power shape; the node's answer, CPU, log size."""
+    with tempfile.TemporaryFile("w+") as log:
+        node = Node(transport, 20, SLOT_MS, log)
+        try:
+            victim = Victim(node)
+            while (ind := victim.next()) is None:  # ZeroMQ: None after 2 s without one
+                pass
+            huge = pb.Tensor(shape=[1] * dims, dtype=pb.DTYPE_FLOAT64, data=b"")
+            request = control_request(ind.header, huge)
+            cpu0, t0 = node.cpu_s(), time.monotonic()
+            ack = victim.peer.control(request, timeout_s=30.0)
+            elapsed, cpu = time.monotonic() - t0, node.cpu_s() - cpu0
+            victim.peer.close()
+        finally:
+            node.stop()
+        log.seek(0)
+        lines = log.read().splitlines()
+    return {"transport": transport, "dims": dims, "message_mb": round(request.ByteSize() / 1e6, 1),
+            "outcome": pb.Outcome.Name(ack.outcome) if ack else "no ack",
+            "cause": pb.Cause.Name(ack.cause) if ack else "-",
+            "detail_chars": len(ack.detail) if ack else 0, "reply_s": round(elapsed, 2),
+            "node_cpu_s": round(cpu, 2), "node_log_lines": len(lines),
+            "longest_log_line": max((len(line) for line in lines), default=0)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--held", type=int, default=500)
@@ -257,7 +289,9 @@ def main() -> None:
     p.add_argument("--abandon-s", type=float, default=45.0,
                    help="how long abandoned streams are watched (node idle timeout: 30 s)")
     p.add_argument("--transports", default="grpc,zmq")
-    p.add_argument("--kinds", default="held,abandoned")
+    p.add_argument("--kinds", default="held,abandoned,huge_shape")
+    p.add_argument("--huge-dims", type=int, default=20_000_000,
+                   help="dimensions of the huge_shape control (issue: 20 million)")
     p.add_argument("--attacker", default="process",
                    help="where the attacker runs: 'process' (its own), 'thread' (the bench's, "
                         "beside the victim), or both comma-separated")
@@ -267,11 +301,16 @@ def main() -> None:
     a = p.parse_args()
     if a.quick:
         a.held, a.abandoned, a.big_k, a.window_s, a.abandon_s = 40, 40, 100, 2.0, 4.0
-    rows = []
+        a.huge_dims = 500_000
+    rows, shape_rows = [], []
     plans = {"held": (a.k, a.held, 2 * a.window_s, SLOT_MS),
              "abandoned": (a.big_k, a.abandoned, a.abandon_s, BIG_SLOT_MS)}
     for transport in a.transports.split(","):
         for kind in a.kinds.split(","):
+            if kind == "huge_shape":
+                shape_rows.append(huge_shape(transport, a.huge_dims))
+                print(json.dumps(shape_rows[-1]), flush=True)
+                continue
             k, count, hold_s, slot_ms = plans[kind]
             for where in a.attacker.split(","):
                 rows.append(attack(transport, k, count, a.window_s, hold_s, kind, slot_ms,
@@ -296,7 +335,13 @@ def main() -> None:
              "`read_per_s_*`: indications the victim read.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    print(save_results(a.out, lines, rows))
+    if shape_rows:
+        shape_cols = list(shape_rows[0])
+        lines += ["", "One control with a huge power shape (item 11): the node's reply, its CPU "
+                  "for that control and its log (level warning) during the run.", "",
+                  "| " + " | ".join(shape_cols) + " |", "|" + "---|" * len(shape_cols)]
+        lines += ["| " + " | ".join(str(r[c]) for c in shape_cols) + " |" for r in shape_rows]
+    print(save_results(a.out, lines, rows + shape_rows))
 
 
 if __name__ == "__main__":

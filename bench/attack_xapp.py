@@ -36,6 +36,7 @@ from tests.xapp import attacker  # noqa: E402
 from tests.xapp.attacker import Script, d2d, hostile_node  # noqa: E402
 
 CHART_LIMIT_MIB = 2048  # charts/: resources.limits.memory of the xApp
+BUSY_CORES = 0.2  # an xApp using more CPU than this is still working through what it got
 
 
 def _rss_mib(pid: int, key: str = "VmHWM") -> float:
@@ -46,6 +47,15 @@ def _rss_mib(pid: int, key: str = "VmHWM") -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process so far; 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_attack(name: str, transport: str, script: Script, sent: int,
@@ -60,16 +70,21 @@ def run_attack(name: str, transport: str, script: Script, sent: int,
            "--e2-address", node.address, "--health-port", "0", "--log-level", "error", "--json"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    last, quiet_since = -1, time.monotonic()
+    last, quiet_since, cpu = -1, time.monotonic(), 0.0
+    subscribed_at: float | None = None  # when the xApp's first subscribe reached the node
     try:
         while time.monotonic() - t0 < timeout_s and proc.poll() is None:
             time.sleep(0.2)
-            total = sum(node.tally.controls.values())
-            if total != last:
+            total, cpu_was, cpu = sum(node.tally.controls.values()), cpu, _cpu_s(proc.pid)
+            # quiet: no new control and the xApp idle (a flood dropped as expired sends no
+            # control, but the xApp is still reading it; stopping then loses what is in flight)
+            if total != last or cpu - cpu_was > BUSY_CORES * 0.2:
                 last, quiet_since = total, time.monotonic()
-            done = node.tally.finished.is_set() or hold_s
-            if done and time.monotonic() - quiet_since > settle_s \
-                    and time.monotonic() - t0 > hold_s:
+            if subscribed_at is None and node.tally.subscriptions:
+                subscribed_at = time.monotonic()  # a held attack counts from here, not the start
+            held = subscribed_at is not None and time.monotonic() - subscribed_at > hold_s
+            done = node.tally.finished.is_set() or hold_s and held
+            if done and time.monotonic() - quiet_since > settle_s:
                 break
         peak = _rss_mib(proc.pid)
         crashed = proc.poll() is not None
@@ -179,6 +194,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="reduced sizes")
     p.add_argument("--only", default="", help="run attacks whose name contains this")
+    p.add_argument("--skip", default="",
+                   help="leave out attacks whose name contains this (e.g. K=2800, run apart)")
     p.add_argument("--transports", default="grpc,zmq")
     p.add_argument("--out", default="attack_xapp",
                    help="results name under bench/results (a partial run keeps the full table)")
@@ -186,6 +203,8 @@ def main() -> None:
     rows = []
     for name, transport, script, sent, opts in attacks(args.quick):
         if args.only and args.only not in name or transport not in args.transports.split(","):
+            continue
+        if args.skip and args.skip in name:
             continue
         row = run_attack(name, transport, script, sent, **opts)  # type: ignore[arg-type]
         print(json.dumps({k: v for k, v in row.items() if k != "stderr_tail"}), flush=True)

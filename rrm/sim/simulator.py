@@ -13,13 +13,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 
 import structlog
 
 from rrm.core.errors import clip
-from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import encode_indication
 from rrm.core.wire.messages import (
     AckMsg,
@@ -32,95 +30,12 @@ from rrm.core.wire.messages import (
     version_refusal,
 )
 from rrm.sim.e2.service import Subscription
+from rrm.sim.feed import STAMP_BYTES, QueueFeed, SharedIndication
 from rrm.sim.node import SimNode
 
 log = structlog.get_logger("rrm.sim")
-FEED_CAPACITY = 64  # indications buffered per subscription before the oldest is dropped
-FEED_MAX_BYTES = 8 << 20  # 8 MiB per subscription: a few K = 400 slots, fresh CSI only
+__all__ = ["IDLE_TIMEOUT_S", "QueueFeed", "Simulator"]  # QueueFeed: rrm.sim.feed
 IDLE_TIMEOUT_S = 30.0  # a subscription whose reader has not read for this long is closed, s
-
-
-class QueueFeed:
-    """A subscription's bounded indication queue; drops the oldest when full.
-
-    Bounded in messages (``capacity``) and in bytes (``max_bytes``; the newest
-    indication is always kept, whatever its size). ``idle_s`` is how long the
-    reader has not asked for an indication; a closed feed holds nothing.
-    Indications are shared between feeds and stamped with this feed's channel
-    id only when read, so a subscriber that never reads costs no copies.
-    """
-
-    def __init__(self, node_ids: frozenset[str], capacity: int = FEED_CAPACITY,
-                 max_bytes: int = FEED_MAX_BYTES) -> None:
-        self.node_ids = node_ids
-        self.capacity = capacity
-        self.max_bytes = max_bytes
-        self.dropped = 0  # indications evicted because the reader lagged
-        self._q: deque[tuple[pb.Indication, int, str | None]] = deque()
-        self._bytes = 0
-        self._cond = threading.Condition()
-        self._closed = False
-        self._last_read = time.monotonic()
-
-    @property
-    def queued_bytes(self) -> int:
-        """Serialized bytes waiting in the queue."""
-        with self._cond:
-            return self._bytes
-
-    def put(self, ind: pb.Indication, channel_id: str | None = None,
-            size: int | None = None) -> None:
-        """Queue an indication (drop the oldest ones if the reader lags).
-
-        ``channel_id``: stamp a copy with it when read (``ind`` is shared, never
-        changed); None hands ``ind`` itself. ``size``: its serialized bytes, if known.
-        """
-        size = ind.ByteSize() if size is None else size
-        with self._cond:
-            if self._closed:
-                return
-            self._q.append((ind, size, channel_id))
-            self._bytes += size
-            while len(self._q) > 1 and (len(self._q) > self.capacity
-                                        or self._bytes > self.max_bytes):
-                self._bytes -= self._q.popleft()[1]
-                self.dropped += 1
-            self._cond.notify()
-
-    def get(self, timeout_s: float) -> pb.Indication | None:
-        """Next indication, or None after ``timeout_s`` or once closed."""
-        with self._cond:
-            self._last_read = time.monotonic()
-            if not self._q and not self._closed and timeout_s > 0:
-                self._cond.wait(timeout_s)
-            if self._closed or not self._q:
-                return None
-            ind, size, channel_id = self._q.popleft()
-            self._bytes -= size
-        if channel_id is None:
-            return ind
-        mine = pb.Indication()
-        mine.CopyFrom(ind)
-        mine.header.channel_id = channel_id
-        return mine
-
-    def idle_s(self, now: float) -> float:
-        """Seconds since the reader last asked for an indication (``now``: monotonic s)."""
-        with self._cond:
-            return now - self._last_read
-
-    @property
-    def closed(self) -> bool:
-        """True once closed by either side."""
-        return self._closed
-
-    def close(self) -> None:
-        """Stop delivering and free the queue."""
-        with self._cond:
-            self._closed = True
-            self._q.clear()
-            self._bytes = 0
-            self._cond.notify_all()
 
 
 @dataclass
@@ -309,9 +224,10 @@ class Simulator:
                 encoded.header.channel_id = readers[0].channel_id
                 readers[0].feed.put(encoded)
                 continue
-            size = encoded.ByteSize() + 20  # + the channel id each reader's copy carries
+            shared = SharedIndication(encoded)  # serialized at most once, for all readers
+            size = shared.size + STAMP_BYTES  # + the channel id each reader's copy carries
             for chan in readers:
-                chan.feed.put(encoded, chan.channel_id, size)
+                chan.feed.put(shared, chan.channel_id, size)
 
     def _wait_slot_end(self, deadline: float) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ import structlog
 import zmq
 
 from rrm.core.wire import e2_pb2 as pb
+from rrm.sim.e2 import zmq_server
 from rrm.sim.e2.admission import SubscriptionLimits
 from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
 from rrm.sim.e2.listeners import MAX_PREFIXES
@@ -176,6 +177,38 @@ def test_junk_zmq_topics_cost_the_node_nothing_per_turn() -> None:
             client.peer.close()
 
 
+def test_the_zmq_node_sleeps_until_it_has_something_to_do() -> None:
+    """Event-driven, not a 1 ms poll: a few wake-ups per slot (#18, #19)."""
+    with serving("zmq", period_s=0.1) as served:
+        client = Client(served)
+        assert served.zmq_server is not None
+        client.next()
+        turns0, t0 = served.zmq_server.turns, time.monotonic()
+        for _ in range(10):
+            client.answer(client.next())
+        per_s = (served.zmq_server.turns - turns0) / (time.monotonic() - t0)
+        assert per_s < 100  # polling every 1 ms: ~1,000 per s
+        client.peer.close()
+
+
+def test_each_zmq_subscriber_gets_the_slot_under_its_own_channel() -> None:
+    """One slot, serialized once, read by three subscribers: each sees its own channel id."""
+    with serving("zmq", k=6, period_s=0.3) as served:
+        clients = [Client(served) for _ in range(3)]
+        target = max(c.next().header.sequence_number for c in clients) + 1
+        fresh = []
+        for client in clients:
+            while (ind := client.next()).header.sequence_number < target:
+                pass
+            fresh.append(ind)
+        assert {i.header.sequence_number for i in fresh} == {target}
+        assert len({i.header.channel_id for i in fresh}) == 3
+        assert len({i.d2d.gains.data for i in fresh}) == 1
+        for client, ind in zip(clients, fresh, strict=True):  # each channel is its own
+            assert client.answer(ind).cause != pb.CAUSE_UNKNOWN_SUBSCRIPTION
+            client.peer.close()
+
+
 def _hold(attacker: GrpcAttacker | ZmqAttacker, count: int) -> list[pb.SubscriptionEvent]:
     if isinstance(attacker, GrpcAttacker):
         return attacker.hold(count, stream_timeout_s=30.0)
@@ -210,6 +243,29 @@ def test_abandoned_grpc_subscriptions_are_closed_and_their_slots_freed() -> None
             fresh.close()
         finally:
             attacker.close()
+
+
+@pytest.mark.parametrize("listen", [True, False])
+def test_abandoned_zmq_subscriptions_are_closed_and_their_slots_freed(
+        listen: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 10 over ZeroMQ: a subscription whose topic nobody (any longer) listens to is
+    closed after ORPHAN_S, its channel and queue freed and its admission slot given back."""
+    monkeypatch.setattr(zmq_server, "ORPHAN_S", 0.5)
+    limits = SubscriptionLimits(max_total=3, max_per_peer=3)
+    with serving("zmq", k=200, period_s=0.05, limits=limits) as served:
+        attacker = served.attacker(peers=3)
+        firsts = [attacker.subscribe(peer=i, listen=listen) for i in range(3)]
+        assert all(f.HasField("ack") for f in firsts)
+        attacker.close()  # the listening SUB goes away too: every topic is unheard
+        deadline = time.monotonic() + 10
+        while served.sim.open_channels and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert served.sim.open_channels == 0
+        assert served.zmq_server is not None and not served.zmq_server.feeds
+        assert served.zmq_server.gate.held == 0
+        client = Client(served)  # a fresh subscriber is admitted and served
+        assert client.next() is not None
+        client.peer.close()
 
 
 def test_a_feed_is_bounded_in_bytes_and_freed_when_closed() -> None:

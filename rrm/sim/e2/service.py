@@ -7,8 +7,9 @@ simulator's node and the trace replayer both implement :class:`NodeService`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.messages import (
@@ -34,6 +35,24 @@ class IndicationFeed(Protocol):
 
     def close(self) -> None:
         """Stop delivering (the client went away)."""
+        ...
+
+
+@runtime_checkable
+class WakingFeed(IndicationFeed, Protocol):
+    """A feed that says when it has something, and hands it already serialized.
+
+    A server that owns its sockets on one thread (ZeroMQ) sleeps until such a
+    feed wakes it, and publishes the bytes without a decode/encode round trip;
+    other feeds are polled. :class:`rrm.sim.feed.QueueFeed` is one.
+    """
+
+    def on_ready(self, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` (any thread) after each queued indication and on close."""
+        ...
+
+    def get_event(self, timeout_s: float) -> bytes | None:
+        """Next indication as a serialized ``SubscriptionEvent``, or None (as :meth:`get`)."""
         ...
 
 

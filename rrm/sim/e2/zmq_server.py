@@ -37,8 +37,13 @@ public keys found there; others fail the handshake and never reach the
 node's code. Without ``curve`` on a non-loopback host the node logs
 ``insecure_bind``.
 
-ZeroMQ sockets are not thread-safe: one server thread owns both, polling
-them with a short timeout and draining every open feed in between. Requests
+ZeroMQ sockets are not thread-safe: one server thread owns both and sleeps
+in a poll until a request, a listener change or a queued indication arrives
+(feeds that can wake it, :class:`rrm.sim.e2.service.WakingFeed`, ring a
+:class:`rrm.sim.e2.doorbell.Doorbell`; while some feed cannot, the poll wakes
+every ``POLL_MS``). Such feeds hand their indications already serialized,
+shared by every subscriber of the slot (:mod:`rrm.sim.feed`), so publishing
+one slot to 8 subscribers serializes it once. Requests
 come first: every waiting request (up to ``REQUESTS_PER_TURN``) is answered
 before any feed is drained, and a turn publishes at most ``FEED_BURST``
 indications per feed, so feeds never hold Control back. Subscriptions are
@@ -53,6 +58,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import structlog
 import zmq
@@ -77,11 +83,13 @@ from rrm.core.wire.credentials import (
 )
 from rrm.core.wire.messages import AckMsg, Cause, Outcome, SubscriptionFailed, version_refusal
 from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
+from rrm.sim.e2.doorbell import Doorbell
 from rrm.sim.e2.listeners import TopicListeners
-from rrm.sim.e2.service import IndicationFeed, NodeService
+from rrm.sim.e2.service import IndicationFeed, NodeService, WakingFeed
 
 log = structlog.get_logger("rrm.sim.zmq")
-POLL_MS = 1  # idle wake-up period: how long a queued indication may wait to go out, ms
+POLL_MS = 1  # wake-up period while some feed cannot wake the server (how long it may wait), ms
+HOUSEKEEPING_MS = 500  # longest sleep otherwise: orphaned feeds are noticed within it, ms
 ORPHAN_S = 10.0  # a feed whose topic has no subscriber for this long is closed, s
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # 64 MiB
 REQUESTS_PER_TURN = 64  # requests answered before feeds are drained again
@@ -129,6 +137,11 @@ class ZmqE2Server:
             self._release_context()
             raise InvalidInput(f"cannot bind the ZeroMQ E2 node on {host}: {err}") from None
         self.feeds: dict[bytes, IndicationFeed] = {}
+        self._payloads: dict[bytes, Callable[[float], bytes | None]] = {}  # topic -> next event
+        self._polled: set[bytes] = set()  # topics whose feed cannot wake the server
+        self._backlog = False  # some feed published its burst and may hold more
+        self.turns = 0  # poll wake-ups so far (an idle node sleeps: a few per slot)
+        self.doorbell = Doorbell()
         self._peers: dict[bytes, str] = {}  # topic -> routing identity holding its gate slot
         self.listeners = TopicListeners()  # which feed topics some SUB socket listens to
         self._unheard_since: dict[bytes, float] = {}  # topic -> when it had no subscriber
@@ -143,6 +156,7 @@ class ZmqE2Server:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the thread; it closes the feeds and the sockets on its way out."""
         self._stop.set()
+        self.doorbell.ring()
         if self._thread.is_alive():
             self._thread.join(timeout=timeout_s)
         if not self._thread.is_alive():
@@ -160,9 +174,13 @@ class ZmqE2Server:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.pub, zmq.POLLIN)
+        poller.register(self.doorbell.fileno(), zmq.POLLIN)
         try:
             while not self._stop.is_set():
-                ready = dict(poller.poll(POLL_MS))
+                ready = dict(poller.poll(self._sleep_ms()))
+                self.turns += 1
+                if self.doorbell.fileno() in ready:
+                    self.doorbell.clear()  # before publishing: a later ring wakes the next poll
                 if self.pub in ready:
                     self._track_listeners()
                 if self.router in ready:
@@ -173,7 +191,14 @@ class ZmqE2Server:
                 feed.close()
             self.pub.close()
             self.router.close()
+            self.doorbell.close()
             log.info("zmq_server_stopped", pub_port=self.pub_port, ctl_port=self.ctl_port)
+
+    def _sleep_ms(self) -> int:
+        """How long the next poll may sleep: until woken, or ``POLL_MS`` to poll a plain feed
+        or to go on with a backlog (a burst paced at ``FEED_BURST`` per ms: XPUB drops what
+        exceeds a SUB's ``PUB_HWM`` unsent, so a backlog is not pushed out at once)."""
+        return POLL_MS if self._backlog or self._polled else HOUSEKEEPING_MS
 
     def _answer_requests(self) -> None:
         """Answer every waiting request (bounded per turn) before any feed is drained."""
@@ -195,6 +220,7 @@ class ZmqE2Server:
 
     def _publish(self) -> None:
         now = time.monotonic()
+        self._backlog = False
         for topic, feed in list(self.feeds.items()):
             if feed.closed:
                 self._forget(topic)
@@ -205,14 +231,31 @@ class ZmqE2Server:
                     self._forget(topic)
             else:
                 self._unheard_since.pop(topic, None)
-                for _ in range(FEED_BURST):
-                    if (ind := feed.get(0)) is None:
-                        break
-                    event = pb.SubscriptionEvent(indication=ind)
-                    self.pub.send_multipart([topic, event.SerializeToString()])
+                self._drain(topic, self._payloads[topic])
+
+    def _drain(self, topic: bytes, next_event: Callable[[float], bytes | None]) -> None:
+        """Publish up to ``FEED_BURST`` of one feed's indications."""
+        for _ in range(FEED_BURST):
+            if (payload := next_event(0)) is None:
+                return
+            self.pub.send(topic, zmq.SNDMORE)
+            self.pub.send(payload, copy=False)  # zero-copy: a K = 400 slot is 1.3 MB
+        self._backlog = True
+
+    def _track(self, topic: bytes, feed: IndicationFeed) -> None:
+        """Serve a new feed: wake on it when it can say it has something, else poll it."""
+        self.feeds[topic] = feed
+        if isinstance(feed, WakingFeed):
+            feed.on_ready(self.doorbell.ring)
+            self._payloads[topic] = feed.get_event
+        else:
+            self._polled.add(topic)
+            self._payloads[topic] = lambda timeout_s: _serialized(feed.get(timeout_s))
 
     def _forget(self, topic: bytes) -> None:
         del self.feeds[topic]
+        self._payloads.pop(topic, None)
+        self._polled.discard(topic)
         self.listeners.close_topic(topic)
         self._unheard_since.pop(topic, None)
         peer = self._peers.pop(topic, None)
@@ -279,7 +322,7 @@ class ZmqE2Server:
             log.warning("subscription_refused", xapp_id=clip(request.xapp_id),
                         cause=result.cause.name, detail=result.detail)
             return encode_subscription_event(result)
-        self.feeds[topic] = result.feed
+        self._track(topic, result.feed)
         self.listeners.open_topic(topic)
         self._peers[topic] = peer
         log.info("subscription_opened", channel_id=result.ack.channel_id,
@@ -299,6 +342,11 @@ class ZmqE2Server:
 
     def _reply(self, identity: bytes, kind: bytes, message: Message) -> None:
         self.router.send_multipart([identity, b"", kind, message.SerializeToString()])
+
+
+def _serialized(ind: pb.Indication | None) -> bytes | None:
+    """A plain feed's indication as the ``SubscriptionEvent`` payload published for it."""
+    return None if ind is None else pb.SubscriptionEvent(indication=ind).SerializeToString()
 
 
 def _rejection(request: pb.ControlRequest, detail: str,
