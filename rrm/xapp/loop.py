@@ -217,7 +217,7 @@ class SlotLoop:
         {reason="expired"}``) and its node applies its default allocation.
         The loop then spends its time on indications that can still be met.
         """
-        now = time.time_ns()
+        now = self.clock_ns()
         live = [r for r in batch if not 0 < r.header.deadline_ns <= now]
         if len(live) < len(batch):
             expired = len(batch) - len(live)
@@ -236,7 +236,7 @@ class SlotLoop:
         """
         if len(batch) < 2 or self._answer_s <= 0.0:
             return set()
-        now, policy_n, shed = time.time_ns(), len(batch), set()
+        now, policy_n, shed = self.clock_ns(), len(batch), set()
         for i, r in enumerate(batch):
             done_ns = now + 1e9 * (policy_n * self._batch_s + (i + 1) * self._answer_s)
             if r.indication is not None and 0 < r.header.deadline_ns < done_ns:
@@ -296,7 +296,7 @@ class SlotLoop:
             observer.on_decision(received, decision)
         t1 = time.perf_counter()
         settled = self.pipe.send(control, (received, decision))
-        sent_ns = time.time_ns()
+        sent_ns = self.clock_ns()
         # spent in this call (the batch share was spent before it, in the batched pass)
         decide_s = decision.policy_s - decision.batch_s + decision.guards_s + decision.fallback_s
         self._settle(settled)  # acks of earlier controls (inline: this one's), with "send"
@@ -338,7 +338,7 @@ class SlotLoop:
         if ind is None:
             assert received.refusal is not None
             return Decision(received.refusal, self.decider.policy.name)
-        remaining_s = (ind.header.deadline_ns - time.time_ns()) / 1e9
+        remaining_s = (ind.header.deadline_ns - self.clock_ns()) / 1e9
         if ind.header.deadline_ns > 0 and remaining_s <= 0:
             # Too late to matter: refuse at once so the loop catches up.
             detail = f"indication dequeued {-remaining_s * 1e3:.2f} ms after its deadline"
