@@ -127,7 +127,6 @@ class SlotLoop:
         # controls sent without awaiting their acks (rrm.xapp.transport.inflight)
         self.pipe: ControlPipe[tuple[Received, Decision]] = ControlPipe(client, max_inflight)
         self.batch_window_s, self.clock_ns = batch_window_s, clock_ns
-        self._nodes_seen: set[str] = set(node_ids)  # whose indications a window waits for
         self.observers = tuple(observers)
         self.max_batch = max(1, max_batch)
         self.deadline_fraction = deadline_fraction
@@ -179,7 +178,8 @@ class SlotLoop:
 
         Windowed batching (docs/architecture.md, "Batching"): the loop waits up to
         ``batch_window_s`` for more indications to decide in the same pass, but
-        not once every node it knows has one in the batch, nor past the earliest
+        not once every node it knows (the subscription's, else those answered so
+        far) has one in the batch, nor past the earliest
         deadline in the batch less the batch's expected cost (the running
         averages of the overload policy).
         """
@@ -191,8 +191,9 @@ class SlotLoop:
             cost_ns = int(1e9 * (self._batch_s + self._answer_s) * (len(batch) + 1))
             end_ns = min(end_ns, min(deadlines) - cost_ns)
         nodes = {r.header.node_id for r in batch}
-        self._nodes_seen |= nodes
-        while len(batch) < limit and not self._nodes_seen <= nodes:
+        # the subscription's nodes, or those answered so far (a bounded table)
+        known = self.node_ids or {node for _, node in self._last_seq}
+        while len(batch) < limit and not known <= nodes:
             left_s = (end_ns - self.clock_ns()) / 1e9
             if left_s <= 0:
                 break
@@ -204,7 +205,6 @@ class SlotLoop:
                 break
             batch.append(received)
             nodes.add(received.header.node_id)
-            self._nodes_seen.add(received.header.node_id)
         return batch
 
     def _live(self, batch: list[Received]) -> list[Received]:
