@@ -158,7 +158,14 @@ class Window:
                 "node_cpu_ms_per_decision": (None if cpu_s is None or not answered
                                              else 1e3 * cpu_s / answered),
                 "xapp_cpu_ms_per_decision": (None if own_s is None or not answered
-                                             else 1e3 * own_s / answered)}
+                                             else 1e3 * own_s / answered),
+                # the loop's time sending a control (before #18: its round trip), mean ms
+                "send_ms": _mean_stage(self.stats, "send")}
+
+
+def _mean_stage(stats: Any, stage: str) -> float | None:
+    samples = stats.stage_ms.get(stage)
+    return sum(samples) / len(samples) if samples else None
 
 
 def _inproc(spec: dict[str, Any]) -> dict[str, Any]:
@@ -275,6 +282,9 @@ def main() -> None:
     parser.add_argument("--realtime-transports", default="",
                         help="comma-separated transports of the real-time sweep (default: "
                              "inproc with --quick, else inproc,zmq)")
+    parser.add_argument("--lockstep-only", default="",
+                        help="only the 8-node lockstep rows of these transports (comma-"
+                             "separated), written to throughput_lockstep.md")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -288,7 +298,12 @@ def main() -> None:
     if args.window_ms:
         versions.append(("after+window", str(HERE), args.window_ms))
     realtime = tuple(t for t in args.realtime_transports.split(",") if t) or None
-    for spec in grid(args.quick, realtime):
+    specs = grid(args.quick, realtime)
+    if args.lockstep_only:
+        keep = args.lockstep_only.split(",")
+        specs = [s for s in specs if s["mode"] == "lockstep" and s["nodes"] == 8
+                 and s["transport"] in keep]
+    for spec in specs:
         if time.perf_counter() - t0 > args.budget_s:
             print(f"time budget spent: {spec} and later not run", file=sys.stderr)
             break
@@ -298,14 +313,15 @@ def main() -> None:
                    **run_child(tree, {**spec, "window_ms": window_ms})}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    print(write(rows, time.perf_counter() - t0), end="")
+    stem = "throughput_lockstep" if args.lockstep_only else "throughput"
+    print(write(rows, time.perf_counter() - t0, stem), end="")
 
 
 def _fmt(x: Any, spec: str = ".0f") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def write(rows: list[dict[str, Any]], seconds: float) -> str:
+def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") -> str:
     """bench/results/throughput.md and .json; returns the markdown."""
     groups = _groups(rows, "lockstep")
     names = [v for v in ("before", "after", "after+window")
@@ -323,15 +339,19 @@ def write(rows: list[dict[str, Any]], seconds: float) -> str:
              "## Lockstep throughput (decisions/s)", "",
              f"Window: the answers after the first {WARM_SLOTS} slots per node (at least 50 "
              "slots and 400 answers). CPU ms per decision over the window: the node process "
-             "(remote) and the xApp process (in-process: xApp and node together).", "",
+             "(remote) and the xApp process (in-process: xApp and node together). Send ms: "
+             "the loop's mean `send` stage (before: the control round trip; after: sending "
+             "and settling the acks that came).", "",
              "| transport | nodes | policy | " + " | ".join(f"{v} /s" for v in names) + " | "
              + " | ".join(f"p99 ms {v}" for v in names) + " | "
-             + " | ".join(f"xApp CPU {v}" for v in names) + " |",
-             "|---|---|---|" + "---|" * (3 * len(names))]
+             + " | ".join(f"xApp CPU {v}" for v in names) + " | "
+             + " | ".join(f"send ms {v}" for v in names) + " |",
+             "|---|---|---|" + "---|" * (4 * len(names))]
     for (t, n, p), g in groups.items():
         cells = [_fmt(g.get(v, {}).get("decisions_per_s")) for v in names]
         cells += [_fmt(g.get(v, {}).get("p99_ms"), ".2f") for v in names]
         cells += [_fmt(g.get(v, {}).get("xapp_cpu_ms_per_decision"), ".2f") for v in names]
+        cells += [_fmt(g.get(v, {}).get("send_ms"), ".3f") for v in names]
         lines.append(f"| {t} | {n} | {p} | " + " | ".join(cells) + " |")
     lines += ["", "## Real time, 8 nodes, gfm: on-time decisions/s by offered load", "",
               f"Window: {REALTIME_WINDOW_S:.0f} s after {REALTIME_WARM_S:.0f} s of warm-up. "
@@ -347,7 +367,7 @@ def write(rows: list[dict[str, Any]], seconds: float) -> str:
             cells += [_fmt(r.get("on_time_per_s")), str(r.get("late", "-")),
                       str(r.get("dropped", "-"))]
         lines.append(f"| {t} | {p} | " + " | ".join(cells) + " |")
-    return save_results("throughput", lines, rows)
+    return save_results(stem, lines, rows)
 
 
 def _groups(rows: list[dict[str, Any]], mode: str) -> dict[tuple[Any, ...], dict[str, dict]]:

@@ -176,7 +176,7 @@ class SlotLoop:
     def _gather(self, batch: list[Received], limit: int) -> list[Received]:
         """``batch`` with the indications that arrive within the batching window.
 
-        Windowed batching (docs/architecture.md, "Batching"): the loop waits up to
+        Windowed batching (docs/architecture.md, "Batching window"): the loop waits up to
         ``batch_window_s`` for more indications to decide in the same pass, but
         not once every node it knows (the subscription's, else those answered so
         far) has one in the batch, nor past the earliest
