@@ -13,10 +13,11 @@ subscription ack did not list, is dropped and counted, never answered (so
 per-stream state holds only the subscription's own nodes); sequence numbers
 compare in serial-number arithmetic modulo 2^64 (RFC 1982: ``seq`` is newer
 than ``last`` when ``0 < (seq - last) mod 2^64 < 2^63``), so the stream goes on
-after 2^64 - 1 wraps to 0; an ack that does not answer its control is counted
-and the stream goes on; every indication lost before the loop (the
-transport's queue evictions, unreadable frames) is counted too, all under
-``rrm_xapp_dropped{reason}`` and the summary's ``dropped``.
+after 2^64 - 1 wraps to 0; controls are sent without awaiting their acks
+(:mod:`rrm.xapp.transport.inflight`): an ack that does not answer its control,
+or does not come within 1 s, is counted and the stream goes on; every
+indication lost before the loop (the transport's queue evictions, unreadable
+frames) is counted too, all under ``rrm_xapp_dropped{reason}`` and the summary's ``dropped``.
 """
 
 from __future__ import annotations
