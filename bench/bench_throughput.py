@@ -158,7 +158,14 @@ class Window:
                 "node_cpu_ms_per_decision": (None if cpu_s is None or not answered
                                              else 1e3 * cpu_s / answered),
                 "xapp_cpu_ms_per_decision": (None if own_s is None or not answered
-                                             else 1e3 * own_s / answered)}
+                                             else 1e3 * own_s / answered),
+                # the loop's time sending a control (before #18: its round trip), mean ms
+                "send_ms": _mean_stage(self.stats, "send")}
+
+
+def _mean_stage(stats: Any, stage: str) -> float | None:
+    samples = stats.stage_ms.get(stage)
+    return sum(samples) / len(samples) if samples else None
 
 
 def _inproc(spec: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +183,8 @@ def _inproc(spec: dict[str, Any]) -> dict[str, Any]:
     client = InProcessClient(sim)
     client.subscribe(SubscribeMsg("bench", transaction_id="b"))
     app = XApp(load_config(environ={}, flags={"policy": spec["policy"], "health_port": 0}))
-    loop = SlotLoop(client, app.decider, app.metrics, app.health, stats=app.stats)
+    window = {"batch_window_s": spec["window_ms"] / 1e3} if spec.get("window_ms") else {}
+    loop = SlotLoop(client, app.decider, app.metrics, app.health, stats=app.stats, **window)
     stop = threading.Event()
     window = Window(spec, app.stats, stop)
     sim.start()
@@ -201,9 +209,10 @@ def _remote(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         assert proc.stdout is not None
         address = json.loads(proc.stdout.readline())["address"]
+        window = {"batch_window_ms": spec["window_ms"]} if spec.get("window_ms") else {}
         cfg = load_config(environ={}, flags={"transport": spec["transport"],
                                              "e2_address": address, "policy": spec["policy"],
-                                             "health_port": 0, "log_level": "error"})
+                                             "health_port": 0, "log_level": "error", **window})
         app = XApp(cfg)
         stop = threading.Event()
         window = Window(spec, app.stats, stop, cpu_of=lambda: _cpu_s(proc.pid))
@@ -231,7 +240,7 @@ def run_child(tree: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def grid(quick: bool) -> list[dict[str, Any]]:
+def grid(quick: bool, realtime: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Lockstep configurations and the real-time sweep (8 nodes, gfm), the issue's
     headline figures first; ``quick``: 8 nodes only, in-process real time only."""
     specs: list[dict[str, Any]] = []
@@ -247,7 +256,7 @@ def grid(quick: bool) -> list[dict[str, Any]]:
     for transport in ("inproc", "zmq", "grpc"):
         for policy in ("gfm", "full-reuse"):
             lockstep(transport, 8, policy)
-    for transport in ("inproc",) if quick else ("inproc", "zmq"):
+    for transport in realtime or (("inproc",) if quick else ("inproc", "zmq")):
         for load in LOADS:  # indications/s offered by 8 nodes
             slot_ms = round(8e3 / load, 2)
             specs.append({"mode": "realtime", "transport": transport, "nodes": 8,
@@ -268,6 +277,14 @@ def main() -> None:
                         help="8 nodes only, in-process real time only")
     parser.add_argument("--budget-s", type=float, default=480.0,
                         help="stop starting configurations after this many seconds")
+    parser.add_argument("--window-ms", type=float, default=0.0,
+                        help="also run this tree with this batch_window_ms ('after+window')")
+    parser.add_argument("--realtime-transports", default="",
+                        help="comma-separated transports of the real-time sweep (default: "
+                             "inproc with --quick, else inproc,zmq)")
+    parser.add_argument("--lockstep-only", default="",
+                        help="only the 8-node lockstep rows of these transports (comma-"
+                             "separated), written to throughput_lockstep.md")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -277,67 +294,90 @@ def main() -> None:
         parser.error("--base is required")
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    for spec in grid(args.quick):
+    versions = [("before", args.base, 0.0), ("after", str(HERE), 0.0)]
+    if args.window_ms:
+        versions.append(("after+window", str(HERE), args.window_ms))
+    realtime = tuple(t for t in args.realtime_transports.split(",") if t) or None
+    specs = grid(args.quick, realtime)
+    if args.lockstep_only:
+        keep = args.lockstep_only.split(",")
+        specs = [s for s in specs if s["mode"] == "lockstep" and s["nodes"] == 8
+                 and s["transport"] in keep]
+    for spec in specs:
         if time.perf_counter() - t0 > args.budget_s:
             print(f"time budget spent: {spec} and later not run", file=sys.stderr)
             break
-        for version, tree in (("before", args.base), ("after", str(HERE))):
-            row = {**spec, "version": version, **run_child(tree, spec)}
+        for version, tree, window_ms in versions:
+            load = os.getloadavg()[0]
+            row = {**spec, "version": version, "window_ms": window_ms, "load_1min": load,
+                   **run_child(tree, {**spec, "window_ms": window_ms})}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    print(write(rows, time.perf_counter() - t0), end="")
+    stem = "throughput_lockstep" if args.lockstep_only else "throughput"
+    print(write(rows, time.perf_counter() - t0, stem), end="")
 
 
 def _fmt(x: Any, spec: str = ".0f") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def write(rows: list[dict[str, Any]], seconds: float) -> str:
+def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") -> str:
     """bench/results/throughput.md and .json; returns the markdown."""
+    groups = _groups(rows, "lockstep")
+    names = [v for v in ("before", "after", "after+window")
+             if any(v in g for g in groups.values()) or v != "after+window"]
+    window = next((r["window_ms"] for r in rows if r.get("window_ms")), 0)
+    loads = [r["load_1min"] for r in rows if "load_1min" in r]
     lines = ["# Slot-loop throughput and overload, before / after #18", "", machine_line(), "",
              f"K = {K}. Command: `python bench/bench_throughput.py " + " ".join(sys.argv[1:])
-             + f"` ({seconds:.0f} s). Before = main at the branch point, after = this branch, "
-             "alternating per configuration in one run.", "",
+             + f"` ({seconds:.0f} s). Before = main at the branch point, after = this branch "
+             "(controls pipelined, no batching window)"
+             + (f", after+window = this branch with batch_window_ms = {window:g}" if window
+                else "") + "; alternating per configuration in one run. Machine load (1-min "
+             f"load average when each child started): {min(loads, default=0):.1f}-"
+             f"{max(loads, default=0):.1f} on {os.cpu_count()} cores.", "",
              "## Lockstep throughput (decisions/s)", "",
              f"Window: the answers after the first {WARM_SLOTS} slots per node (at least 50 "
              "slots and 400 answers). CPU ms per decision over the window: the node process "
-             "(remote) and the xApp process (in-process: xApp and node together).", "",
-             "| transport | nodes | policy | before | after | p99 ms before | p99 ms after | "
-             "node CPU before | after | xApp CPU before | after |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    pairs = _pairs(rows, "lockstep")
-    for (t, n, p), (b, a) in pairs.items():
-        lines.append(f"| {t} | {n} | {p} | {_fmt(b.get('decisions_per_s'))} | "
-                     f"{_fmt(a.get('decisions_per_s'))} | {_fmt(b.get('p99_ms'), '.2f')} | "
-                     f"{_fmt(a.get('p99_ms'), '.2f')} | "
-                     f"{_fmt(b.get('node_cpu_ms_per_decision'), '.2f')} | "
-                     f"{_fmt(a.get('node_cpu_ms_per_decision'), '.2f')} | "
-                     f"{_fmt(b.get('xapp_cpu_ms_per_decision'), '.2f')} | "
-                     f"{_fmt(a.get('xapp_cpu_ms_per_decision'), '.2f')} |")
+             "(remote) and the xApp process (in-process: xApp and node together). Send ms: "
+             "the loop's mean `send` stage (before: the control round trip; after: sending "
+             "and settling the acks that came).", "",
+             "| transport | nodes | policy | " + " | ".join(f"{v} /s" for v in names) + " | "
+             + " | ".join(f"p99 ms {v}" for v in names) + " | "
+             + " | ".join(f"xApp CPU {v}" for v in names) + " | "
+             + " | ".join(f"send ms {v}" for v in names) + " |",
+             "|---|---|---|" + "---|" * (4 * len(names))]
+    for (t, n, p), g in groups.items():
+        cells = [_fmt(g.get(v, {}).get("decisions_per_s")) for v in names]
+        cells += [_fmt(g.get(v, {}).get("p99_ms"), ".2f") for v in names]
+        cells += [_fmt(g.get(v, {}).get("xapp_cpu_ms_per_decision"), ".2f") for v in names]
+        cells += [_fmt(g.get(v, {}).get("send_ms"), ".3f") for v in names]
+        lines.append(f"| {t} | {n} | {p} | " + " | ".join(cells) + " |")
     lines += ["", "## Real time, 8 nodes, gfm: on-time decisions/s by offered load", "",
               f"Window: {REALTIME_WINDOW_S:.0f} s after {REALTIME_WARM_S:.0f} s of warm-up. "
               "Late = answers sent after the deadline; dropped = indications taken off the "
-              "queue after their deadline and not answered, in the window (after only).", "",
-              "| transport | offered/s | on-time/s before | late before | on-time/s after | "
-              "late after | dropped after | shed/fallbacks after |",
-              "|---|---|---|---|---|---|---|---|"]
-    for (t, _n, p), (b, a) in _pairs(rows, "realtime").items():
-        lines.append(f"| {t} | {p} | {_fmt(b.get('on_time_per_s'))} | {b.get('late')} | "
-                     f"{_fmt(a.get('on_time_per_s'))} | {a.get('late')} | "
-                     f"{a.get('dropped')} | "
-                     f"{sum((a.get('fallbacks') or {}).values())} |")
-    return save_results("throughput", lines, rows)
+              "queue after their deadline and not answered, in the window.", "",
+              "| transport | offered/s | " + " | ".join(
+                  f"on-time/s {v} | late {v} | dropped {v}" for v in names) + " |",
+              "|---|---|" + "---|" * (3 * len(names))]
+    for (t, _n, p), g in _groups(rows, "realtime").items():
+        cells = []
+        for v in names:
+            r = g.get(v, {})
+            cells += [_fmt(r.get("on_time_per_s")), str(r.get("late", "-")),
+                      str(r.get("dropped", "-"))]
+        lines.append(f"| {t} | {p} | " + " | ".join(cells) + " |")
+    return save_results(stem, lines, rows)
 
 
-def _pairs(rows: list[dict[str, Any]], mode: str) -> dict[tuple[Any, ...], tuple[dict, dict]]:
-    out: dict[tuple[Any, ...], tuple[dict, dict]] = {}
+def _groups(rows: list[dict[str, Any]], mode: str) -> dict[tuple[Any, ...], dict[str, dict]]:
+    out: dict[tuple[Any, ...], dict[str, dict]] = {}
     for r in rows:
         if r["mode"] != mode:
             continue
         key = (r["transport"], r["nodes"],
                r["policy"] if mode == "lockstep" else r["offered_per_s"])
-        b, a = out.get(key, ({}, {}))
-        out[key] = (r, a) if r["version"] == "before" else (b, r)
+        out.setdefault(key, {})[r["version"]] = r
     return out
 
 

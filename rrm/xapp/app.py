@@ -264,7 +264,9 @@ class XApp:
             self.loop = SlotLoop(client, self.decider, self.metrics, self.health,
                                  self.observers, self.cfg.deadline_fraction, self.stats,
                                  self.last_seq, channel_id=ack.channel_id,
-                                 node_ids=frozenset(n.node_id for n in ack.nodes))
+                                 node_ids=frozenset(n.node_id for n in ack.nodes),
+                                 max_inflight=self.cfg.max_inflight_controls,
+                                 batch_window_s=self.cfg.batch_window_ms / 1e3)
             self.loop.run(stop, max_slots)
         finally:
             self._connecting = False

@@ -25,6 +25,7 @@ from rrm.xapp.decision import (
 )
 from rrm.xapp.guards import GuardConfig
 from rrm.xapp.transport.base import QUEUE_BYTES
+from rrm.xapp.transport.inflight import MAX_INFLIGHT_CONTROLS
 from rrm.xapp.transport.security import ClientSecurity
 
 TRANSPORTS = ("grpc", "zmq")
@@ -54,6 +55,14 @@ class XAppConfig:
             default; the Helm chart sets 0.0.0.0 for the kubelet's probes).
         health_port: HTTP port for /ric/v1/health/* and /metrics (0 = ephemeral).
         queue_bytes: receive queue bound in bytes (as well as 64 indications).
+        max_inflight_controls: controls per node sent and still awaiting their
+            acks (acks are matched as they come; one not back within 1 s is
+            counted as ``dropped["ack_lost"]``); 0 awaits each ack before the
+            next indication, as before #18.
+        batch_window_ms: after an indication, how long the loop waits for the
+            other nodes' indications to decide them in one batched pass (never
+            past the earliest deadline less the batch's cost; not once every
+            node has one in the batch), ms; 0: only what is already queued.
         record_path: trace file to record into ('' = no recording).
         log_level: debug, info, warning or error.
         max_message_bytes: largest wire message accepted or sent.
@@ -97,6 +106,10 @@ class XAppConfig:
     health_host: str = "127.0.0.1"
     health_port: int = 8080
     queue_bytes: int = QUEUE_BYTES
+    # ours (#18): a node acks within a slot, so a few in flight cover any jitter
+    max_inflight_controls: int = MAX_INFLIGHT_CONTROLS
+    # ours (#18): BATCH_WINDOW_MS_NOTE
+    batch_window_ms: float = 0.0
     record_path: str = ""
     log_level: str = "info"
     max_message_bytes: int = 64 * 1024 * 1024
@@ -137,6 +150,11 @@ class XAppConfig:
         for name in ("fallback_max_iter", "max_message_bytes", "queue_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.max_inflight_controls <= 1024:
+            raise ConfigError(f"max_inflight_controls must be in [0, 1024], "
+                              f"got {self.max_inflight_controls}")
+        if not 0 <= self.batch_window_ms <= 1000:
+            raise ConfigError(f"batch_window_ms must be in [0, 1000], got {self.batch_window_ms}")
         if self.rollback_window < 0 or not 0 <= self.rollback_margin < 1:
             raise ConfigError(f"need rollback_window >= 0 and 0 <= rollback_margin < 1, got "
                               f"{self.rollback_window} and {self.rollback_margin}")

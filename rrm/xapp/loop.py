@@ -13,10 +13,11 @@ subscription ack did not list, is dropped and counted, never answered (so
 per-stream state holds only the subscription's own nodes); sequence numbers
 compare in serial-number arithmetic modulo 2^64 (RFC 1982: ``seq`` is newer
 than ``last`` when ``0 < (seq - last) mod 2^64 < 2^63``), so the stream goes on
-after 2^64 - 1 wraps to 0; an ack that does not answer its control is counted
-and the stream goes on; every indication lost before the loop (the
-transport's queue evictions, unreadable frames) is counted too, all under
-``rrm_xapp_dropped{reason}`` and the summary's ``dropped``.
+after 2^64 - 1 wraps to 0; controls are sent without awaiting their acks
+(:mod:`rrm.xapp.transport.inflight`): an ack that does not answer its control,
+or does not come within 1 s, is counted and the stream goes on; every
+indication lost before the loop (the transport's queue evictions, unreadable
+frames) is counted too, all under ``rrm_xapp_dropped{reason}`` and the summary's ``dropped``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import math
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +46,8 @@ from rrm.xapp.decision import Decider, Decision
 from rrm.xapp.health import HealthState
 from rrm.xapp.metrics import XAppMetrics
 from rrm.xapp.observer import LoopObserver
-from rrm.xapp.transport.base import Acked, AckRejected, E2Client, Received, TransportError
+from rrm.xapp.transport.base import E2Client, Received, TransportError
+from rrm.xapp.transport.inflight import MAX_INFLIGHT_CONTROLS, ControlPipe, Settled
 
 log = structlog.get_logger("rrm.xapp.loop")
 LATENCY_WINDOW = 100_000  # slots kept for percentiles
@@ -105,6 +107,13 @@ class SlotLoop:
             any other are dropped (``foreign_channel``). None accepts any.
         node_ids: the nodes the subscription ack listed; indications from any
             other are dropped (``foreign_node``). Empty accepts any.
+        max_inflight: controls per node sent and still awaiting their acks
+            (:class:`rrm.xapp.transport.inflight.ControlPipe`); 0 awaits each ack inline.
+        batch_window_s: after the first indication, how long the loop waits for
+            the other nodes' indications of the slot to decide them in one pass
+            (never past the earliest deadline less the batch's expected cost;
+            not at all once every known node has one in the batch), s; 0: no wait.
+        clock_ns: wall clock, ns (the deadlines' clock; injectable for tests).
     """
 
     def __init__(self, client: E2Client, decider: Decider, metrics: XAppMetrics,
@@ -112,8 +121,13 @@ class SlotLoop:
                  deadline_fraction: float = 0.8, stats: LoopStats | None = None,
                  last_seq: dict[tuple[str, str], int] | None = None,
                  max_batch: int = MAX_BATCH, channel_id: str | None = None,
-                 node_ids: frozenset[str] = frozenset()) -> None:
+                 node_ids: frozenset[str] = frozenset(),
+                 max_inflight: int = MAX_INFLIGHT_CONTROLS, batch_window_s: float = 0.0,
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.client, self.decider, self.metrics, self.health = client, decider, metrics, health
+        # controls sent without awaiting their acks (rrm.xapp.transport.inflight)
+        self.pipe: ControlPipe[tuple[Received, Decision]] = ControlPipe(client, max_inflight)
+        self.batch_window_s, self.clock_ns = batch_window_s, clock_ns
         self.observers = tuple(observers)
         self.max_batch = max(1, max_batch)
         self.deadline_fraction = deadline_fraction
@@ -130,15 +144,27 @@ class SlotLoop:
 
     def run(self, stop: threading.Event, max_slots: int | None = None,
             poll_s: float = 0.2) -> None:
-        """Process indications until ``stop`` is set or ``max_slots`` were answered."""
+        """Process indications until ``stop`` is set or ``max_slots`` were answered; then
+        settle the controls still in flight (their acks awaited until their deadlines,
+        or counted lost at once when the stream broke)."""
+        broken = True
+        try:
+            self._run(stop, max_slots, poll_s)
+            broken = False
+        finally:
+            self._settle(self.pipe.drain(wait=not broken))
+
+    def _run(self, stop: threading.Event, max_slots: int | None, poll_s: float) -> None:
         while not stop.is_set() and (max_slots is None or self.stats.slots < max_slots):
             first = self.client.next_indication(poll_s)
             self.health.beat()
             self._sync_drops()
             if first is None:
+                self._settle(self.pipe.collect())
                 continue
             room = self.max_batch if max_slots is None else max_slots - self.stats.slots
-            batch = self._live([first, *self._queued(min(self.max_batch, room) - 1)])
+            batch = [first, *self._queued(min(self.max_batch, room) - 1)]
+            batch = self._live(self._gather(batch, min(self.max_batch, room)))
             self._shed = self._to_shed(batch)
             decided = [r.indication for r in batch
                        if r.indication is not None and r.header not in self._shed]
@@ -147,6 +173,40 @@ class SlotLoop:
             for received in batch:
                 self.process(received)
             self._shed = set()
+
+    def _gather(self, batch: list[Received], limit: int) -> list[Received]:
+        """``batch`` with the indications that arrive within the batching window.
+
+        Windowed batching (docs/architecture.md, "Batching window"): the loop waits up to
+        ``batch_window_s`` for more indications to decide in the same pass, but
+        not once every node it knows (the subscription's, else those answered so
+        far) has one in the batch, nor past the earliest
+        deadline in the batch less the batch's expected cost (the running
+        averages of the overload policy).
+        """
+        if self.batch_window_s <= 0 or len(batch) >= limit:
+            return batch
+        end_ns = self.clock_ns() + int(self.batch_window_s * 1e9)
+        deadlines = [r.header.deadline_ns for r in batch if r.header.deadline_ns > 0]
+        if deadlines:
+            cost_ns = int(1e9 * (self._batch_s + self._answer_s) * (len(batch) + 1))
+            end_ns = min(end_ns, min(deadlines) - cost_ns)
+        nodes = {r.header.node_id for r in batch}
+        # the subscription's nodes, or those answered so far (a bounded table)
+        known = self.node_ids or {node for _, node in self._last_seq}
+        while len(batch) < limit and not known <= nodes:
+            left_s = (end_ns - self.clock_ns()) / 1e9
+            if left_s <= 0:
+                break
+            try:
+                received = self.client.next_indication(left_s)
+            except TransportError:
+                break  # reported by the next receive, after this batch is answered
+            if received is None:
+                break
+            batch.append(received)
+            nodes.add(received.header.node_id)
+        return batch
 
     def _live(self, batch: list[Received]) -> list[Received]:
         """``batch`` without the indications already past their deadline.
@@ -158,7 +218,7 @@ class SlotLoop:
         {reason="expired"}``) and its node applies its default allocation.
         The loop then spends its time on indications that can still be met.
         """
-        now = time.time_ns()
+        now = self.clock_ns()
         live = [r for r in batch if not 0 < r.header.deadline_ns <= now]
         if len(live) < len(batch):
             expired = len(batch) - len(live)
@@ -177,7 +237,7 @@ class SlotLoop:
         """
         if len(batch) < 2 or self._answer_s <= 0.0:
             return set()
-        now, policy_n, shed = time.time_ns(), len(batch), set()
+        now, policy_n, shed = self.clock_ns(), len(batch), set()
         for i, r in enumerate(batch):
             done_ns = now + 1e9 * (policy_n * self._batch_s + (i + 1) * self._answer_s)
             if r.indication is not None and 0 < r.header.deadline_ns < done_ns:
@@ -204,6 +264,7 @@ class SlotLoop:
     def _drop(self, reason: str, n: int = 1) -> None:
         self.stats.dropped[reason] += n
         self.metrics.child(self.metrics.dropped, reason).inc(n)
+
     def _queued(self, limit: int) -> list[Received]:
         """Up to ``limit`` indications already waiting (none if the stream just broke:
         the next receive reports that, after this batch is answered)."""
@@ -235,15 +296,13 @@ class SlotLoop:
         for observer in self.observers:
             observer.on_decision(received, decision)
         t1 = time.perf_counter()
-        acked = self._send(control)
-        sent_ns = time.time_ns()
+        settled = self.pipe.send(control, (received, decision))
+        sent_ns = self.clock_ns()
         # spent in this call (the batch share was spent before it, in the batched pass)
         decide_s = decision.policy_s - decision.batch_s + decision.guards_s + decision.fallback_s
+        self._settle(settled)  # acks of earlier controls (inline: this one's), with "send"
         t2 = time.perf_counter()
-        self._account(header, decision, acked, sent_ns, received.received_ns)
-        if acked is not None:
-            for observer in self.observers:
-                observer.on_ack(received, control, acked)
+        self._account(header, decision, sent_ns, received.received_ns)
         self._observe_stages(header, decision, received.received_ns, {
             "decode": received.decode_s, "encode": max(t1 - t0 - decide_s, 0.0),
             "send": t2 - t1})
@@ -256,15 +315,23 @@ class SlotLoop:
             self._batch_s = 0.9 * self._batch_s + 0.1 * decision.batch_s
         return control
 
-    def _send(self, control: ControlMsg) -> Acked | None:
-        """Send ``control``; its ack, or None when the ack was rejected (counted)."""
-        try:
-            return self.client.control(control, timeout_s=1.0)
-        except AckRejected as err:
-            self._drop(err.cause)
-            log.warning("ack_rejected", cause=err.cause, detail=str(err)[:200],
-                        node=control.header.node_id[:64])
-            return None
+    def _settle(self, settled: list[Settled[tuple[Received, Decision]]]) -> None:
+        """Account the acks that came (observers see them) and count the lost or
+        rejected ones (``rrm_xapp_dropped{reason}``, the summary's ``dropped``)."""
+        for s in settled:
+            if s.acked is not None and s.pending is not None:
+                received, decision = s.pending.context
+                node = self.metrics.node_label(received.header.node_id)
+                self._check_ack(node, decision, s.acked.ack)
+                for observer in self.observers:
+                    observer.on_ack(received, s.pending.request, s.acked)
+                continue
+            self._drop(s.cause)
+            request = s.pending.request if s.pending is not None else None
+            log.warning("ack_lost" if s.cause == "ack_lost" else "ack_rejected",
+                        cause=s.cause,
+                        node=request.header.node_id[:64] if request is not None else None,
+                        seq=request.header.sequence_number if request is not None else None)
 
     def _answer(self, received: Received) -> Decision:
         """The decider's answer, or the refusal the indication gets instead."""
@@ -272,7 +339,7 @@ class SlotLoop:
         if ind is None:
             assert received.refusal is not None
             return Decision(received.refusal, self.decider.policy.name)
-        remaining_s = (ind.header.deadline_ns - time.time_ns()) / 1e9
+        remaining_s = (ind.header.deadline_ns - self.clock_ns()) / 1e9
         if ind.header.deadline_ns > 0 and remaining_s <= 0:
             # Too late to matter: refuse at once so the loop catches up.
             detail = f"indication dequeued {-remaining_s * 1e3:.2f} ms after its deadline"
@@ -321,8 +388,7 @@ class SlotLoop:
             return "foreign_node"
         return ""
 
-    def _account(self, header: Header, d: Decision, acked: Acked | None, sent_ns: int,
-                 received_ns: int) -> None:
+    def _account(self, header: Header, d: Decision, sent_ns: int, received_ns: int) -> None:
         node = self.metrics.node_label(header.node_id)
         m, s = self.metrics, self.stats
         if isinstance(d.answer, Refusal):
@@ -338,8 +404,6 @@ class SlotLoop:
             s.deadline_misses += 1
             m.child(m.deadline_misses, node).inc()
         s.latency_ms.append((sent_ns - received_ns) / 1e6)
-        if acked is not None:
-            self._check_ack(node, d, acked.ack)
 
     def _observe_stages(self, header: Header, d: Decision, received_ns: int,
                         stages: dict[str, float], decision_stages: bool = True) -> None:

@@ -91,6 +91,10 @@ def test_indications_past_their_deadline_are_dropped_without_a_round_trip():
             sent.append(request)
             return super().control(request, timeout_s)
 
+        def send_control(self, request, timeout_s):
+            sent.append(request)
+            return super().send_control(request, timeout_s)
+
     built = [build_node(NodeSpec(num_links=4), f"n{i}", seed=i, slot_period_s=0.05)
              for i in range(3)]
     sim = Simulator(built, slot_period_s=0.05)

@@ -46,6 +46,7 @@ from rrm.xapp.transport.base import (
     opened,
     receive,
 )
+from rrm.xapp.transport.inflight import AckEvent, AckKey, key_of
 from rrm.xapp.transport.screen import SizeLimits
 
 log = structlog.get_logger("rrm.xapp.grpc")
@@ -86,6 +87,8 @@ class GrpcE2Client:
         self.silence = SilenceWatch()
         self._stream: grpc.Future | None = None
         self._reader: threading.Thread | None = None
+        # completed pipelined Control calls (filled by gRPC's callback threads)
+        self._acks: queue.SimpleQueue[AckEvent] = queue.SimpleQueue()
 
     @property
     def dropped(self) -> int:
@@ -173,6 +176,27 @@ class GrpcE2Client:
             raise TransportError(f"control failed: {_describe(err)}") from None
         return acked(sent, received, request)
 
+    def send_control(self, request: ControlMsg, timeout_s: float) -> bytes:
+        """Start the unary Control (``timeout_s`` deadline) without waiting; its ack, or
+        its failure, comes out of :meth:`poll_acks`. The bytes sent."""
+        sent = control_bytes(request)
+        call = self._control.future(sent, timeout=timeout_s)
+        key = key_of(request)
+        call.add_done_callback(lambda done: self._acks.put(_ack_event(key, done)))
+        return sent
+
+    def poll_acks(self, timeout_s: float) -> list[AckEvent]:
+        """The Control calls completed since the last call (up to ``timeout_s`` s for
+        the first)."""
+        out: list[AckEvent] = []
+        try:
+            out.append(self._acks.get(timeout=timeout_s) if timeout_s > 0
+                       else self._acks.get_nowait())
+            while True:
+                out.append(self._acks.get_nowait())
+        except queue.Empty:
+            return out
+
     def _cancel_stream(self) -> None:
         if self._stream is not None:
             self._stream.cancel()
@@ -216,6 +240,17 @@ def wait_for_health(address: str, timeout_s: float, service: str = SERVICE_NAME,
                 last = _describe(err)
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
     raise TransportError(f"E2 node at {address} not SERVING within {timeout_s:.1f} s ({last})")
+
+
+def _ack_event(key: AckKey, call: grpc.Future) -> AckEvent:
+    """A completed Control call as an :class:`AckEvent` (the request's key: the call
+    ties the ack to its control)."""
+    try:
+        return AckEvent(key, call.result())
+    except grpc.RpcError as err:
+        return AckEvent(key, None, f"control failed: {_describe(err)}")
+    except grpc.FutureCancelledError:
+        return AckEvent(key, None, "control cancelled")
 
 
 def _describe(err: BaseException) -> str:

@@ -32,6 +32,7 @@ from rrm.xapp.transport.base import (
     opened,
     receive,
 )
+from rrm.xapp.transport.inflight import AckEvent, key_of
 from rrm.xapp.transport.screen import SizeLimits
 
 
@@ -42,6 +43,7 @@ class InProcessClient:
         self.service = service
         self.limits = limits or SizeLimits()
         self.feed: IndicationFeed | None = None
+        self._acks: list[AckEvent] = []  # acks of pipelined controls, not yet polled
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Subscribe through the codec, as a remote client would."""
@@ -69,6 +71,18 @@ class InProcessClient:
         sent = control_bytes(request)
         ack = self.service.control(decode_control(parse(pb.ControlRequest, sent)))
         return acked(sent, encode_ack(ack).SerializeToString(), request)
+
+    def send_control(self, request: ControlMsg, timeout_s: float) -> bytes:
+        """Hand the control to the service; its ack is kept for :meth:`poll_acks`."""
+        sent = control_bytes(request)
+        ack = self.service.control(decode_control(parse(pb.ControlRequest, sent)))
+        self._acks.append(AckEvent(key_of(request), encode_ack(ack).SerializeToString()))
+        return sent
+
+    def poll_acks(self, timeout_s: float) -> list[AckEvent]:
+        """The acks of the controls sent since the last call (the service answers at once)."""
+        acks, self._acks = self._acks, []
+        return acks
 
     def drops(self) -> Counter[str]:
         """Nothing is queued here, so nothing is lost before the loop."""

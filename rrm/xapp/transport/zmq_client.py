@@ -66,6 +66,7 @@ from rrm.xapp.transport.base import (
     opened,
     receive,
 )
+from rrm.xapp.transport.inflight import AckEvent, AckKey
 from rrm.xapp.transport.screen import SizeLimits
 from rrm.xapp.transport.security import CurveClientKeys
 
@@ -225,10 +226,27 @@ class ZmqE2Client:
         sent = control_bytes(request)
         return acked(sent, self._request(b"control", sent, timeout_s, answers), request)
 
-    def _request(self, kind: bytes, payload: bytes, timeout_s: float,
-                 answers: Callable[[bytes], bool]) -> bytes:
-        """Send ``[b"", kind, payload]``; return the first reply payload ``answers`` accepts."""
-        deadline = time.monotonic() + timeout_s
+    def send_control(self, request: ControlMsg, timeout_s: float) -> bytes:
+        """Send a control without waiting; its ack comes back on the DEALER socket
+        (:meth:`poll_acks`). The bytes sent."""
+        sent = control_bytes(request)
+        self._send(b"control", sent, timeout_s)
+        return sent
+
+    def poll_acks(self, timeout_s: float) -> list[AckEvent]:
+        """The control acks waiting on the DEALER socket (up to ``timeout_s`` s for the
+        first), keyed by their headers; other replies are stale and discarded."""
+        out: list[AckEvent] = []
+        wait_ms = _ms(timeout_s) if timeout_s > 0 else 0
+        while self.dealer.poll(wait_ms):
+            wait_ms = 0
+            frames = self.dealer.recv_multipart()
+            if len(frames) == 3 and frames[1] == b"control":
+                out.append(AckEvent(_ack_key(frames[2]), frames[2]))
+        return out
+
+    def _send(self, kind: bytes, payload: bytes, timeout_s: float) -> None:
+        """Send ``[b"", kind, payload]``; TransportError when the node is not connected."""
         try:
             if not self.dealer.poll(_ms(timeout_s), zmq.POLLOUT):
                 raise zmq.Again()
@@ -237,6 +255,12 @@ class ZmqE2Client:
             hint = " (or the CURVE handshake failed: check curve_* keys)" if self.curve else ""
             raise TransportError(f"E2 node at {self.endpoint_ctl} unreachable "
                                  f"within {timeout_s:.1f} s{hint}") from None
+
+    def _request(self, kind: bytes, payload: bytes, timeout_s: float,
+                 answers: Callable[[bytes], bool]) -> bytes:
+        """Send ``[b"", kind, payload]``; return the first reply payload ``answers`` accepts."""
+        deadline = time.monotonic() + timeout_s
+        self._send(kind, payload, timeout_s)
         while (left := deadline - time.monotonic()) > 0:
             if not self.dealer.poll(_ms(left)):
                 break
@@ -275,6 +299,15 @@ def _drain(sub: zmq.Socket[bytes], topic: bytes) -> int:
         if len(frames) == 2 and frames[0] == topic and frames[1][:1] == INDICATION_TAG:
             count += 1
     return count
+
+
+def _ack_key(payload: bytes) -> AckKey | None:
+    """The (channel, node, sequence number) an ack's header names; None if unreadable."""
+    try:
+        h = parse(pb.ControlAck, payload).header
+    except InvalidInput:
+        return None
+    return (h.channel_id, h.node_id, h.sequence_number)
 
 
 def _ms(seconds: float) -> int:
