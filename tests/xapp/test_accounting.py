@@ -117,13 +117,13 @@ def test_indications_past_their_deadline_are_dropped_without_a_round_trip():
     assert len(sent) == loop.stats.slots == 3  # only live ones cost a control
 
 
-def _received(node: str, seq: int, deadline_in_s: float):
+def _received(node: str, seq: int, deadline_in_s: float, now: int | None = None):
     from rrm.core.types import InterferenceState
     from rrm.core.wire.codec import encode_indication
     from rrm.core.wire.messages import Header, IndicationMsg
     from rrm.xapp.transport.base import receive
 
-    now = time.time_ns()
+    now = time.time_ns() if now is None else now
     k = 4
     msg = encode_indication(IndicationMsg(
         Header(node, seq, seq, now, now + int(deadline_in_s * 1e9), "c"), "d2d",
@@ -146,12 +146,14 @@ class Acking:
 def test_under_overload_the_oldest_work_gets_its_previous_decision():
     decider = Decider(make_policy("full-reuse"), make_policy("wmmse"), GuardConfig(), "sum")
     client = Acking()
-    loop = SlotLoop(client, decider, XAppMetrics(), HealthState())  # type: ignore[arg-type]
+    frozen = time.time_ns()  # the loop's clock stands still: no deadline passes under load
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(),  # type: ignore[arg-type]
+                    clock_ns=lambda: frozen)
     for node in ("a", "b"):  # a first decision per node: the policy's
-        loop.process(_received(node, 1, 1.0))
-    assert decider.previous(_received("c", 1, 1.0).indication) is None  # no history
+        loop.process(_received(node, 1, 1.0, frozen))
+    assert decider.previous(_received("c", 1, 1.0, frozen).indication) is None  # no history
     loop._answer_s = 0.02  # measured cost of one answer: 20 ms
-    batch = [_received("a", 2, 0.01), _received("b", 2, 5.0)]
+    batch = [_received("a", 2, 0.01, frozen), _received("b", 2, 5.0, frozen)]
     loop._shed = loop._to_shed(batch)
     assert loop._shed == {batch[0].header}  # 10 ms left < 20 ms: shed; 5 s left: decided
     for r in batch:

@@ -49,7 +49,7 @@ class FaultyPolicy(Policy):
         return PowerAllocation(np.full(k, 1e-9))  # poor: everything almost off
 
 
-def run_loop(policy, slots=60, k=10, guards=None, period=0.5, record=None):
+def run_loop(policy, slots=60, k=10, guards=None, period=2.0, record=None):
     # lockstep: slots close once answered; a long period keeps deadlines out of the way
     # unless a test is about them
     node = build_node(NodeSpec(num_links=k), "n0", seed=1, slot_period_s=period)
