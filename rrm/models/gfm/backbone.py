@@ -205,7 +205,9 @@ class GFMBackbone(nn.Module):
         for proj in self.bias_proj:
             first, second = proj[0], proj[2]  # type: ignore[index]
             w1 = _with_bias(first.weight, first.bias, unit_row=True)  # (b_h + 1, 3)
-            hidden = torch.relu_(torch.bmm(w1.expand(b, -1, -1), edge_cf))  # (B, b_h + 1, K K)
+            # a 3-wide inner product: one (b_h + 1) x 3 by 3 x (B K K) product (einsum
+            # folds the batch into the columns), 2-3x faster than B small ones
+            hidden = torch.relu_(torch.einsum("oc,bcn->bon", w1, edge_cf))  # (B, b_h + 1, K K)
             w2 = _with_bias(second.weight, second.bias, unit_row=False)  # (H (1 + e), b_h + 1)
             bias = torch.bmm(w2[:h].expand(b, -1, -1), hidden).view(b, h, k, k)
             value = (torch.bmm(w2[h:].expand(b, -1, -1), hidden).view(b, h, e, k, k)
