@@ -1,15 +1,19 @@
 """Pre-training throughput, before and after (#13), side by side in one run.
 
 Each measurement runs in its own process with its own ``PYTHONPATH``:
-``before`` imports the code at the branch point (``--base``, a worktree of
-main), ``after`` this tree. Both pre-train the same model (``small`` with the
+``before`` imports the code the issue was filed against (``--base``, a
+worktree), ``main`` (with ``--main``) the code at this branch's start,
+``after`` this tree. Both pre-train the same model (``small`` with the
 shipped edge values, E = 4) for one epoch on the same D1-D15 sets (64
 snapshots each: 15 batches of 64, one K per batch), one thread;
 ``stream`` runs this tree's streamed path on the catalog family (batches
 generated inline, ``--workers 0``: generation is part of its time). Rounds
 alternate the variants so a noisy neighbour slows them alike; the table
 gives the median. Throughput is snapshots per second of training step
-(``train``) and including the data generation (``end-to-end``).
+(``train``), including the data generation (``end-to-end``), and per
+second of the process's own CPU time (``train per CPU s``: on a shared,
+oversubscribed machine the wall clock also counts the time other jobs
+held the core; the CPU-time rate is the steadier comparison).
 
 Run: ``python bench/bench_pretrain.py --base /work/train-base [--rounds 2]``.
 Writes bench/results/pretrain_throughput.md (+ .json).
@@ -53,23 +57,26 @@ def measure(variant: str, n: int, batch: int) -> dict[str, float]:
         from rrm.sim.scenarios.corpus import CorpusSpec
 
         run = StreamSettings(epochs=1, steps_per_epoch=snapshots // batch, batch_size=batch)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         pretrain_stream(model, CorpusSpec.parse("catalog"), run, torch.device("cpu"))
-        total = time.perf_counter() - t0
-        return {"train_s": total, "gen_s": 0.0, "snapshots": run.steps_per_epoch * batch}
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return {"train_s": total, "train_cpu_s": cpu, "gen_s": 0.0,
+                "snapshots": run.steps_per_epoch * batch}
     from rrm.models.gfm.train import pretrain
 
     t0 = time.perf_counter()
     sets = [load_entry(e, "train", n, 0) for e in ENTRIES]
     gen = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pretrain(model, sets, 1, batch, 1e-3, 0)
-    return {"train_s": time.perf_counter() - t0, "gen_s": gen, "snapshots": snapshots}
+    return {"train_s": time.perf_counter() - t0, "train_cpu_s": time.process_time() - c0,
+            "gen_s": gen, "snapshots": snapshots}
 
 
-def run_variant(variant: str, base: Path, n: int, batch: int) -> dict[str, float]:
+def run_variant(variant: str, paths: dict[str, Path], n: int, batch: int
+                ) -> dict[str, float]:
     """``measure`` in a child process with the variant's code on PYTHONPATH."""
-    path = base if variant == "before" else ROOT
+    path = paths.get(variant, ROOT)
     env = {**os.environ, "PYTHONPATH": str(path), "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, __file__, "--measure", variant, "--n", str(n),
                           "--batch", str(batch)], env=env, capture_output=True, text=True,
@@ -79,10 +86,13 @@ def run_variant(variant: str, base: Path, n: int, batch: int) -> dict[str, float
 
 def table(rows: list[dict[str, float | str]], base_rate: float) -> list[str]:
     lines = ["| variant | snapshots | train snapshots/s | end-to-end snapshots/s | "
-             "speed-up (train) |", "|---|---|---|---|---|"]
+             "speed-up (train) | train snapshots per CPU s | speed-up (CPU) |",
+             "|---|---|---|---|---|---|---|"]
+    base_cpu = float(rows[0]["cpu_rate"])
     for r in rows:
         lines.append(f"| {r['variant']} | {r['snapshots']} | {r['train_rate']:.1f} | "
-                     f"{r['e2e_rate']:.1f} | {float(r['train_rate']) / base_rate:.2f}x |")
+                     f"{r['e2e_rate']:.1f} | {float(r['train_rate']) / base_rate:.2f}x | "
+                     f"{r['cpu_rate']:.1f} | {float(r['cpu_rate']) / base_cpu:.2f}x |")
     return lines
 
 
@@ -90,6 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, default=Path("/work/train-base"),
                         help="a checkout of the code before the change")
+    parser.add_argument("--main", type=Path, default=None,
+                        help="also measure this checkout (e.g. main at the branch point)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--n", type=int, default=64, help="snapshots per entry")
     parser.add_argument("--batch", type=int, default=64)
@@ -98,21 +110,26 @@ def main() -> None:
     if args.measure:
         print(json.dumps(measure(args.measure, args.n, args.batch)))
         return
-    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": [], "stream": []}
+    paths = {"before": args.base, **({"main": args.main} if args.main else {})}
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in [*paths, "after", "stream"]}
     for r in range(args.rounds):
         for variant in runs:
-            runs[variant].append(run_variant(variant, args.base, args.n, args.batch))
+            runs[variant].append(run_variant(variant, paths, args.n, args.batch))
             print(f"round {r + 1} {variant}: {runs[variant][-1]}", file=sys.stderr)
     rows: list[dict[str, float | str]] = []
     for variant, results in runs.items():
         snaps = results[0]["snapshots"]
         train = statistics.median(x["train_s"] for x in results)
         e2e = statistics.median(x["train_s"] + x["gen_s"] for x in results)
+        cpu = statistics.median(x["train_cpu_s"] for x in results)
         rows.append({"variant": variant, "snapshots": snaps, "train_rate": snaps / train,
-                     "e2e_rate": snaps / e2e, "runs": results})  # type: ignore[dict-item]
+                     "e2e_rate": snaps / e2e, "cpu_rate": snaps / cpu,
+                     "runs": results})  # type: ignore[dict-item]
     lines = ["# Pre-training throughput, before and after #13", "", machine_line(),
-             f"Command: `python bench/bench_pretrain.py --base {args.base} --rounds "
-             f"{args.rounds} --n {args.n} --batch {args.batch}`; model `small` + edge values "
+             f"Command: `python bench/bench_pretrain.py --base {args.base}"
+             + (f" --main {args.main}" if args.main else "")
+             + f" --rounds {args.rounds} --n {args.n} --batch {args.batch}`; model `small` + "
+             "edge values "
              "(E = 4), batch 64, D1-D15, one thread, median of the rounds.", "",
              *table(rows, float(rows[0]["train_rate"])), "", NOTE]
     print(save_results("pretrain_throughput", lines, rows))

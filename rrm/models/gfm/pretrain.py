@@ -64,11 +64,20 @@ class EdgeDecoder(nn.Module):
 
         ``net([z_k, z_j, z_k * z_j])`` with the first layer split by blocks,
         ``W [z_k; z_j; z_k z_j] = W_1 z_k + W_2 z_j + W_3 (z_k z_j)``: the
-        ``W_1``, ``W_2`` products are taken per node (K), not per edge (M).
+        ``W_1``, ``W_2`` products (and the bias) are taken per node (K), not
+        per edge (M). Each edge gathers its rows of the flattened ``(B K, d)``
+        node tables with ``index_select`` (whose backward is one
+        ``index_add`` into a ``(B K, d)`` gradient, not an accumulating
+        scatter per gather, nor a zero-filled ``(M, .)`` buffer per slice).
         """
         own, other, w_pair, bias = self._split(z)
-        b, k, j = edges[:, 0], edges[:, 1], edges[:, 2]
-        hidden = own[b, k] + other[b, j] + (z[b, k] * z[b, j]) @ w_pair.T + bias  # (M, d)
+        b, k, d = z.shape
+        rx, tx = edges[:, 0] * k + edges[:, 1], edges[:, 0] * k + edges[:, 2]  # (M,)
+        nodes = z.reshape(b * k, d)
+        pair = nodes.index_select(0, rx) * nodes.index_select(0, tx)  # (M, d): z_k * z_j
+        hidden = torch.addmm((own + bias).reshape(b * k, d).index_select(0, rx)
+                             + other.reshape(b * k, d).index_select(0, tx),
+                             pair, w_pair.T)  # (M, d)
         return self.net[2](self.net[1](hidden))  # (M, 2)
 
     def _split(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -101,7 +110,9 @@ def masked_edge_loss(decoder: EdgeDecoder, z: Tensor, target: Tensor, masked: Te
     if not len(edges):
         return z.sum() * 0.0
     pred = decoder(z, edges)
-    return F.mse_loss(pred, target[edges[:, 0], edges[:, 1], edges[:, 2]])
+    k = masked.shape[-1]
+    flat = (edges[:, 0] * k + edges[:, 1]) * k + edges[:, 2]  # (M,)
+    return F.mse_loss(pred, target.reshape(-1, target.shape[-1]).index_select(0, flat))
 
 
 class HybridPretrainer(nn.Module):
