@@ -42,11 +42,12 @@ from rrm.core.wire.messages import (
     Outcome,
     Refusal,
 )
+from rrm.xapp import admission
 from rrm.xapp.decision import Decider, Decision
 from rrm.xapp.health import HealthState
 from rrm.xapp.metrics import XAppMetrics
 from rrm.xapp.observer import LoopObserver
-from rrm.xapp.transport.base import E2Client, Received, TransportError
+from rrm.xapp.transport.base import E2Client, Received
 from rrm.xapp.transport.inflight import MAX_INFLIGHT_CONTROLS, ControlPipe, Settled
 
 log = structlog.get_logger("rrm.xapp.loop")
@@ -163,7 +164,7 @@ class SlotLoop:
                 self._settle(self.pipe.collect())
                 continue
             room = self.max_batch if max_slots is None else max_slots - self.stats.slots
-            batch = [first, *self._queued(min(self.max_batch, room) - 1)]
+            batch = [first, *admission.queued(self.client, min(self.max_batch, room) - 1)]
             batch = self._live(self._gather(batch, min(self.max_batch, room)))
             self._shed = self._to_shed(batch)
             decided = [r.indication for r in batch
@@ -175,75 +176,26 @@ class SlotLoop:
             self._shed = set()
 
     def _gather(self, batch: list[Received], limit: int) -> list[Received]:
-        """``batch`` with the indications that arrive within the batching window.
-
-        Windowed batching (docs/architecture.md, "Batching window"): the loop waits up to
-        ``batch_window_s`` for more indications to decide in the same pass, but
-        not once every node it knows (the subscription's, else those answered so
-        far) has one in the batch, nor past the earliest
-        deadline in the batch less the batch's expected cost (the running
-        averages of the overload policy).
-        """
-        if self.batch_window_s <= 0 or len(batch) >= limit:
-            return batch
-        end_ns = self.clock_ns() + int(self.batch_window_s * 1e9)
-        deadlines = [r.header.deadline_ns for r in batch if r.header.deadline_ns > 0]
-        if deadlines:
-            cost_ns = int(1e9 * (self._batch_s + self._answer_s) * (len(batch) + 1))
-            end_ns = min(end_ns, min(deadlines) - cost_ns)
-        nodes = {r.header.node_id for r in batch}
+        """``batch`` with what arrives within the batching window (docs/architecture.md,
+        "Batching window"; :func:`rrm.xapp.admission.gather`)."""
         # the subscription's nodes, or those answered so far (a bounded table)
         known = self.node_ids or {node for _, node in self._last_seq}
-        while len(batch) < limit and not known <= nodes:
-            left_s = (end_ns - self.clock_ns()) / 1e9
-            if left_s <= 0:
-                break
-            try:
-                received = self.client.next_indication(left_s)
-            except TransportError:
-                break  # reported by the next receive, after this batch is answered
-            if received is None:
-                break
-            batch.append(received)
-            nodes.add(received.header.node_id)
-        return batch
+        return admission.gather(self.client, batch, limit, window_s=self.batch_window_s,
+                                clock_ns=self.clock_ns, cost_s=self._batch_s + self._answer_s,
+                                known=known)
 
     def _live(self, batch: list[Received]) -> list[Received]:
-        """``batch`` without the indications already past their deadline.
-
-        Overload policy (docs/architecture.md, "Overload"): an indication the
-        loop takes off the queue after its deadline can no longer be applied,
-        so it costs nothing more: no policy, no control round trip; it is
-        dropped and counted (``dropped["expired"]``, ``rrm_xapp_dropped
-        {reason="expired"}``) and its node applies its default allocation.
-        The loop then spends its time on indications that can still be met.
-        """
-        now = self.clock_ns()
-        live = [r for r in batch if not 0 < r.header.deadline_ns <= now]
-        if len(live) < len(batch):
-            expired = len(batch) - len(live)
-            self.stats.dropped["expired"] += expired
-            self.metrics.child(self.metrics.dropped, "expired").inc(expired)
+        """``batch`` without the indications already past their deadline, dropped and
+        counted as ``expired`` (docs/architecture.md, "Overload")."""
+        live, expired = admission.split_expired(batch, self.clock_ns())
+        if expired:
+            self._drop("expired", expired)
         return live
 
     def _to_shed(self, batch: list[Received]) -> set[Header]:
-        """Headers of the oldest indications that would miss their deadline if the policy
-        decided them, from the running cost averages (docs/architecture.md, "Overload").
-
-        Answered in queue order, indication i of n is done after the batched pass
-        (n_policy x its per-indication share) and i + 1 answers; each one predicted
-        late is served its node's previous decision instead (``shed``), which
-        also takes it out of the batched pass.
-        """
-        if len(batch) < 2 or self._answer_s <= 0.0:
-            return set()
-        now, policy_n, shed = self.clock_ns(), len(batch), set()
-        for i, r in enumerate(batch):
-            done_ns = now + 1e9 * (policy_n * self._batch_s + (i + 1) * self._answer_s)
-            if r.indication is not None and 0 < r.header.deadline_ns < done_ns:
-                shed.add(r.header)
-                policy_n -= 1
-        return shed
+        """Headers to serve their node's previous decision (``shed``), from the running
+        cost averages (docs/architecture.md, "Overload"; :func:`rrm.xapp.admission.to_shed`)."""
+        return admission.to_shed(batch, self.clock_ns(), self._batch_s, self._answer_s)
 
     def _sync_drops(self) -> None:
         """Count what the transport lost since the last turn (queue evictions, garbage)."""
@@ -264,20 +216,6 @@ class SlotLoop:
     def _drop(self, reason: str, n: int = 1) -> None:
         self.stats.dropped[reason] += n
         self.metrics.child(self.metrics.dropped, reason).inc(n)
-
-    def _queued(self, limit: int) -> list[Received]:
-        """Up to ``limit`` indications already waiting (none if the stream just broke:
-        the next receive reports that, after this batch is answered)."""
-        out: list[Received] = []
-        while len(out) < limit:
-            try:
-                received = self.client.next_indication(0.0)
-            except TransportError:
-                break
-            if received is None:
-                break
-            out.append(received)
-        return out
 
     def process(self, received: Received) -> ControlMsg | None:
         """Answer one indication; returns the control sent (None when dropped)."""
