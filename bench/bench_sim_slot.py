@@ -196,13 +196,15 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[str]:
              "threads), one subscriber in another process, after 20 warm-up slots. Load: "
              "1-minute load average when the run started (2 cores, shared). Command: "
              f"`python bench/bench_sim_slot.py {' '.join(sys.argv[1:])}`.", "",
-             "| transport | round | version | load | p50 ms/slot | p90 ms/slot | mean ms/slot |",
-             "|---|---|---|---|---|---|---|"]
+             "| transport | round | version | load | p50 ms/slot | p90 ms/slot | mean ms/slot "
+             "| user / sys ms/slot | wall ms/slot |", "|---|---|---|---|---|---|---|---|---|"]
     nan = float("nan")
     for r in rows:
+        cells = [f"{r[key]:.2f}" if key in r else "-" for key in ("p50_ms", "p90_ms", "mean_ms")]
+        split = f"{r['user_ms']:.2f} / {r['sys_ms']:.2f}" if "user_ms" in r else "-"
+        wall = f"{r['wall_ms']:.2f}" if "wall_ms" in r else "-"
         lines.append(f"| {r['transport']} | {r['round']} | {r['version']} | "
-                     f"{r['load_1min']:.1f} | {r.get('p50_ms', nan):.2f} | "
-                     f"{r.get('p90_ms', nan):.2f} | {r.get('mean_ms', nan):.2f} |")
+                     f"{r['load_1min']:.1f} | {' | '.join(cells)} | {split} | {wall} |")
     lines += ["", "| transport | before mean ms/slot | after mean ms/slot | after / before |",
               "|---|---|---|---|"]
     for t in args.transports:
