@@ -1,17 +1,23 @@
 """The simulator's CPU per slot (node side of the E2 contract), before and after, one run.
 
-What one ``rrm sim serve`` does for every slot, without sockets: open the
+``inproc``: what one ``rrm sim serve`` does for every slot, without sockets: open the
 slot on every node and queue its indication (:meth:`Simulator._publish_slot`),
 hand each subscriber its copy as the servers send it (a
 ``SubscriptionEvent`` serialised), parse and apply one control per node and
 encode its ack, close the slot. The xApp's share (building the controls) is
 done outside the timed region. 8 nodes x K = 50, one subscription (and a
-second with ``--subscribers 2``).
+second with ``--subscribers 2``). Thread CPU time of that one thread.
+
+``grpc`` / ``zmq``: a real node (``Simulator`` in lockstep behind
+``create_grpc_server`` / ``create_zmq_server`` on loopback) served to one
+subscriber in another process (``rrm.xapp.transport.connect``, a fixed
+power control per indication); the node process's CPU time (every thread:
+slot clock, server, sockets) over the measured slots, per slot.
 
 Every tree runs in a child process (``--child``) whose PYTHONPATH picks it,
 alternating, so the base tree and this one are compared in one run.
 
-Run: ``python bench/bench_sim_slot.py --base /work/w3-i18-base``.
+Run: ``python bench/bench_sim_slot.py --base /work/w3-i18-base --transports inproc grpc zmq``.
 Writes bench/results/sim_slot.md (+ .json).
 """
 
@@ -77,10 +83,71 @@ def child(nodes: int, k: int, slots: int, subscribers: int) -> dict[str, float]:
             "mean_ms": float(ms.mean())}
 
 
-def run_child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
+def served(transport: str, nodes: int, k: int, slots: int) -> dict[str, float]:
+    """Node-process CPU per slot (ms) with a real server and a subscriber in another process."""
+    import time as _time
+
+    from rrm.sim.nodes import NodeSpec, build_node
+    from rrm.sim.simulator import Simulator
+
+    warmup = 20
+    sim = Simulator([build_node(NodeSpec(num_links=k), f"node-{i}", i, 1.0)
+                     for i in range(nodes)], 1.0, lockstep=True, max_slots=warmup + slots,
+                    wait_for_subscriber=True)
+    if transport == "grpc":
+        from rrm.sim.e2.grpc_server import create_grpc_server, stop_grpc_server
+
+        server, port, health = create_grpc_server(sim)
+        address, stop = f"127.0.0.1:{port}", lambda: stop_grpc_server(server, health)
+    else:
+        from rrm.sim.e2.zmq_server import create_zmq_server
+
+        zserver, pub, ctl = create_zmq_server(sim)
+        address, stop = f"127.0.0.1:{pub}:{ctl}", zserver.stop
+    client = subprocess.Popen([sys.executable, __file__, "--client", transport, address,
+                               "--k", str(k)], env=os.environ)
+    sim.start()
+    while sim.slots_run < warmup and not sim.finished.is_set():
+        _time.sleep(0.002)  # a poll every 2 ms: a few us of this process's CPU
+    t0, wall0, first = os.times(), _time.perf_counter(), sim.slots_run
+    sim.finished.wait(600)
+    t1, wall, done = os.times(), _time.perf_counter() - wall0, sim.slots_run
+    user, system = t1.user - t0.user, t1.system - t0.system
+    cpu = user + system
+    stop()
+    sim.stop()
+    client.wait(30)
+    n = max(done - first, 1)
+    return {"mean_ms": 1e3 * cpu / n, "user_ms": 1e3 * user / n, "sys_ms": 1e3 * system / n,
+            "wall_ms": 1e3 * wall / n, "slots": float(n)}
+
+
+def client(transport: str, address: str, k: int) -> None:
+    """The subscriber of :func:`served`: a fixed power control for every indication."""
+    import numpy as np
+
+    from rrm.core.types import PowerAllocation
+    from rrm.core.wire.messages import ControlMsg, SubscribeMsg
+    from rrm.xapp.transport import connect
+    from rrm.xapp.transport.base import TransportError
+
+    e2 = connect(transport, address)
+    e2.subscribe(SubscribeMsg("bench", transaction_id="bench"))
+    power = PowerAllocation(np.full(k, 0.5e-3))
+    try:
+        while (got := e2.next_indication(5.0)) is not None:
+            e2.control(ControlMsg(got.header, power, "bench", "v"), 5.0)
+    except TransportError:
+        pass  # the node finished and went away
+    finally:
+        e2.close()
+
+
+def run_child(tree: str, args: argparse.Namespace, transport: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, __file__, "--child", "--nodes", str(args.nodes), "--k", str(args.k),
-           "--slots", str(args.slots), "--subscribers", str(args.subscribers)]
+           "--slots", str(args.slots), "--subscribers", str(args.subscribers),
+           "--transport", transport]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if res.returncode:
         return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
@@ -96,27 +163,56 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=300)
     parser.add_argument("--subscribers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3, help="before/after pairs, alternating")
+    parser.add_argument("--transports", nargs="+", default=["inproc"],
+                        choices=["inproc", "grpc", "zmq"])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--transport", default="inproc", help=argparse.SUPPRESS)
+    parser.add_argument("--client", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.client:
+        client(args.client[0], args.client[1], args.k)
+        return
     if args.child:
-        print(json.dumps(child(args.nodes, args.k, args.slots, args.subscribers)))
+        if args.transport == "inproc":
+            print(json.dumps(child(args.nodes, args.k, args.slots, args.subscribers)))
+        else:
+            print(json.dumps(served(args.transport, args.nodes, args.k, args.slots)))
         return
     if not args.base:
         parser.error("--base is required")
-    rows = [{"round": r, "version": v, **run_child(tree, args)}
-            for r in range(args.rounds)
+    rows = [{"transport": t, "round": r, "version": v, "load_1min": os.getloadavg()[0],
+             **run_child(tree, args, t)}
+            for r in range(args.rounds) for t in args.transports
             for v, tree in (("before", args.base), ("after", str(HERE)))]
+    print(save_results("sim_slot", report(args, rows), rows), end="")
+
+
+def report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[str]:
+    """The markdown table: every run, then the mean per transport and version."""
     lines = ["# Simulator CPU per slot (node side), before / after #18", "", machine_line(), "",
-             f"{args.nodes} nodes x K = {args.k}, {args.subscribers} subscriber(s), "
-             f"{args.slots} slots per run (first 5 discarded), thread CPU time. Command: "
+             f"{args.nodes} nodes x K = {args.k}, {args.slots} slots per run, before and after "
+             "alternating. inproc: one thread's CPU time, first 5 slots discarded, "
+             f"{args.subscribers} subscriber(s); grpc/zmq: the node process's CPU time (all "
+             "threads), one subscriber in another process, after 20 warm-up slots. Load: "
+             "1-minute load average when the run started (2 cores, shared). Command: "
              f"`python bench/bench_sim_slot.py {' '.join(sys.argv[1:])}`.", "",
-             "| round | version | p50 ms/slot | p90 ms/slot | mean ms/slot |",
-             "|---|---|---|---|---|"]
+             "| transport | round | version | load | p50 ms/slot | p90 ms/slot | mean ms/slot "
+             "| user / sys ms/slot | wall ms/slot |", "|---|---|---|---|---|---|---|---|---|"]
     nan = float("nan")
     for r in rows:
-        lines.append(f"| {r['round']} | {r['version']} | {r.get('p50_ms', nan):.2f} | "
-                     f"{r.get('p90_ms', nan):.2f} | {r.get('mean_ms', nan):.2f} |")
-    print(save_results("sim_slot", lines, rows), end="")
+        cells = [f"{r[key]:.2f}" if key in r else "-" for key in ("p50_ms", "p90_ms", "mean_ms")]
+        split = f"{r['user_ms']:.2f} / {r['sys_ms']:.2f}" if "user_ms" in r else "-"
+        wall = f"{r['wall_ms']:.2f}" if "wall_ms" in r else "-"
+        lines.append(f"| {r['transport']} | {r['round']} | {r['version']} | "
+                     f"{r['load_1min']:.1f} | {' | '.join(cells)} | {split} | {wall} |")
+    lines += ["", "| transport | before mean ms/slot | after mean ms/slot | after / before |",
+              "|---|---|---|---|"]
+    for t in args.transports:
+        means = {v: [r.get("mean_ms", nan) for r in rows
+                     if r["transport"] == t and r["version"] == v] for v in ("before", "after")}
+        before, after = (sum(m) / max(len(m), 1) for m in means.values())
+        lines.append(f"| {t} | {before:.2f} | {after:.2f} | {after / before:.2f} |")
+    return lines
 
 
 if __name__ == "__main__":

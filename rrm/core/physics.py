@@ -55,8 +55,9 @@ def sinr(gains: ArrayLike, power_w: ArrayLike, noise_w: ArrayLike) -> FloatArray
     """
     g = np.asarray(gains, dtype=np.float64)
     p = np.asarray(power_w, dtype=np.float64)
-    signal = direct_gains(g) * p
-    return signal / (interference_w(g, p) + np.asarray(noise_w, dtype=np.float64))
+    signal = np.diagonal(g, axis1=-2, axis2=-1) * p  # (..., K): direct_gains(g) * p, no copy
+    total = np.einsum("...kj,...j->...k", g, p)  # (..., K): signal + interference_w(g, p)
+    return signal / ((total - signal) + np.asarray(noise_w, dtype=np.float64))
 
 
 def rates(gains: ArrayLike, power_w: ArrayLike, noise_w: ArrayLike) -> FloatArray:

@@ -18,8 +18,13 @@ from rrm.core.errors import InvalidInput
 def _broadcast_budget(value: float | NDArray[np.float64], shape: tuple[int, ...],
                       name: str) -> NDArray[np.float64]:
     """``value`` (scalar or array) as a read-only float64 view of ``shape``; one line if not."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape == shape:  # per-link already (the usual case): a read-only view, no broadcast
+        view = arr.view()
+        view.flags.writeable = False
+        return view
     try:
-        return np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+        return np.broadcast_to(arr, shape)
     except ValueError:
         raise InvalidInput(f"{name} must be a scalar or broadcast to {list(shape)}, "
                            f"got shape {list(np.shape(value))}") from None

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from rrm.core import physics
 from rrm.core.objectives import Objective
 from rrm.core.types import Allocation, InterferenceState, PowerAllocation
-from rrm.core.validation import Violation, admit_power
+from rrm.core.validation import BUDGET_TOLERANCE, Violation, admit_power
 from rrm.core.wire.messages import ErgodicExtras
 from rrm.sim.contract import EnvSizes, Observation, StepResult
 from rrm.sim.fading import FadingProcess
@@ -92,10 +92,15 @@ class InterferenceEnv:
     def _new_topology(self) -> None:
         self.topology = self.topology_factory(self.rng)
         self.topology_version += 1
+        k = self.topology.num_links
+        # admit()'s bound, once per topology: the same product admit_power forms per control
+        self._power_cap = np.broadcast_to(np.asarray(self.topology.pmax_w, dtype=np.float64),
+                                          (k,)) * (1 + BUDGET_TOLERANCE)  # (K,) W
 
     def _observe(self, fading_gain: NDArray[np.float64]) -> Observation[InterferenceState]:
         t = self.topology
-        gains = t.large_scale * fading_gain  # (K, K)
+        # fading_gain is fresh from the fading process: the gains take its place (no new array)
+        gains = np.multiply(t.large_scale, fading_gain, out=fading_gain)  # (K, K)
         true_state = InterferenceState(gains, t.noise_w, t.pmax_w)
         reported = true_state
         if self.csi_missing_fraction > 0:
@@ -141,7 +146,17 @@ class InterferenceEnv:
         return PowerAllocation(self.observe().true_state.pmax_per_link.copy())
 
     def admit(self, decision: Allocation) -> PowerAllocation | Violation:
-        """``decision`` checked against the reported budgets (:func:`admit_power`)."""
+        """``decision`` checked against the reported budgets (:func:`admit_power`).
+
+        Powers inside ``[0, pmax (1 + tolerance)]`` are admitted with one fused
+        check (NaN and Inf fail it); anything else goes through
+        :func:`admit_power`, which names the rule broken.
+        """
+        if isinstance(decision, PowerAllocation):
+            power = np.asarray(decision.power_w, dtype=np.float64)
+            cap = self._power_cap
+            if power.shape == cap.shape and ((power >= 0) & (power <= cap)).all():
+                return PowerAllocation(power, decision.iterations)
         return admit_power(decision, self.observe().reported)
 
     def extras(self, slot_duration_s: float) -> ErgodicExtras | None:

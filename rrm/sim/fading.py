@@ -32,6 +32,7 @@ from rrm.core.errors import ConfigError, InvalidInput
 ComplexArray = NDArray[np.complex128]
 FloatArray = NDArray[np.float64]
 SPEED_OF_LIGHT_MPS = 299_792_458.0
+_CN_SCALE = 1.0 / np.sqrt(2.0)  # what a complex division by sqrt(2) multiplies each part by
 
 
 def jakes_rho(doppler_hz: float, slot_s: float) -> float:
@@ -44,16 +45,32 @@ def doppler_hz(speed_mps: float, carrier_hz: float) -> float:
     return speed_mps * carrier_hz / SPEED_OF_LIGHT_MPS
 
 
-def complex_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> ComplexArray:
+def complex_normal(rng: np.random.Generator, shape: tuple[int, ...],
+                   normals: FloatArray | None = None) -> ComplexArray:
     """CN(0, 1) samples of ``shape`` (E|h|^2 = 1): real parts drawn first, then imaginary.
 
-    Filled in place (the simulator draws K^2 of them per node and slot): the
-    same draws and the same bytes as ``(normal + 1j normal) / sqrt(2)``.
+    The same draws and the same bytes as ``(normal + 1j normal) / sqrt(2)``,
+    at a fraction of its cost (the simulator draws K^2 of them per node and
+    slot): all ``2 prod(shape)`` normals in one call, scaled as real floats
+    (numpy's complex division by a real ``s`` multiplies both parts by
+    ``1 / s``: the same bytes) instead of a complex division.
+
+    Args:
+        rng: the generator drawn from.
+        shape: the samples' shape.
+        normals: optional float64 ``[2, *shape]`` scratch to draw into (reused
+            between slots; overwritten, never returned).
+
+    Returns:
+        complex128 ``shape``, a new array.
     """
+    if normals is None or normals.shape != (2, *shape):
+        normals = np.empty((2, *shape))
+    rng.standard_normal(out=normals)  # normal(0, 1): the same stream, without loc/scale work
+    normals *= _CN_SCALE
     out = np.empty(shape, dtype=np.complex128)
-    out.real = rng.normal(size=shape)
-    out.imag = rng.normal(size=shape)
-    out /= np.sqrt(2.0)
+    out.real = normals[0]
+    out.imag = normals[1]
     return out
 
 
@@ -74,6 +91,7 @@ class FadingProcess:
         self.rho = float(rho)
         self._innovation_scale = float(np.sqrt(1.0 - self.rho**2))
         self._rng: np.random.Generator | None = None
+        self._normals: FloatArray | None = None  # [2, *shape] scratch the draws land in
         self.amplitude: ComplexArray | None = None
 
     @classmethod
@@ -83,23 +101,26 @@ class FadingProcess:
 
     def reset(self, rng: np.random.Generator, shape: tuple[int, ...]) -> FloatArray:
         """Start a new process over ``shape`` links; returns the first slot's ``|h_0|^2``."""
-        return np.abs(self.reset_amplitude(rng, shape)) ** 2
+        power = np.abs(self.reset_amplitude(rng, shape))
+        return np.square(power, out=power)
 
     def step(self) -> FloatArray:
         """Advance one slot; returns ``|h_t|^2`` (marginally Exp(1)), shape as at reset."""
-        return np.abs(self.step_amplitude()) ** 2
+        power = np.abs(self.step_amplitude())
+        return np.square(power, out=power)  # what ``** 2`` computes, without a second array
 
     def reset_amplitude(self, rng: np.random.Generator, shape: tuple[int, ...]) -> ComplexArray:
         """Start a new process over ``shape`` entries; returns ``h_0 ~ CN(0, 1)``, complex."""
         self._rng = rng
-        self.amplitude = complex_normal(rng, shape)
+        self._normals = np.empty((2, *shape))
+        self.amplitude = complex_normal(rng, shape, self._normals)
         return self.amplitude
 
     def step_amplitude(self) -> ComplexArray:
         """Advance one slot; returns ``h_t = rho h_{t-1} + sqrt(1 - rho^2) w_t``, complex."""
         if self._rng is None or self.amplitude is None:
             raise RuntimeError("call reset() before step()")
-        innovation = complex_normal(self._rng, self.amplitude.shape)
+        innovation = complex_normal(self._rng, self.amplitude.shape, self._normals)
         if self.rho == 0.0:  # block fading: h_t = w_t (the same bytes, no K^2 arithmetic)
             self.amplitude = innovation
         else:

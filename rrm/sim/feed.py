@@ -42,11 +42,14 @@ class SharedIndication:
         size: its serialized size, bytes.
     """
 
-    __slots__ = ("_event", "_lock", "ind", "size")
+    __slots__ = ("_body", "_event", "_lock", "ind", "size")
 
-    def __init__(self, ind: pb.Indication, size: int | None = None) -> None:
+    def __init__(self, ind: pb.Indication) -> None:
         self.ind = ind
-        self.size = ind.ByteSize() if size is None else size
+        # serialized once here: upb's ByteSize() serializes anyway, and the bytes are
+        # what a server sends (event_bytes), so the size costs nothing extra
+        self._body: bytes | None = ind.SerializeToString()
+        self.size = len(self._body)
         self._event: bytes | None = None
         self._lock = threading.Lock()
 
@@ -54,8 +57,9 @@ class SharedIndication:
         """``SubscriptionEvent(indication=ind)`` serialized; computed once, on first use."""
         with self._lock:
             if self._event is None:
-                body = self.ind.SerializeToString()
+                body = self._body if self._body is not None else self.ind.SerializeToString()
                 self._event = INDICATION_TAG + _varint(len(body)) + body
+                self._body = None  # the event holds it now
             return self._event
 
 

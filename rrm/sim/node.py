@@ -84,6 +84,7 @@ class SimNode(Generic[A]):
         # once (no control delay), so closing the slot does not compute the rates again
         self._pending: dict[int, tuple[A, StepResult | None]] = {}
         self._answered: set[int] = set()
+        self._answered_order: deque[int] = deque()  # the same seqs, oldest first (pruning)
         self._previous: A | None = None
         self._open: IndicationMsg | None = None
         env.reset(seed=seed)
@@ -118,6 +119,7 @@ class SimNode(Generic[A]):
                 self.counters[cause.name.lower()] += 1
                 return AckMsg(msg.header, Outcome.REJECTED, cause, detail)
             self._answered.add(msg.header.sequence_number)
+            self._answered_order.append(msg.header.sequence_number)
             if isinstance(verdict, Refusal):
                 self.counters["refusals"] += 1
                 return AckMsg(msg.header, Outcome.REFUSAL_NOTED, verdict.cause, verdict.detail,
@@ -180,6 +182,16 @@ class SimNode(Generic[A]):
     def _default_source(self) -> AppliedSource:
         return AppliedSource.PREVIOUS if self._previous is not None else AppliedSource.FULL_POWER
 
+    def _forget_answers(self, older_than: int) -> None:
+        """Forget answered seqs below ``older_than``: a late duplicate is then TIMER_EXPIRED.
+
+        Only the open slot's seq is ever answered, so seqs arrive in increasing
+        order and the oldest are at the front (no scan of the whole set).
+        """
+        order = self._answered_order
+        while order and order[0] < older_than:
+            self._answered.discard(order.popleft())
+
     def close_slot(self) -> StepResult:
         """End the current slot (applying the default if needed) and advance."""
         with self._lock:
@@ -196,7 +208,7 @@ class SimNode(Generic[A]):
             self.results.append(result)
             self._previous = alloc
             self._open = None
-            self._answered = {s for s in self._answered if s > self._seq - 64}
+            self._forget_answers(older_than=self._seq - 63)
             self.env.advance()
             return result
 

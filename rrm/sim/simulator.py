@@ -132,7 +132,8 @@ class Simulator:
         if ack.outcome != Outcome.REJECTED:
             with self._lock:
                 self._pending.discard(node.cfg.node_id)
-                self._answered.notify_all()
+                if not self._pending:  # the clock waits for all of them: one wake-up per slot
+                    self._answered.notify_all()
         return ack
 
     def malformed_control(self, detail: str) -> None:

@@ -108,3 +108,21 @@ def test_nothing_in_the_simulator_probes_which_environment_it_has() -> None:
     hits = [f"{p.name}: {line.strip()}" for p in SIM.rglob("*.py")
             for line in p.read_text().splitlines() if probes.search(line)]
     assert hits == []
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.5, 1.0, 1.0 + 0.5e-6, 1.0 + 2e-6, -1e-9, np.nan, np.inf])
+def test_interference_admit_agrees_with_admit_power(scale: float) -> None:
+    """The node's one-check fast path admits exactly what admit_power admits, and the same way."""
+    from rrm.core.validation import admit_power
+
+    env = build_node(NodeSpec(num_links=6), "n", 3, 0.01).env
+    pmax = env.observe().reported.pmax_per_link
+    for power in (pmax * scale, np.where(np.arange(6) == 2, pmax * scale, pmax * 0.5)):
+        fast, slow = env.admit(PowerAllocation(power)), admit_power(PowerAllocation(power),
+                                                                    env.observe().reported)
+        assert type(fast) is type(slow)
+        if isinstance(slow, Violation):
+            assert fast == slow
+        else:
+            assert fast.power_w.tobytes() == slow.power_w.tobytes()  # type: ignore[union-attr]
+    assert isinstance(env.admit(PowerAllocation(pmax[:5] * 0.5)), Violation)  # wrong shape

@@ -71,6 +71,11 @@ def _vector(arr: object, k: int, what: str) -> np.ndarray:
     return np.ascontiguousarray(v)
 
 
+def _noise_scalar(noise_w: float | np.ndarray) -> float:
+    """The wire's one noise power, W: the mean over receivers (a float is its own mean)."""
+    return float(noise_w) if isinstance(noise_w, float) else float(np.asarray(noise_w).mean())
+
+
 def encode_indication(ind: IndicationMsg) -> pb.Indication:
     """Wire form of an indication."""
     m = pb.Indication()
@@ -94,7 +99,7 @@ def encode_indication(ind: IndicationMsg) -> pb.Indication:
         e, x = m.ergodic, ind.ergodic
         to_tensor(np.asarray(s.gains, dtype=np.float64), e.gains)
         to_tensor(np.asarray(x.large_scale, dtype=np.float64), e.large_scale)
-        e.noise_w = float(np.asarray(s.noise_w).mean())
+        e.noise_w = _noise_scalar(s.noise_w)
         to_tensor(np.ascontiguousarray(s.pmax_per_link), e.pmax_w)
         to_tensor(_vector(x.f_min, k, "f_min"), e.f_min)
         e.topology_version = x.topology_version
@@ -102,7 +107,7 @@ def encode_indication(ind: IndicationMsg) -> pb.Indication:
         return m
     d = m.d2d
     to_tensor(np.asarray(s.gains, dtype=np.float64), d.gains)
-    d.noise_w = float(np.asarray(s.noise_w).mean())
+    d.noise_w = _noise_scalar(s.noise_w)
     to_tensor(np.ascontiguousarray(s.pmax_per_link), d.pmax_w)
     if s.csi_mask is not None:
         to_tensor(np.asarray(s.csi_mask, dtype=bool), d.csi_mask)
@@ -119,7 +124,7 @@ def _real(t: pb.Tensor, what: str, ndim: int) -> np.ndarray:
     """A real-valued tensor as float64; a complex one is refused, never cut to its real part."""
     if t.dtype in _COMPLEX:
         raise InvalidMessage(f"{what} must be real, got a complex tensor")
-    return from_tensor(t, what, ndim=ndim).astype(np.float64)
+    return from_tensor(t, what, ndim=ndim).astype(np.float64, copy=False)  # already a copy
 
 
 def _check_finite(arr: np.ndarray, what: str, positive: bool = False) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 
 import grpc
@@ -60,7 +60,7 @@ from rrm.core.wire.messages import (
     version_refusal,
 )
 from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
-from rrm.sim.e2.service import IndicationFeed, NodeService
+from rrm.sim.e2.service import IndicationFeed, NodeService, WakingFeed
 
 log = structlog.get_logger("rrm.sim.grpc")
 SERVICE_NAME = "rrm.e2.v1.E2Node"
@@ -80,7 +80,7 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
         self._watching = False  # the watchdog runs while streams are open
 
     def Subscribe(self, request: pb.SubscriptionRequest,  # noqa: N802 - generated name
-                  context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent]:
+                  context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent | bytes]:
         """Ack (or failure) first, then one indication per slot until the client leaves."""
         sub = decode_subscribe(request)
         refusal = version_refusal(sub.protocol_version)
@@ -102,7 +102,7 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
             self.gate.release(peer)
 
     def _serve(self, sub: SubscribeMsg,
-               context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent]:
+               context: grpc.ServicerContext) -> Iterator[pb.SubscriptionEvent | bytes]:
         result = self.service.subscribe(sub)
         if isinstance(result, SubscriptionFailed):
             log.warning("subscription_refused", xapp_id=clip(sub.xapp_id),
@@ -120,10 +120,11 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
                                  daemon=True).start()
         try:
             yield encode_subscription_event(result.ack)
+            next_event = _event_source(feed)
             while context.is_active() and not feed.closed:
-                ind = feed.get(POLL_S)
-                if ind is not None:
-                    yield pb.SubscriptionEvent(indication=ind)
+                event = next_event(POLL_S)
+                if event is not None:
+                    yield event
         finally:
             with self._lock:
                 self._streams.pop(id(context), None)
@@ -180,7 +181,7 @@ def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
                                                     thread_name_prefix="e2-grpc"),
                          options=options)
     servicer = E2NodeServicer(service, SubscriptionGate(limits))
-    e2_pb2_grpc.add_E2NodeServicer_to_server(servicer, server)
+    _add_servicer(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     try:
@@ -196,6 +197,38 @@ def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
     log.info("grpc_server_started", address=address, port=port,
              security=_security_name(tls))
     return server, port, health_servicer
+
+
+def _event_source(feed: IndicationFeed) -> Callable[[float], bytes | None]:
+    """How a stream takes its next indication: serialized once by the feed when it can."""
+    if isinstance(feed, WakingFeed):
+        return feed.get_event  # the slot's shared bytes (the same ones ZeroMQ publishes)
+
+    def serialized(timeout_s: float) -> bytes | None:
+        ind = feed.get(timeout_s)
+        return None if ind is None else pb.SubscriptionEvent(indication=ind).SerializeToString()
+
+    return serialized
+
+
+def _event_wire(event: pb.SubscriptionEvent | bytes) -> bytes:
+    """A stream event as sent: indications arrive already serialized, acks do not."""
+    return event if isinstance(event, bytes) else event.SerializeToString()
+
+
+def _add_servicer(servicer: E2NodeServicer, server: grpc.Server) -> None:
+    """The generated registration, but Subscribe's events may be pre-serialized bytes."""
+    handlers = {
+        "Subscribe": grpc.unary_stream_rpc_method_handler(
+            servicer.Subscribe, request_deserializer=pb.SubscriptionRequest.FromString,
+            response_serializer=_event_wire),
+        "Control": grpc.unary_unary_rpc_method_handler(
+            servicer.Control, request_deserializer=pb.ControlRequest.FromString,
+            response_serializer=pb.ControlAck.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME,
+                                                                         handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
 
 def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
