@@ -44,3 +44,31 @@ def test_typical_unscored_or_disabled_states_keep_the_policys_answer():
     for score, threshold in [(3.0, 8.0), (None, 8.0), (50.0, -1.0)]:
         d = decide(score, threshold)
         assert d.fallback_reason == "" and d.policy == "scored"
+
+
+def _slot(nodes=3, k=20):
+    return [build_node(NodeSpec(num_links=k), f"n{i}", seed=10 + i, slot_period_s=1.0)
+            .open_slot() for i in range(nodes)]
+
+
+def test_a_prefetched_slot_is_scored_once_per_k_with_the_one_by_one_numbers():
+    gfm = make_policy("gfm")
+    calls = []
+    score = gfm.shift_score
+
+    def counted(state):
+        calls.append(state.gains.shape)
+        return score(state)
+
+    gfm.shift_score = counted  # type: ignore[method-assign]
+    inds = _slot() + _slot(nodes=1, k=12)  # three of K = 20 stack; K = 12 alone
+    one_by_one = [float(score(i.state)) for i in inds]
+    decider = Decider(gfm, make_policy("wmmse", max_iter=50), GuardConfig(), "sum")
+    try:
+        decider.prefetch(inds)
+        assert calls == [(3, 20, 20)]  # the K = 20 states in one call; K = 12 not yet
+        scores = [decider._shift_score(i) for i in inds]
+    finally:
+        decider.close()
+    np.testing.assert_allclose(scores, one_by_one, rtol=1e-12, atol=0)
+    assert calls[1:] == [(12, 12)]  # the lone K = 12 state scored on its own
