@@ -36,15 +36,11 @@ from rrm.xapp.recorder import Recorder
 from rrm.xapp.references import ReferenceObserver
 from rrm.xapp.shadow import ShadowObserver
 from rrm.xapp.transport import connect
-from rrm.xapp.transport.base import TransportError
+from rrm.xapp.transport.base import Abandoned, TransportError
 from rrm.xapp.transport.security import check_credentials, warn_if_insecure
 from rrm.xapp.watch import ConfigWatcher
 
 log = structlog.get_logger("rrm.xapp")
-
-
-class Interrupted(Exception):  # noqa: N818 - like KeyboardInterrupt, not an error
-    """SIGTERM/SIGINT while connecting or subscribing: the attempt is abandoned."""
 
 
 def load_policies(cfg: XAppConfig, health: HealthState,
@@ -116,18 +112,9 @@ class XApp:
         self.http_port = 0
         self.loop: SlotLoop | None = None
         self._session_subscribed = False  # the current session got its subscription ack
-        self._connecting = False  # in connect + subscribe: waits of up to 5 s each
         # said once at start (and printed by the CLI); files are read at each connection
         self.insecure = warn_if_insecure(cfg.transport, cfg.e2_address, cfg.security())
         check_credentials(cfg.transport, cfg.security())  # bad key files: ConfigError now
-
-    def interrupt(self) -> None:
-        """Call from a signal handler after setting ``stop``: a connect or subscribe
-        wait (up to 5 s each, blind to ``stop``) is abandoned at once by raising
-        :class:`Interrupted` there, where nothing is half-written (no trace record,
-        no control); elsewhere the loop sees ``stop`` within its 0.2 s poll."""
-        if self._connecting:
-            raise Interrupted
 
     def _build(self, checkpoint: str) -> Policy:
         """The configured policy from ``checkpoint`` (promotion and shadow)."""
@@ -220,7 +207,7 @@ class XApp:
                 backoff = self.cfg.reconnect_initial_s
             except ProtocolMismatch:
                 raise
-            except Interrupted:
+            except Abandoned:
                 log.info("session_interrupted")  # stop is set: the loop ends here
             except TransportError as err:
                 self.health.subscribed = False
@@ -247,14 +234,13 @@ class XApp:
         self.health.beat()  # a connect attempt may take the client's whole connect timeout
         self._session_subscribed = False
         client = None
-        self._connecting = True
         try:
             client = connect(self.cfg.transport, self.cfg.e2_address, self.cfg.max_message_bytes,
                              self.cfg.security(), size_limits(self.cfg.guards),
                              self.cfg.queue_bytes)
+            client.abandon = stop  # a stop gives up the connect/subscribe waits (<= 0.1 s)
             ack = client.subscribe(SubscribeMsg(self.cfg.xapp_id, self.cfg.node_ids,
                                                 self.cfg.objective, self.transaction_id))
-            self._connecting = False
             self.health.subscribed = self._session_subscribed = True
             self.metrics.subscribed.set(1)
             if resumed:
@@ -269,7 +255,6 @@ class XApp:
                                  batch_window_s=self.cfg.batch_window_ms / 1e3)
             self.loop.run(stop, max_slots)
         finally:
-            self._connecting = False
             if client is not None:
                 client.close()
                 if self.loop is not None and self.loop.client is client:

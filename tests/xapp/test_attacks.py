@@ -32,6 +32,7 @@ from rrm.xapp.transport.grpc_client import GrpcE2Client
 from rrm.xapp.transport.zmq_client import ZmqE2Client
 from tests.xapp import attacker
 from tests.xapp.attacker import CHANNEL, Script, d2d, hostile_node
+from tests.xapp.test_faults_processes import free_ports
 
 TRANSPORTS = ["grpc", "zmq"]
 
@@ -136,6 +137,33 @@ def test_a_silent_grpc_stream_counts_as_broken(monkeypatch) -> None:
     finally:
         client.close()
         node.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_stop_abandons_a_subscription_wait_that_would_time_out(transport) -> None:
+    node = hostile_node(transport, Script(ack=lambda req: None))
+    client = transports.connect(transport, node.address)
+    client.abandon = threading.Event()
+    timer = threading.Timer(0.3, client.abandon.set)
+    try:
+        timer.start()
+        with pytest.raises(base.Abandoned):  # not the plain TransportError of the 5 s timeout
+            client.subscribe(SubscribeMsg("x", transaction_id="t"))
+    finally:
+        timer.cancel()
+        client.close()
+        node.close()
+
+
+def test_a_stop_set_before_connecting_abandons_at_once() -> None:
+    client = transports.connect("grpc", f"127.0.0.1:{free_ports(1)[0]}")  # nobody listens
+    client.abandon = threading.Event()
+    client.abandon.set()
+    try:
+        with pytest.raises(base.Abandoned):  # not "unreachable within 5.0 s"
+            client.subscribe(SubscribeMsg("x", transaction_id="t"))
+    finally:
+        client.close()
 
 
 def test_sigint_stops_an_xapp_whose_subscription_is_never_acked(tmp_path) -> None:

@@ -26,8 +26,10 @@ and a silent stream counts as broken (:class:`SilenceWatch`).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,6 +64,26 @@ SILENCE_SLOTS = 20  # ... or this many slot periods, whichever is longer
 
 class TransportError(RrmError):
     """The E2 node is unreachable, went away, or did not answer in time."""
+
+
+class Abandoned(TransportError):
+    """A connect or subscribe wait given up because the xApp is stopping (its
+    ``abandon`` event was set): nothing was half-done, the session just ends."""
+
+
+WAIT_STEP_S = 0.1  # a connect/subscribe wait looks at its abandon event this often, s
+
+
+def wait_steps(timeout_s: float, abandon: threading.Event | None) -> Iterator[float]:
+    """Slices (s, at most :data:`WAIT_STEP_S`) of a ``timeout_s`` wait; raises
+    :class:`Abandoned` as soon as ``abandon`` is set. Ends when the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        if abandon is not None and abandon.is_set():
+            raise Abandoned("stopping: the connect/subscribe wait was abandoned")
+        yield min(left, WAIT_STEP_S)
+    if abandon is not None and abandon.is_set():
+        raise Abandoned("stopping: the connect/subscribe wait was abandoned")
 
 
 class AckRejected(TransportError):
@@ -268,6 +290,8 @@ def opened(reply: SubscribedMsg | SubscriptionFailed,
 
 class E2Client(Protocol):
     """A connection to one E2 node service."""
+
+    abandon: threading.Event | None  # once set, connect/subscribe waits raise Abandoned
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Open the subscription and return the node's ack.

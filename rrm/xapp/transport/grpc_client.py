@@ -45,6 +45,7 @@ from rrm.xapp.transport.base import (
     control_bytes,
     opened,
     receive,
+    wait_steps,
 )
 from rrm.xapp.transport.inflight import AckEvent, AckKey, key_of
 from rrm.xapp.transport.screen import SizeLimits
@@ -53,6 +54,7 @@ log = structlog.get_logger("rrm.xapp.grpc")
 CONNECT_TIMEOUT_S = 5.0  # how long subscribe waits for the node to accept a connection
 SERVICE_NAME = "rrm.e2.v1.E2Node"  # as registered with the node's health service
 CONTROL_METHOD = f"/{SERVICE_NAME}/Control"
+GRPC_POLL_S = 0.25  # grpc's connectivity poll period (0.2 s in grpcio 1.85), with a margin
 RECONNECT_BACKOFF_MS = (100, 1000)  # gRPC channel's connection retry backoff: first, most
 
 
@@ -81,6 +83,8 @@ class GrpcE2Client:
         self._control = self.channel.unary_unary(CONTROL_METHOD)
         self.limits = limits or SizeLimits()
         self.subscribe_timeout_s = subscribe_timeout_s
+        self.abandon: threading.Event | None = None  # set: connect/subscribe waits give up
+        self._ready_ended = -1.0  # when the last connect wait ended (monotonic s)
         self.queue: DropOldestQueue[Arrival] = DropOldestQueue(queue_slots, queue_bytes)
         self.superseded = 0  # indications left queued when the client was closed
         self.broken = ""  # why the stream ended; empty while it is open
@@ -102,12 +106,7 @@ class GrpcE2Client:
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Open the stream and read its first event (the ack) before returning."""
         self._cancel_stream()
-        try:
-            grpc.channel_ready_future(self.channel).result(timeout=CONNECT_TIMEOUT_S)
-        except grpc.FutureTimeoutError:
-            hint = " (or the TLS handshake failed: check tls_* files)" if self.secure else ""
-            raise TransportError(f"E2 node at {self.address} unreachable "
-                                 f"within {CONNECT_TIMEOUT_S:.1f} s{hint}") from None
+        self._await_channel()
         self.broken = ""
         stream = self.stub.Subscribe(encode_subscribe(request))
         self._stream = stream
@@ -116,12 +115,7 @@ class GrpcE2Client:
                                         name="e2-grpc-reader")
         self._reader.start()
         try:
-            event = first.get(timeout=self.subscribe_timeout_s)
-        except queue.Empty:
-            self._cancel_stream()
-            raise TransportError(f"no subscription reply from {self.address} within "
-                                 f"{self.subscribe_timeout_s:.1f} s") from None
-        try:
+            event = self._first_event(first)
             if isinstance(event, BaseException):
                 raise event
             reply = opened(decode_subscription_reply(event), request)
@@ -133,6 +127,34 @@ class GrpcE2Client:
             raise
         self.silence.start(reply)
         return reply
+
+    def _await_channel(self) -> None:
+        """Wait for the node to accept the connection (CONNECT_TIMEOUT_S at most)."""
+        ready = grpc.channel_ready_future(self.channel)
+        try:
+            for step in wait_steps(CONNECT_TIMEOUT_S, self.abandon):
+                try:
+                    ready.result(timeout=step)
+                    return
+                except grpc.FutureTimeoutError:
+                    continue
+        finally:
+            ready.cancel()
+            self._ready_ended = time.monotonic()
+        hint = " (or the TLS handshake failed: check tls_* files)" if self.secure else ""
+        raise TransportError(f"E2 node at {self.address} unreachable "
+                             f"within {CONNECT_TIMEOUT_S:.1f} s{hint}")
+
+    def _first_event(self, first: queue.Queue[pb.SubscriptionEvent | BaseException]
+                     ) -> pb.SubscriptionEvent | BaseException:
+        """The stream's first event (the ack), within ``subscribe_timeout_s``."""
+        for step in wait_steps(self.subscribe_timeout_s, self.abandon):
+            try:
+                return first.get(timeout=step)
+            except queue.Empty:
+                continue
+        raise TransportError(f"no subscription reply from {self.address} within "
+                             f"{self.subscribe_timeout_s:.1f} s")
 
     def _read(self, stream: grpc.Future,
               first: queue.Queue[pb.SubscriptionEvent | BaseException]) -> None:
@@ -211,6 +233,9 @@ class GrpcE2Client:
         try:
             self._cancel_stream()
             self.superseded += self.queue.clear()
+            # gRPC's connectivity poll thread (behind channel_ready_future) wakes every
+            # 0.2 s and dies with "Channel closed!" on a channel closed before then
+            time.sleep(max(0.0, self._ready_ended + GRPC_POLL_S - time.monotonic()))
         finally:
             self.channel.close()
 

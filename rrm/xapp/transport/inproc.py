@@ -8,6 +8,7 @@ as on the wire (encode -> bytes -> parse), so behaviour matches.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 from rrm.core.wire import e2_pb2 as pb
@@ -44,6 +45,7 @@ class InProcessClient:
         self.limits = limits or SizeLimits()
         self.feed: IndicationFeed | None = None
         self._acks: list[AckEvent] = []  # acks of pipelined controls, not yet polled
+        self.abandon: threading.Event | None = None  # nothing waits here: unused
 
     def subscribe(self, request: SubscribeMsg) -> SubscribedMsg:
         """Subscribe through the codec, as a remote client would."""

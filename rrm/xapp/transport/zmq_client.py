@@ -65,6 +65,7 @@ from rrm.xapp.transport.base import (
     control_bytes,
     opened,
     receive,
+    wait_steps,
 )
 from rrm.xapp.transport.inflight import AckEvent, AckKey
 from rrm.xapp.transport.screen import SizeLimits
@@ -102,6 +103,7 @@ class ZmqE2Client:
         self.unreadable = 0  # indication frames that were not a SubscriptionEvent (dropped)
         self.superseded = 0  # indications left unread in a SUB closed by resubscribe / close
         self.silence = SilenceWatch()
+        self.abandon: threading.Event | None = None  # set: connect/subscribe waits give up
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
 
@@ -150,7 +152,7 @@ class ZmqE2Client:
                 event.ack.transaction_id == request.transaction_id)
 
         wire = encode_subscribe(request).SerializeToString()
-        payload = self._request(b"subscribe", wire, SUBSCRIBE_TIMEOUT_S, answers)
+        payload = self._request(b"subscribe", wire, SUBSCRIBE_TIMEOUT_S, answers, self.abandon)
         try:
             reply = decode_subscription_reply(parse(pb.SubscriptionEvent, payload))
         except InvalidInput as err:
@@ -245,10 +247,12 @@ class ZmqE2Client:
                 out.append(AckEvent(_ack_key(frames[2]), frames[2]))
         return out
 
-    def _send(self, kind: bytes, payload: bytes, timeout_s: float) -> None:
+    def _send(self, kind: bytes, payload: bytes, timeout_s: float,
+              abandon: threading.Event | None = None) -> None:
         """Send ``[b"", kind, payload]``; TransportError when the node is not connected."""
         try:
-            if not self.dealer.poll(_ms(timeout_s), zmq.POLLOUT):
+            steps = (timeout_s,) if abandon is None else wait_steps(timeout_s, abandon)
+            if not any(self.dealer.poll(_ms(step), zmq.POLLOUT) for step in steps):
                 raise zmq.Again()
             self.dealer.send_multipart([b"", kind, payload], zmq.NOBLOCK)
         except zmq.Again:
@@ -257,13 +261,15 @@ class ZmqE2Client:
                                  f"within {timeout_s:.1f} s{hint}") from None
 
     def _request(self, kind: bytes, payload: bytes, timeout_s: float,
-                 answers: Callable[[bytes], bool]) -> bytes:
-        """Send ``[b"", kind, payload]``; return the first reply payload ``answers`` accepts."""
+                 answers: Callable[[bytes], bool],
+                 abandon: threading.Event | None = None) -> bytes:
+        """Send ``[b"", kind, payload]``; return the first reply payload ``answers`` accepts.
+        ``abandon`` set: the wait ends at once with :class:`Abandoned`."""
         deadline = time.monotonic() + timeout_s
-        self._send(kind, payload, timeout_s)
-        while (left := deadline - time.monotonic()) > 0:
-            if not self.dealer.poll(_ms(left)):
-                break
+        self._send(kind, payload, timeout_s, abandon)
+        for step in wait_steps(deadline - time.monotonic(), abandon):
+            if not self.dealer.poll(_ms(step)):
+                continue
             frames = self.dealer.recv_multipart()
             if len(frames) == 3 and frames[1] == kind and answers(frames[2]):
                 return frames[2]
