@@ -19,10 +19,24 @@ RRM = [sys.executable, "-m", "rrm"]
 pytestmark = pytest.mark.slow
 
 
+_STARTED: list[subprocess.Popen] = []  # nodes a test started: killed after it, even on failure
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftover_nodes():
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def start_sim(transport, *extra):
     cmd = [*RRM, "sim", "serve", "--transport", transport, "--port", "0", "--pub-port", "0",
            "--ctl-port", "0", "--k", "10", *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    _STARTED.append(proc)
     info = json.loads(proc.stdout.readline())
     return proc, info["address"]
 
@@ -117,6 +131,7 @@ def test_replay_reproduces_decisions_bit_for_bit(tmp_path):
     replay = subprocess.Popen([*RRM, "trace", "replay", str(first), "--port", "0",
                                "--slot-ms", "500", "--lockstep"], stdout=subprocess.PIPE,
                               text=True)
+    _STARTED.append(replay)
     address = json.loads(replay.stdout.readline())["address"]
     second = tmp_path / "second.rrmtrace"
     run_xapp("grpc", address, 80, second)
