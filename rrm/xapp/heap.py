@@ -8,12 +8,15 @@ it stalls whichever stage happened to allocate at that moment (in #18's
 in-process bench the decode stage: its mean went 0.24 -> 0.62 ms, one full
 pass of ~0.45 s in an 800-decision window, while decoding itself cost the same).
 A real-time loop cannot afford a pause of 20 slots. Once the policy is loaded,
-:func:`freeze_startup_heap` collects startup's garbage and freezes what is
-left (:func:`gc.freeze`): later passes see only what the loop allocates.
+:func:`freeze_startup_heap` collects the young generations' garbage and
+freezes everything else (:func:`gc.freeze`): later passes see only what the
+loop allocates.
 
-Frozen objects are still freed by reference counting when dropped; only a
-reference cycle among them (none in the policies we ship) outlives its last
-user, until the process ends.
+No full collection first: that would be the very pause avoided (about a second
+on a loaded host, enough for indications queued at a node to expire before the
+first subscription). Frozen objects are still freed by reference counting when
+dropped; only reference cycles among them (import-time leftovers, and any cycle
+in a policy replaced later) stay until the process ends.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ _frozen = False
 
 
 def freeze_startup_heap() -> bool:
-    """Collect startup's garbage and freeze the survivors, once per process.
+    """Collect the young generations and freeze the heap, once per process (milliseconds).
 
     Returns:
         True when this call froze the heap, False when an earlier call had.
@@ -40,7 +43,7 @@ def freeze_startup_heap() -> bool:
         if _frozen:
             return False
         t0 = time.perf_counter()
-        gc.collect()
+        gc.collect(1)  # the young generations only: a full pass is what this avoids
         gc.freeze()
         _frozen = True
     log.info("startup_heap_frozen", objects=gc.get_freeze_count(),
