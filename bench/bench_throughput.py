@@ -185,6 +185,7 @@ def _inproc(spec: dict[str, Any]) -> dict[str, Any]:
     app = XApp(load_config(environ={}, flags={"policy": spec["policy"], "health_port": 0}))
     window = {"batch_window_s": spec["window_ms"] / 1e3} if spec.get("window_ms") else {}
     loop = SlotLoop(client, app.decider, app.metrics, app.health, stats=app.stats, **window)
+    _freeze_startup_heap()  # as XApp.run does before its loop
     stop = threading.Event()
     window = Window(spec, app.stats, stop)
     sim.start()
@@ -194,6 +195,16 @@ def _inproc(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         sim.stop()
     return window.figures()
+
+
+def _freeze_startup_heap() -> None:
+    """XApp.run's first step, for the loop driven here (absent from trees before #18's
+    decode-stage fix, which then run without it, as they shipped)."""
+    try:
+        from rrm.xapp.heap import freeze_startup_heap
+    except ImportError:
+        return
+    freeze_startup_heap()
 
 
 def _remote(spec: dict[str, Any]) -> dict[str, Any]:

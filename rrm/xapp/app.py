@@ -27,6 +27,7 @@ from rrm.xapp.decision import Decider
 from rrm.xapp.explain_observer import EXPLAIN_PATH, ExplainObserver
 from rrm.xapp.guards import size_limits
 from rrm.xapp.health import HealthState, serve_health
+from rrm.xapp.heap import freeze_startup_heap
 from rrm.xapp.logs import set_log_level
 from rrm.xapp.loop import LoopStats, SlotLoop
 from rrm.xapp.metrics import XAppMetrics
@@ -161,6 +162,7 @@ class XApp:
         if self.config_path:
             watcher = ConfigWatcher(self.config_path, self.reload).start()
         log.info("xapp_started", config=config_as_dict(self.cfg), policy=self.policy.name)
+        freeze_startup_heap()  # the policy is loaded: no full GC pass walks it per slot
         try:
             self._serve(stop, max_slots)
         finally:

@@ -7,7 +7,7 @@ K, finite values, non-negative gains, positive budgets) and raises
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -128,39 +128,62 @@ def _real(t: pb.Tensor, what: str, ndim: int) -> np.ndarray:
 
 
 def _check_finite(arr: np.ndarray, what: str, positive: bool = False) -> None:
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise InvalidMessage(f"{what} contains NaN or Inf")
-    if positive and np.any(arr.real <= 0):
+    if positive and (arr.real <= 0).any():
         raise InvalidMessage(f"{what} must be positive")
 
 
-def _interference_state(gains_t: pb.Tensor, noise_w: float, pmax_t: pb.Tensor,
-                        what: str) -> InterferenceState:
+def _check_scalar(value: float, what: str) -> None:
+    """A finite, positive wire scalar (noise power): :func:`_check_finite` without numpy."""
+    if not math.isfinite(value):
+        raise InvalidMessage(f"{what} contains NaN or Inf")
+    if value <= 0:
+        raise InvalidMessage(f"{what} must be positive")
+
+
+def _extremes(arr: np.ndarray, what: str) -> tuple[float, float]:
+    """Min and max of a non-empty real array; NaN or Inf anywhere is refused.
+
+    One pass each instead of an ``isfinite`` mask: ``min``/``max`` propagate NaN,
+    and an infinity is one of the two extremes.
+    """
+    lo, hi = float(arr.min()), float(arr.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InvalidMessage(f"{what} contains NaN or Inf")
+    return lo, hi
+
+
+def _interference_csi(gains_t: pb.Tensor, noise_w: float, pmax_t: pb.Tensor,
+                      what: str) -> tuple[np.ndarray, float, np.ndarray]:
+    """Validated ``gains`` [K, K] float64, ``noise_w`` W and ``pmax`` [K] float64 W."""
     gains = _real(gains_t, f"{what}.gains", 2)
     k = gains.shape[0]
     if gains.shape != (k, k) or k == 0:
         raise InvalidMessage(f"{what}.gains must be a non-empty square [K,K], got {gains.shape}")
-    _check_finite(gains, f"{what}.gains")
-    if np.any(gains < 0):
+    gain_lo, gain_hi = _extremes(gains, f"{what}.gains")
+    if gain_lo < 0:
         raise InvalidMessage(f"{what}.gains must be non-negative")
-    if np.any(np.diag(gains) <= 0):
+    if gains.diagonal().min() <= 0:
         raise InvalidMessage(f"{what}.gains diagonal (direct links) must be positive")
-    _check_finite(np.asarray(noise_w), f"{what}.noise_w", positive=True)
+    _check_scalar(noise_w, f"{what}.noise_w")
     pmax = _real(pmax_t, f"{what}.pmax_w", 1)
     if pmax.shape != (k,):
         raise InvalidMessage(f"{what}.pmax_w must be [{k}], got {pmax.shape}")
-    _check_finite(pmax, f"{what}.pmax_w", positive=True)
-    with np.errstate(divide="ignore"):  # log domain: the product itself may overflow
-        snr_db = 10 * float(np.log10(gains.max()) + np.log10(pmax.max()) - np.log10(noise_w))
+    pmax_lo, pmax_hi = _extremes(pmax, f"{what}.pmax_w")
+    if pmax_lo <= 0:
+        raise InvalidMessage(f"{what}.pmax_w must be positive")
+    # log domain: the product itself may overflow (every factor is finite and positive)
+    snr_db = 10 * float(np.log10(gain_hi) + np.log10(pmax_hi) - np.log10(noise_w))
     if snr_db > MAX_SNR_DB:
         raise InvalidMessage(f"{what}: peak SNR {snr_db:.0f} dB is above {MAX_SNR_DB:.0f} dB: "
                              f"not a physical channel")
-    return InterferenceState(gains=gains, noise_w=float(noise_w), pmax_w=pmax)
+    return gains, float(noise_w), pmax
 
 
-def _decode_d2d(d: pb.D2DCsi) -> tuple[InterferenceState, QosParams]:
-    s = _interference_state(d.gains, d.noise_w, d.pmax_w, "d2d")
-    k = s.num_links
+def _decode_d2d(d: pb.D2DCsi, node_id: str) -> tuple[InterferenceState, QosParams]:
+    gains, noise_w, pmax = _interference_csi(d.gains, d.noise_w, d.pmax_w, "d2d")
+    k = gains.shape[0]
     mask = weights = None
     if d.HasField("csi_mask"):
         mask = from_tensor(d.csi_mask, "d2d.csi_mask", ndim=2).astype(bool)
@@ -172,14 +195,16 @@ def _decode_d2d(d: pb.D2DCsi) -> tuple[InterferenceState, QosParams]:
             raise InvalidMessage(f"d2d.weights must be [{k}], got {weights.shape}")
         _check_finite(weights, "d2d.weights")
     qos = QosParams(r_min=d.r_min or QosParams.r_min, alpha=d.alpha or QosParams.alpha)
-    _check_finite(np.array([qos.r_min, qos.alpha]), "d2d.r_min/alpha")
-    state = InterferenceState(s.gains, s.noise_w, s.pmax_w, csi_mask=mask, weights=weights)
+    if not (math.isfinite(qos.r_min) and math.isfinite(qos.alpha)):
+        raise InvalidMessage("d2d.r_min/alpha contains NaN or Inf")
+    state = InterferenceState(gains, noise_w, pmax, csi_mask=mask, weights=weights,
+                              network_id=node_id)
     return state, qos
 
 
 def _decode_ergodic(e: pb.ErgodicCsi, node_id: str) -> tuple[InterferenceState, ErgodicExtras]:
-    s = _interference_state(e.gains, e.noise_w, e.pmax_w, "ergodic")
-    k = s.num_links
+    gains, noise_w, pmax = _interference_csi(e.gains, e.noise_w, e.pmax_w, "ergodic")
+    k = gains.shape[0]
     large = _real(e.large_scale, "ergodic.large_scale", 2)
     f_min = _real(e.f_min, "ergodic.f_min", 1)
     if large.shape != (k, k) or f_min.shape != (k,):
@@ -190,8 +215,8 @@ def _decode_ergodic(e: pb.ErgodicCsi, node_id: str) -> tuple[InterferenceState, 
         raise InvalidMessage("ergodic.large_scale must be non-negative")
     extras = ErgodicExtras(large, f_min, int(e.topology_version), float(e.slot_duration_s))
     # the state carries what a time-sharing policy decides a slot from
-    state = replace(s, large_scale=large, f_min=f_min,
-                    topology_version=extras.topology_version, network_id=node_id)
+    state = InterferenceState(gains, noise_w, pmax, large_scale=large, f_min=f_min,
+                              topology_version=extras.topology_version, network_id=node_id)
     return state, extras
 
 
@@ -224,8 +249,8 @@ def decode_indication(m: pb.Indication) -> IndicationMsg:
     kind = m.WhichOneof("csi")
     try:
         if kind == "d2d":
-            state, qos = _decode_d2d(m.d2d)
-            return IndicationMsg(header, "d2d", replace(state, network_id=header.node_id), qos)
+            state, qos = _decode_d2d(m.d2d, header.node_id)
+            return IndicationMsg(header, "d2d", state, qos)
         if kind == "ergodic":
             state, extras = _decode_ergodic(m.ergodic, header.node_id)
             return IndicationMsg(header, "ergodic", state, ergodic=extras)

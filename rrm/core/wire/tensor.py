@@ -19,6 +19,7 @@ _TO_WIRE: dict[np.dtype, int] = {
     np.dtype("int8"): pb.DTYPE_INT8,
 }
 _FROM_WIRE: dict[int, np.dtype] = {v: k for k, v in _TO_WIRE.items()}
+_NATIVE: dict[np.dtype, np.dtype] = {d: d.newbyteorder("=") for d in _TO_WIRE}
 MAX_ELEMENTS = 1 << 26  # 64 Mi elements: a bound that no valid message reaches
 MAX_NDIM = 8  # no wire tensor has more axes (cell-free beamformers: [B, K, M])
 
@@ -52,16 +53,18 @@ def from_tensor(t: pb.Tensor, what: str, ndim: int | None = None) -> NDArray[np.
         raise InvalidInput(f"{what}: expected {ndim} dimensions, got {len(t.shape)}")
     if len(t.shape) > MAX_NDIM:
         raise InvalidInput(f"{what}: {len(t.shape)} dimensions exceed the limit of {MAX_NDIM}")
-    shape = tuple(int(s) for s in t.shape)
+    shape = tuple(t.shape)  # Python ints (int64 on the wire)
     count = math.prod(shape)  # Python ints: a hostile shape cannot overflow to a small count
     if count > MAX_ELEMENTS:
         raise InvalidInput(f"{what}: {count} elements exceed the limit of {MAX_ELEMENTS}")
-    if len(t.data) != count * dtype.itemsize:
+    data = t.data  # read once: every read of a bytes field hands out the payload anew
+    if len(data) != count * dtype.itemsize:
         raise InvalidInput(
-            f"{what}: {len(t.data)} bytes do not match shape {clip(shape)} of {dtype.name}"
+            f"{what}: {len(data)} bytes do not match shape {clip(shape)} of {dtype.name}"
         )
-    arr = np.frombuffer(t.data, dtype=dtype).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="), copy=True)
+    # a writable, native-order copy: the domain arrays outlive (and may be edited apart
+    # from) the message
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(_NATIVE[dtype], copy=True)
 
 
 def has_tensor(message: object, field: str) -> bool:

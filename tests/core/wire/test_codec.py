@@ -164,3 +164,32 @@ def test_generated_code_matches_a_fresh_regeneration(tmp_path):
         shipped = ROOT / "rrm" / "core" / "wire" / name
         assert (tmp_path / name).read_text() == shipped.read_text(), (
             f"rrm/core/wire/{name} is stale: run python proto/generate.py")
+
+
+def _one_entry(field: str, flat_index: int, value: float):
+    """A mutation putting ``value`` at one entry of the d2d ``field`` tensor."""
+    def mutate(m):
+        arr = from_tensor(getattr(m.d2d, field), field).astype(np.float64)
+        arr.reshape(-1)[flat_index] = value
+        to_tensor(arr, getattr(m.d2d, field))
+    return mutate
+
+
+@pytest.mark.parametrize("field, index", [("gains", 0), ("gains", 7), ("gains", 24),
+                                          ("gains", 12), ("pmax_w", 0), ("pmax_w", 4)])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_one_non_finite_entry_anywhere_is_refused(field, index, value):
+    """The decoder checks gains and budgets through their extremes: NaN propagates
+    through min/max and an infinity is an extreme, wherever the entry sits."""
+    with pytest.raises(InvalidMessage, match=f"d2d.{field} contains NaN or Inf"):
+        decode_indication(corrupt(_one_entry(field, index, value)))
+
+
+@pytest.mark.parametrize("field, index, value, reason", [
+    ("gains", 6, 0.0, "diagonal"), ("gains", 24, -0.0, "diagonal"),
+    ("gains", 1, -1e-30, "non-negative"), ("pmax_w", 3, -1e-9, "pmax_w must be positive"),
+    ("pmax_w", 4, 0.0, "pmax_w must be positive"),
+])
+def test_one_out_of_range_entry_is_refused_with_its_rule(field, index, value, reason):
+    with pytest.raises(InvalidMessage, match=reason):
+        decode_indication(corrupt(_one_entry(field, index, value)))

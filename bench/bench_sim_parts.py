@@ -1,0 +1,167 @@
+"""Where the simulator node's per-slot CPU goes (8 nodes x K = 50, in-process), by part.
+
+The path of ``bench_sim_slot.py``'s in-process child, split: open the slot on
+every node, encode the indications, queue them (serialized once), parse and
+decode one control per node, apply it (``Simulator.control``: admission,
+rates, the ack), encode the acks, close the slot (the next slot's fading
+draws). Thread CPU per slot, ms. The ``fading draws`` row times the draws
+alone (``complex_normal`` over ``[2, K, K]``, what ``close_slot`` spends on
+them). ``--trial-exponential`` also runs the whole slot with block fading's
+``|h|^2`` drawn as ``Exp(1)`` directly: an estimate of what that change of
+numbers would save (it changes every seeded stream; not what the node does).
+
+Run: ``python bench/bench_sim_parts.py [--base TREE] [--rounds 2] [--trial-exponential]``
+(versions alternate per round).
+Writes bench/results/sim_parts.md (+ .json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_line, save_results  # noqa: E402
+
+PARTS = ("open_slot", "encode_indication", "queue", "parse_control", "decode_control",
+         "control", "encode_ack", "close_slot")
+
+
+def child(slots: int, exponential: bool) -> dict[str, float]:
+    """Per-part thread CPU per slot (ms), in this process."""
+    import numpy as np
+
+    from rrm.core.types import PowerAllocation
+    from rrm.core.wire import e2_pb2 as pb
+    from rrm.core.wire.codec import (
+        decode_control,
+        encode_ack,
+        encode_control,
+        encode_indication,
+        header_from_pb,
+        parse,
+    )
+    from rrm.core.wire.messages import ControlMsg, SubscribeMsg
+    from rrm.sim.fading import FadingProcess, complex_normal
+    from rrm.sim.nodes import NodeSpec, build_node
+    from rrm.sim.simulator import Simulator
+    from rrm.xapp.logs import configure_logging
+
+    configure_logging("error")
+    if exponential:  # the trial: |h|^2 ~ Exp(1) drawn directly (block fading only)
+        def reset(self: Any, rng: Any, shape: tuple[int, ...]) -> Any:
+            self._rng, self._shape = rng, shape
+            return rng.standard_exponential(shape)
+
+        FadingProcess.reset = reset  # type: ignore[method-assign]
+        FadingProcess.step = lambda self: self._rng.standard_exponential(self._shape)  # type: ignore[method-assign]
+    k, n = 50, 8
+    sim = Simulator([build_node(NodeSpec(num_links=k), f"node-{i}", i, 1.0) for i in range(n)],
+                    1.0, lockstep=True)
+    feed = sim.subscribe(SubscribeMsg("bench", transaction_id="t0")).feed  # type: ignore[union-attr]
+    power = PowerAllocation(np.full(k, 0.5e-3))
+    nodes = list(sim.nodes.values())
+    acc = dict.fromkeys(PARTS, 0.0)
+    clock = time.thread_time
+    for slot in range(slots + 5):
+        marks = [clock()]
+        with sim._lock:
+            sim._prune()
+            channel = next(iter(sim._channels.values()))
+            sim._pending = set(sim.nodes)
+        inds = [node.open_slot() for node in nodes]
+        marks.append(clock())
+        encoded = [encode_indication(ind) for ind in inds]
+        marks.append(clock())
+        for e in encoded:
+            e.header.channel_id = channel.channel_id
+            channel.feed.put(e)
+        got = list(iter(lambda: feed.get(0.0), None))
+        marks.append(clock())
+        wires = [encode_control(ControlMsg(header_from_pb(ind.header), power, "bench", "v"))
+                 .SerializeToString() for ind in got]  # the xApp's share: not timed
+        marks.append(clock())
+        msgs = [parse(pb.ControlRequest, w) for w in wires]
+        marks.append(clock())
+        controls = [decode_control(m) for m in msgs]
+        marks.append(clock())
+        acks = [sim.control(c) for c in controls]
+        marks.append(clock())
+        for a in acks:
+            encode_ack(a).SerializeToString()
+        marks.append(clock())
+        for node in nodes:
+            node.close_slot()
+        sim.slots_run += 1
+        marks.append(clock())
+        if slot >= 5:  # the first slots: one-off costs
+            spans = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+            del spans[3]  # building the controls (the xApp's share)
+            for part, span in zip(PARTS, spans, strict=True):
+                acc[part] += span
+    out = {part: 1e3 * s / slots for part, s in acc.items()}
+    out["total"] = sum(out.values())
+    rng, normals = np.random.default_rng(0), np.empty((2, k, k))
+    t0 = clock()
+    for _ in range(slots * n):
+        complex_normal(rng, (k, k), normals)
+    out["fading draws"] = 1e3 * (clock() - t0) / slots
+    return out
+
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+def run_child(args: argparse.Namespace, tree: str, exponential: bool) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, __file__, "--child", "--slots", str(args.slots)] + (
+        ["--exponential"] if exponential else [])
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if res.returncode:
+        return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    out: dict[str, Any] = json.loads(res.stdout.splitlines()[-1])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="", help="also run this tree (main at the branch point)")
+    parser.add_argument("--slots", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--trial-exponential", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--exponential", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.slots, args.exponential)))
+        return
+    here = str(HERE)
+    versions = ([("before", args.base, False)] if args.base else []) + [("after", here, False)] + (
+        [("Exp(1) trial", here, True)] if args.trial_exponential else [])
+    rows = [{"round": r, "version": v, "load_1min": os.getloadavg()[0], **run_child(args, t, e)}
+            for r in range(args.rounds) for v, t, e in versions]
+    cols = [*PARTS, "total", "fading draws"]
+    lines = ["# Simulator node CPU per slot by part (8 nodes x K = 50, in-process)", "",
+             machine_line(), "",
+             f"Thread CPU ms per slot over {args.slots} slots (after 5), one subscriber. "
+             "`fading draws`: the 5,000 normals per node and slot alone (part of `close_slot`). "
+             "`Exp(1) trial`: block fading's |h|^2 drawn as Exp(1) instead (a change of numbers, "
+             "an estimate only). Load: 1-minute load average (2 cores, shared). Command: "
+             f"`python bench/bench_sim_parts.py {' '.join(sys.argv[1:])}`.", "",
+             "| round | version | load | " + " | ".join(cols) + " |",
+             "|" + "---|" * (3 + len(cols))]
+    for r in rows:
+        cells = ["-" if r.get(c) is None else f"{r[c]:.3f}" for c in cols]
+        lines.append(f"| {r['round']} | {r['version']} | {r['load_1min']:.1f} | "
+                     + " | ".join(cells) + " |")
+    print(save_results("sim_parts", lines, rows), end="")
+
+
+if __name__ == "__main__":
+    main()
