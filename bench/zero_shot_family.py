@@ -77,7 +77,7 @@ def fired_share(policy: Policy, state: InterferenceState) -> float:
     n = len(state.gains)
     d0 = direct_inr_db_mean(np.asarray(state.gains), state.noise_per_link.reshape(n, k),
                             state.pmax_per_link.reshape(n, k))
-    return float(np.mean(d0 > ceiling.ceiling_db + ceiling.tolerance_db))
+    return float(np.mean(d0 > ceiling.threshold_db))
 
 
 def main() -> None:

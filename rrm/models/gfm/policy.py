@@ -239,9 +239,9 @@ class GFMPolicy(Policy):
         columns = []
         ceiling = self._ceilings.get(self._path_for("sum")) if self.snr_ceiling else None
         if ceiling is not None:
-            above = ceiling.attenuations_db(direct_inr_db_mean(gains, noise, pmax))  # (B, 3)
-            if above.any():
-                columns.append(above)
+            d0 = direct_inr_db_mean(gains, noise, pmax)  # (B,) dB
+            if (d0 > ceiling.threshold_db).any():  # else: the identity, nothing more to do
+                columns.append(ceiling.attenuations_db(d0))  # (B, 3)
         if self.ensemble:
             columns.append(np.broadcast_to(np.asarray(ENSEMBLE_DB), (len(gains), len(ENSEMBLE_DB))))
         return np.concatenate(columns, axis=-1) if columns else None
