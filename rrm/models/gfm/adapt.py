@@ -21,17 +21,17 @@ Notation:
 
 :class:`SnrCeiling` (on by default): a snapshot with ``d0 <= hi + 6 dB`` is
 decided as it is (the identity inside the trained range, with a tolerance,
-:data:`TOLERANCE_DB`). Above, the model
-also decides the snapshot attenuated so that ``d0`` lands on ``hi``, on
-``(hi + mid) / 2`` and on ``mid``; of these answers and the unadapted one the
-policy keeps, per snapshot, the one with the highest utility under the
-reported CSI (unreported cross links count as zero), so the adaptation never
-lowers the utility it can see. Why several targets and not one: how far
-below the ceiling the model does best depends on the model and on the
-network (measured: bench/results/zero_shot_adapt_k20.md).
+:data:`TOLERANCE_DB`). Above, the model also decides the snapshot attenuated
+so that ``d0`` lands on ``hi``, on ``(hi + mid) / 2`` and on ``mid``; of
+these answers and the unadapted one the policy keeps, per snapshot, the one
+with the highest utility under the reported CSI (unreported cross links
+count as zero), so the adaptation never lowers the utility it can see. Why
+several targets and not one: how far below the ceiling the model does best
+depends on the model and on the network (docs/gfm.md, "Test-time
+adaptation").
 
 :data:`ENSEMBLE_DB` / :data:`BINARY_SHARES` (``ensemble``, off by default):
-the same selection on every snapshot, over common scalings inside the range
+the same selection on every snapshot, over common scalings of -10 to +10 dB
 and binarised answers (``Pmax`` where the model gives more than a share of
 it, else 0) and full reuse. It raised the interference channels held out of
 pre-training, which lie inside the trained range, but it changes decisions
