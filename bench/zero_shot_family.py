@@ -5,10 +5,17 @@ For each family and K: ``--n`` snapshots drawn from the family's generator
 sum rate and its ratio to WMMSE-Best's (100 random starts + full power),
 next to full reuse (every link at Pmax) and one WMMSE run. ``--checkpoint
 NAME=DIR`` adds GFM sum heads (e.g. the shipped one and one fine-tuned on a
-backbone pre-trained on the new corpus).
+backbone pre-trained on the new corpus). ``--adapt`` lists the test-time
+adaptations each checkpoint runs with (:mod:`rrm.models.gfm.adapt`), side by
+side on the same snapshots: ``off`` (the model as it is), ``ceiling`` (the
+SNR ceiling, the policy's default), ``ensemble`` (ceiling + ensemble); the
+share of snapshots above the SNR ceiling is reported per checkpoint. A family
+named ``ENTRY+XdB`` (e.g. ``D18+30dB``) is the first ``--n`` test snapshots of
+a catalog entry with every gain x 10^(X/10) (a field whose noise lies X dB
+below the simulator's; its own K).
 
 Run: ``python bench/zero_shot_family.py --families gaussian-ic --k 20 --n 100
---checkpoint shipped=rrm/models/checkpoints/gfm-small-sum --checkpoint new=out/head``.
+--checkpoint shipped=rrm/models/checkpoints/gfm-small-sum --adapt off,ceiling``.
 Writes bench/results/zero_shot_family.md (+ .json).
 """
 
@@ -25,12 +32,52 @@ from machine import machine_line, save_results  # noqa: E402
 
 from rrm.core.objectives import get_objective  # noqa: E402
 from rrm.core.types import InterferenceState  # noqa: E402
+from rrm.models.gfm.adapt import direct_inr_db_mean  # noqa: E402
 from rrm.models.gfm.evaluate import mean_utility  # noqa: E402
+from rrm.models.gfm.experiments import test_state  # noqa: E402
 from rrm.models.gfm.policy import GFMPolicy  # noqa: E402
 from rrm.models.policy import Policy, make_policy  # noqa: E402
 from rrm.sim.scenarios.corpus import FAMILIES  # noqa: E402
 
 SUM = get_objective("sum")
+ADAPT = {"off": ("", False, False), "ceiling": (" +ceiling", True, False),
+         "ensemble": (" +ceiling+ensemble", True, True)}
+
+
+def draw(family: str, n: int, k: int) -> InterferenceState:
+    """``n`` snapshots of ``family`` at ``k`` links (module docstring)."""
+    if "+" in family:
+        entry, _, shift = family.partition("+")
+        state = test_state(entry, n)
+        return InterferenceState(np.asarray(state.gains) * 10 ** (float(shift[:-2]) / 10),
+                                 state.noise_w, state.pmax_w)
+    snaps = FAMILIES[family](np.random.default_rng(10_000 + k), n, k)
+    return InterferenceState(snaps.gains, snaps.noise_w, snaps.pmax_w)
+
+
+def gfm_policies(specs: list[str], adapt: list[str]) -> dict[str, Policy]:
+    """``gfm (NAME)[ +adaptation]`` for every ``NAME=DIR`` and adaptation."""
+    out: dict[str, Policy] = {}
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        for mode in adapt:
+            suffix, ceiling, ensemble = ADAPT[mode]
+            out[f"gfm ({name}){suffix}"] = GFMPolicy(path, snr_ceiling=ceiling,
+                                                     ensemble=ensemble)
+    return out
+
+
+def fired_share(policy: Policy, state: InterferenceState) -> float:
+    """Share of snapshots above ``policy``'s SNR ceiling (NaN: it has none)."""
+    ceiling = policy._ceilings.get(policy._path_for("sum")) if isinstance(  # noqa: SLF001
+        policy, GFMPolicy) else None
+    if ceiling is None:
+        return float("nan")
+    k = state.num_links
+    n = len(state.gains)
+    d0 = direct_inr_db_mean(np.asarray(state.gains), state.noise_per_link.reshape(n, k),
+                            state.pmax_per_link.reshape(n, k))
+    return float(np.mean(d0 > ceiling.threshold_db))
 
 
 def main() -> None:
@@ -39,31 +86,32 @@ def main() -> None:
     parser.add_argument("--k", default="20", help="comma list of K")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=DIR")
+    parser.add_argument("--adapt", default="off", help=f"comma list of {sorted(ADAPT)}")
     parser.add_argument("--stem", default="zero_shot_family")
     args = parser.parse_args()
+    adapt = args.adapt.split(",")
+    gfm = gfm_policies(args.checkpoint, adapt)
     rows = []
     lines = ["# Zero-shot sum rate on corpus families, ratio to WMMSE-Best", "",
              machine_line(),
              f"Command: `python bench/zero_shot_family.py {' '.join(sys.argv[1:])}`",
-             "", "| family | K | policy | mean sum rate (bit/s/Hz) | ratio to WMMSE-Best |",
-             "|---|---|---|---|---|"]
+             "", "| family | K | policy | mean sum rate (bit/s/Hz) | ratio to WMMSE-Best "
+             "| above SNR ceiling |", "|---|---|---|---|---|---|"]
     for family in args.families.split(","):
         for k in (int(x) for x in args.k.split(",")):
-            snaps = FAMILIES[family](np.random.default_rng(10_000 + k), args.n, k)
-            state = InterferenceState(snaps.gains, snaps.noise_w, snaps.pmax_w)
+            state = draw(family, args.n, k)
             policies: dict[str, Policy] = {"wmmse-best": make_policy("wmmse-best"),
                                            "full-reuse": make_policy("full-reuse"),
-                                           "wmmse": make_policy("wmmse")}
-            for spec in args.checkpoint:
-                name, _, path = spec.partition("=")
-                policies[f"gfm ({name})"] = GFMPolicy(path)
+                                           "wmmse": make_policy("wmmse"), **gfm}
             rates = {name: mean_utility(state, policy.decide(state, SUM).power_w, "sum")
                      for name, policy in policies.items()}  # batched: per-snapshot budgets
             for name, rate in rates.items():
                 ratio = rate / rates["wmmse-best"]
+                fired = fired_share(policies[name], state) if " +" in name else float("nan")
                 rows.append({"family": family, "k": k, "policy": name, "sum_rate": rate,
-                             "ratio": ratio})
-                lines.append(f"| {family} | {k} | {name} | {rate:.3f} | {ratio:.3f} |")
+                             "ratio": ratio, "above_ceiling": fired})
+                shown = "" if np.isnan(fired) else f"{fired:.2f}"
+                lines.append(f"| {family} | {k} | {name} | {rate:.3f} | {ratio:.3f} | {shown} |")
     print(save_results(args.stem, lines, rows))
 
 

@@ -26,6 +26,7 @@ POLICIES: dict[str, str] = {
     "oracle": "rrm.models.classical:OraclePolicy",
     "gfm": "rrm.models.gfm.policy:GFMPolicy",
     "gfm-wmmse": "rrm.models.gfm.policy:gfm_wmmse",
+    "gfm-ensemble": "rrm.models.gfm.policy:gfm_ensemble",
     "pcgnn": "rrm.models.gfm.policy:pcgnn",
     "diffusion": "rrm.models.diffusion.policy:DiffusionPolicy",
     "primal-dual": "rrm.models.diffusion.policy:PrimalDualPolicy",

@@ -18,10 +18,18 @@ import numpy as np
 import structlog
 import torch
 
+from rrm.core import physics
 from rrm.core.allocator import retain_freed_memory
 from rrm.core.errors import InvalidInput
 from rrm.core.objectives import Objective
 from rrm.core.types import Allocation, InterferenceState, PowerAllocation, State
+from rrm.models.gfm.adapt import (
+    ENSEMBLE_DB,
+    SnrCeiling,
+    best_by_utility,
+    binarised,
+    direct_inr_db_mean,
+)
 from rrm.models.gfm.backbone import GFMBackbone
 from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.frozen import freeze_power_model, run_frozen
@@ -60,6 +68,16 @@ class GFMPolicy(Policy):
             models (training) and PCGNN always run eager.
         shift_threshold: shift score above which ``gfm-wmmse`` replaces the
             model's answer by a full WMMSE run (``refine_iterations > 0`` only).
+            The score is that of the snapshot as reported, before any adaptation.
+        snr_ceiling: 6 dB above the largest mean direct INR of the checkpoint's training
+            snapshots (``shift_stats``), also decide the snapshot with every gain
+            attenuated back into that range and keep the best answer
+            (:class:`rrm.models.gfm.adapt.SnrCeiling`; the identity inside the range;
+            no effect without statistics).
+        ensemble: on every snapshot, also try common scalings inside the range,
+            binarised answers and full reuse, and keep the best
+            (:mod:`rrm.models.gfm.adapt`; off: it changes decisions inside the range and
+            costs one forward pass per scaling).
     """
 
     batches_slots = True
@@ -67,13 +85,16 @@ class GFMPolicy(Policy):
     def __init__(self, checkpoint: str | Path | None = None, threads: int = 1,
                  refine_iterations: int = 0, *, name: str = "gfm",
                  model: GFMPowerModel | None = None, frozen: bool = True,
-                 shift_threshold: float = SHIFT_THRESHOLD) -> None:
+                 shift_threshold: float = SHIFT_THRESHOLD, snr_ceiling: bool = True,
+                 ensemble: bool = False) -> None:
         super().__init__(name)
         torch.set_num_threads(threads)
         retain_freed_memory()  # K^2 intermediates: no page faults per slot (rrm.core.allocator)
         self._refiner = _refiner(refine_iterations)
         self._full_wmmse = WmmsePolicy() if self._refiner is not None else None
         self.shift_threshold = shift_threshold
+        self.snr_ceiling, self.ensemble = snr_ceiling, ensemble
+        self._ceilings: dict[Path, SnrCeiling | None] = {IN_MEMORY: None}
         self._models: dict[Path, GFMPowerModel] = {}
         self._frozen = frozen and model is None
         self._graphs: dict[Path, torch.jit.ScriptModule | None] = {}
@@ -103,7 +124,9 @@ class GFMPolicy(Policy):
             self.version = str(meta.get("sha256", ""))[:12]
             self._graphs[path] = self._freeze(loaded)  # at load, not in a slot
             stats = meta.get("shift_stats")
-            self._stats[path] = None if stats is None else ShiftStats.from_json(stats)
+            parsed = None if stats is None else ShiftStats.from_json(stats)
+            self._stats[path] = parsed
+            self._ceilings[path] = None if parsed is None else SnrCeiling.from_stats(parsed)
         model = self._models[path]
         switchable = model.head.prompt is not None
         return model, objective if switchable and objective in PROMPTS else "sum"
@@ -164,7 +187,7 @@ class GFMPolicy(Policy):
         return score[0] if single else score
 
     def _powers(self, state: InterferenceState, objective: Objective) -> np.ndarray:
-        power = self._model_powers(state, objective.name)
+        power = self._model_powers(state, objective)
         if self._refiner is None or self._full_wmmse is None:
             return power
         refined = np.array(self._refiner.decide_warm(state, objective, power).power_w)
@@ -180,22 +203,75 @@ class GFMPolicy(Policy):
         return refined
 
     @torch.inference_mode()
-    def _model_powers(self, state: InterferenceState, objective: str) -> np.ndarray:
-        model, prompt = self._model_for(objective)
-        graph = self._graphs.get(self._path_for(objective))
+    def _model_powers(self, state: InterferenceState, objective: Objective) -> np.ndarray:
+        """The model's powers ``[..., K]`` W, adapted where the input lies above the trained
+        SNR range (:mod:`rrm.models.gfm.adapt`)."""
         gains = np.asarray(state.gains, dtype=np.float64)
         single = gains.ndim == 2
-        g = torch.from_numpy(gains[None] if single else gains)
+        g = gains[None] if single else gains  # (B, K, K)
         b, k = g.shape[0], g.shape[-1]
-        mask = None if state.csi_mask is None else torch.from_numpy(
-            np.broadcast_to(np.asarray(state.csi_mask, bool), g.shape).copy())
+        mask = None if state.csi_mask is None else np.broadcast_to(
+            np.asarray(state.csi_mask, bool), g.shape)
         noise = state.noise_per_link.reshape(b, k)
         pmax = state.pmax_per_link.reshape(b, k)
-        batch = graph_batch(g, torch.from_numpy(noise.copy()), torch.from_numpy(pmax.copy()),
-                            mask)
-        out = model(batch, prompt) if graph is None else run_frozen(graph, batch, prompt)
-        power = np.clip(out.numpy(), 0.0, pmax)
+        power = self._forward(g, noise, pmax, mask, objective.name)  # (B, K)
+        attenuations = self._attenuations(g, noise, pmax)  # (B, M) dB or None
+        if attenuations is not None:
+            power = self._adapted(power, attenuations, (g, noise, pmax, mask), objective)
         return power[0] if single else power
+
+    def _forward(self, gains: np.ndarray, noise: np.ndarray, pmax: np.ndarray,
+                 mask: np.ndarray | None, objective: str) -> np.ndarray:
+        """One forward pass: ``gains (B, K, K)``, ``noise``/``pmax (B, K)`` W, ``mask (B, K, K)``
+        -> powers ``(B, K)`` W within ``[0, pmax]``."""
+        model, prompt = self._model_for(objective)
+        graph = self._graphs.get(self._path_for(objective))
+        batch = graph_batch(torch.from_numpy(gains), torch.from_numpy(noise.copy()),
+                            torch.from_numpy(pmax.copy()),
+                            None if mask is None else torch.from_numpy(mask.copy()))
+        out = model(batch, prompt) if graph is None else run_frozen(graph, batch, prompt)
+        return np.clip(out.numpy(), 0.0, pmax)
+
+    def _attenuations(self, gains: np.ndarray, noise: np.ndarray,
+                      pmax: np.ndarray) -> np.ndarray | None:
+        """Common attenuations ``(B, M)`` dB to try per snapshot (0: none); None: nothing
+        to try for any snapshot (the model's answer stands as it is)."""
+        columns = []
+        ceiling = self._ceilings.get(self._path_for("sum")) if self.snr_ceiling else None
+        if ceiling is not None:
+            d0 = direct_inr_db_mean(gains, noise, pmax)  # (B,) dB
+            if (d0 > ceiling.threshold_db).any():  # else: the identity, nothing more to do
+                columns.append(ceiling.attenuations_db(d0))  # (B, 3)
+        if self.ensemble:
+            columns.append(np.broadcast_to(np.asarray(ENSEMBLE_DB), (len(gains), len(ENSEMBLE_DB))))
+        return np.concatenate(columns, axis=-1) if columns else None
+
+    def _adapted(self, power: np.ndarray, attenuations: np.ndarray,
+                 snapshot: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+                 objective: Objective) -> np.ndarray:
+        """``power (B, K)`` replaced, on the snapshots with an attenuation to try, by the
+        best of it and the model's answers to the attenuated inputs (module
+        :mod:`rrm.models.gfm.adapt`), ranked by ``objective`` under the reported CSI."""
+        gains, noise, pmax, mask = snapshot
+        rows = np.asarray(attenuations.any(-1), bool)  # (B,)
+        sub = attenuations[rows].T  # (M, r)
+        m, r, k = sub.shape[0], sub.shape[1], gains.shape[-1]
+        scaled = gains[rows][None] * 10.0 ** (-sub / 10.0)[:, :, None, None]  # (M, r, K, K)
+
+        def tiled(x: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(x[rows], (m, *x[rows].shape)).reshape(m * r, *x.shape[1:])
+
+        out = self._forward(scaled.reshape(m * r, k, k), tiled(noise), tiled(pmax),
+                            None if mask is None else tiled(mask), objective.name)
+        candidates = [power[rows][None], out.reshape(m, r, k)]
+        if self.ensemble:
+            candidates.append(np.stack(binarised(power[rows], pmax[rows])))
+        reported = gains[rows] if mask is None else physics.apply_csi_mask(gains[rows], mask[rows])
+        adapted = power.copy()
+        adapted[rows] = best_by_utility(np.concatenate(candidates), reported, noise[rows],
+                                        _rows_of(objective, rows))
+        return adapted
+
 
 def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
               refine_iterations: int = 10, *, name: str = "gfm-wmmse",
@@ -204,6 +280,14 @@ def gfm_wmmse(checkpoint: str | Path | None = None, threads: int = 1,
     WMMSE run where the shift score is above ``shift_threshold``)."""
     return GFMPolicy(checkpoint, threads, refine_iterations, name=name,
                      shift_threshold=shift_threshold)
+
+
+def gfm_ensemble(checkpoint: str | Path | None = None, threads: int = 1, *,
+                 name: str = "gfm-ensemble") -> GFMPolicy:
+    """``gfm`` with the test-time ensemble on every snapshot: the model's answers to common
+    gain scalings, their binarised versions and full reuse, the best under the reported
+    CSI kept (:mod:`rrm.models.gfm.adapt`; never below the model alone nor full reuse)."""
+    return GFMPolicy(checkpoint, threads, name=name, ensemble=True)
 
 
 def pcgnn(checkpoint: str | Path | None = None, threads: int = 1, *,
@@ -233,6 +317,14 @@ def _stack(group: Sequence[InterferenceState], k: int) -> InterferenceState:
         np.stack([s.noise_per_link for s in group]),
         np.stack([s.pmax_per_link for s in group]),
         masks)
+
+
+def _rows_of(objective: Objective, rows: np.ndarray) -> Objective:
+    """``objective`` for the snapshots ``rows`` of a batch (per-snapshot ``wsr`` weights)."""
+    weights = objective.weights
+    if weights is None or np.ndim(weights) < 2:
+        return objective
+    return objective.with_weights(np.asarray(weights)[rows])
 
 
 def _refiner(iterations: int) -> WmmsePolicy | None:
