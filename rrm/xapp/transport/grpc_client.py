@@ -84,7 +84,7 @@ class GrpcE2Client:
         self.limits = limits or SizeLimits()
         self.subscribe_timeout_s = subscribe_timeout_s
         self.abandon: threading.Event | None = None  # set: connect/subscribe waits give up
-        self._ready_ended = -1.0  # when the last connect wait ended (monotonic s)
+        self._ready_cancelled = -1.0  # when a connect wait was last given up (monotonic s)
         self.queue: DropOldestQueue[Arrival] = DropOldestQueue(queue_slots, queue_bytes)
         self.superseded = 0  # indications left queued when the client was closed
         self.broken = ""  # why the stream ended; empty while it is open
@@ -139,8 +139,8 @@ class GrpcE2Client:
                 except grpc.FutureTimeoutError:
                     continue
         finally:
-            ready.cancel()
-            self._ready_ended = time.monotonic()
+            if ready.cancel():  # given up (stop, timeout): grpc's poll thread still runs
+                self._ready_cancelled = time.monotonic()
         hint = " (or the TLS handshake failed: check tls_* files)" if self.secure else ""
         raise TransportError(f"E2 node at {self.address} unreachable "
                              f"within {CONNECT_TIMEOUT_S:.1f} s{hint}")
@@ -233,9 +233,10 @@ class GrpcE2Client:
         try:
             self._cancel_stream()
             self.superseded += self.queue.clear()
-            # gRPC's connectivity poll thread (behind channel_ready_future) wakes every
-            # 0.2 s and dies with "Channel closed!" on a channel closed before then
-            time.sleep(max(0.0, self._ready_ended + GRPC_POLL_S - time.monotonic()))
+            # after a given-up connect wait, gRPC's connectivity poll thread (behind
+            # channel_ready_future) runs on for up to 0.2 s and dies with "Channel
+            # closed!" on a channel closed before then
+            time.sleep(max(0.0, self._ready_cancelled + GRPC_POLL_S - time.monotonic()))
         finally:
             self.channel.close()
 
