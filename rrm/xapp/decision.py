@@ -351,12 +351,32 @@ class Decider:
         (same K, within its budgets): what the loop serves for work it sheds under
         overload (``shed``; the node checks every control it applies)."""
         state, last = ind.state, self._last_power.get(ind.header.node_id)
-        if (last is None or not isinstance(state, InterferenceState) or np.ndim(state.gains) != 2
+        if (last is None or not self.sheddable(ind) or not isinstance(state, InterferenceState)
                 or last.shape != (state.num_links,)
                 or np.any(last > state.pmax_per_link) or np.any(last < 0)):
             return None
         return Decision(PowerAllocation(last.copy()), "previous", "shed",
                         "overload: the policy was skipped to meet the deadline")
+
+    @staticmethod
+    def sheddable(ind: IndicationMsg) -> bool:
+        """``ind`` has a cheapest answer (:meth:`cheapest`): one snapshot of an
+        interference network."""
+        return isinstance(ind.state, InterferenceState) and np.ndim(ind.state.gains) == 2
+
+    def cheapest(self, ind: IndicationMsg) -> Decision | None:
+        """What the loop serves for work it sheds under overload (fallback reason
+        ``shed``), without running the policy: the node's previous powers
+        (:meth:`previous`), else full reuse (every link at its ``Pmax``, always
+        within the budgets); None when ``ind`` is not :meth:`sheddable`."""
+        previous = self.previous(ind)
+        if previous is not None or not self.sheddable(ind):
+            return previous
+        assert isinstance(ind.state, InterferenceState)
+        pmax = np.array(ind.state.pmax_per_link, dtype=np.float64)  # [K] W, a copy
+        return Decision(PowerAllocation(pmax), "full-reuse", "shed",
+                        "overload: the policy was skipped to meet the deadline "
+                        "(no previous decision of this node)")
 
     def _remember(self, ind: IndicationMsg, alloc: Allocation | Refusal) -> None:
         if isinstance(alloc, PowerAllocation):
