@@ -384,11 +384,12 @@ def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") 
               "On-time = answers sent before their deadline (the policy's or, shed, the "
               "cheapest); late = answers sent after it; dropped = indications not answered "
               "(by reason below); shed = on-time or late answers that skipped the policy; "
-              "all in the window. Load = 1-min load average when the run started.", "",
+              "policy/s = answers the policy decided (on time or late) per second; all in the "
+              "window. Load = 1-min load average when the run started.", "",
               "| transport | offered/s | " + " | ".join(
-                  f"on-time/s {v} | late {v} | dropped {v} | shed {v} | load {v}"
+                  f"on-time/s {v} | late {v} | dropped {v} | shed {v} | policy/s {v} | load {v}"
                   for v in names) + " |",
-              "|---|---|" + "---|" * (5 * len(names))]
+              "|---|---|" + "---|" * (6 * len(names))]
     realtime_groups = _groups(rows, "realtime")
     for (t, _n, p), g in realtime_groups.items():
         cells = []
@@ -397,7 +398,7 @@ def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") 
             cells += [_fmt(r.get("on_time_per_s")), str(r.get("late", "-")),
                       str(r.get("dropped", "-")),
                       str(r.get("window_reasons", {}).get("shed", "-" if not r else 0)),
-                      _fmt(r.get("load_1min"), ".1f")]
+                      _fmt(_policy_per_s(r)), _fmt(r.get("load_1min"), ".1f")]
         lines.append(f"| {t} | {p} | " + " | ".join(cells) + " |")
     lines += ["", "Dropped in the window by reason:", "",
               "| transport | offered/s | " + " | ".join(names) + " |",
@@ -408,6 +409,14 @@ def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") 
                  for v in names]
         lines.append(f"| {t} | {p} | " + " | ".join(cells) + " |")
     return save_results(stem, lines, rows)
+
+
+def _policy_per_s(row: dict[str, Any]) -> float | None:
+    """Answers in a real-time window the policy decided (not shed), per second."""
+    if "answered" not in row or not row.get("window_s"):
+        return None
+    shed = row.get("window_reasons", {}).get("shed", 0)
+    return float(row["answered"] - shed) / row["window_s"]
 
 
 def _groups(rows: list[dict[str, Any]], mode: str) -> dict[tuple[Any, ...], dict[str, dict]]:

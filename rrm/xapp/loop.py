@@ -2,8 +2,10 @@
 
 One :class:`SlotLoop` serves one subscription. Every indication gets exactly
 one answer (a control or a refusal) unless it is a duplicate or stale (same
-or older sequence number on its channel), which is dropped and counted:
-the loop never answers the same indication twice. The transport hands over
+or older sequence number on its channel), or the overload policy drops it
+(past its deadline, replaced by a newer one of its node, no time left even
+for its cheapest answer: :mod:`rrm.xapp.admission`); each of those is dropped
+and counted once: the loop never answers the same indication twice. The transport hands over
 indications already decoded (or the refusal that answers them); recording
 and reference comparisons are observers (:mod:`rrm.xapp.observer`), not loop work.
 
@@ -183,11 +185,13 @@ class SlotLoop:
             for received in plan.first:
                 self._answer_live(received)
             decided = [r.indication for r in plan.decided if r.indication is not None]
-            if min(len(decided), self.max_batch) > 1:
+            # under overload even a lone one takes the batched path (inline, no pool wait)
+            min_batch = 1 if plan.shed or plan.no_time else 2
+            n = min(len(decided), self.max_batch)
+            if self.max_batch > 1 and self.decider.policy.batches_slots and n >= min_batch:
                 t0 = time.perf_counter()
-                self.decider.prefetch(decided[:self.max_batch])
-                pass_s = time.perf_counter() - t0
-                self.costs = self.costs.after_pass(pass_s / min(len(decided), self.max_batch))
+                self.decider.prefetch(decided[:n], min_batch=min_batch)
+                self.costs = self.costs.after_pass((time.perf_counter() - t0) / n)
             for received in plan.decided:
                 self._answer_live(received)
         finally:
@@ -299,10 +303,12 @@ class SlotLoop:
             return
         if received.indication is None or isinstance(d.answer, Refusal):
             return
-        # the batch share was spent before this call, in the batched pass (learnt there)
+        # a batch share was spent before this call, in the pass (learnt there); a pool
+        # wait cut at its budget (guard "deadline") measures the budget, not the policy
         own_policy_s = d.policy_s - d.batch_s
+        learnt = not d.batch_s and d.fallback_reason != "deadline"
         self.costs = self.costs.after_decided(answer_s - own_policy_s,
-                                              None if d.batch_s else own_policy_s)
+                                              own_policy_s if learnt else None)
         node = received.header.node_id
         self._turn += 1
         self._decided_at.pop(node, None)
