@@ -93,6 +93,7 @@ class Window:
         self.cpu: dict[int, float] = {}
         self.own_cpu: dict[int, float] = {}  # this process's CPU s (xApp; + node in-process)
         self.dropped: dict[int, int] = {}
+        self.reasons: dict[int, dict[str, int]] = {}  # drops by reason, then sheds
         stats.latency_ms = Stamped(stats, self._mark, (self.warm, self.end)
                                    if self.lockstep else ())
         self.t0 = time.perf_counter()
@@ -117,6 +118,7 @@ class Window:
 
     def _snapshot(self, key: int) -> None:
         self.dropped[key] = sum(self.stats.dropped.values())
+        self.reasons[key] = {**self.stats.dropped, "shed": self.stats.fallbacks["shed"]}
         self.own_cpu[key] = time.process_time()
         if self.cpu_of is not None:
             self.cpu[key] = self.cpu_of()
@@ -147,12 +149,18 @@ class Window:
                      if all(k in self.cpu for k in keys) else None)
             own_s = (self.own_cpu[keys[1]] - self.own_cpu[keys[0]]
                      if all(k in self.own_cpu for k in keys) else None)
+            in_window = (_diff(self.reasons[keys[1]], self.reasons[keys[0]])
+                         if all(k in self.reasons for k in keys) else {})
+        if self.lockstep:
+            in_window = {}
         lat = np.asarray([a[1] for a in window]) if window else np.zeros(1)
         answered = len(window)
         return {"answered": answered, "on_time": answered - late, "window_s": seconds,
                 "decisions_per_s": answered / seconds,
                 "on_time_per_s": (answered - late) / seconds, "late": late,
                 "dropped": dropped, "dropped_by_reason": dict(self.stats.dropped),
+                # real time: drops by reason and answers shed, in the window
+                "window_reasons": in_window,
                 "fallbacks": dict(self.stats.fallbacks),
                 "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
                 "node_cpu_ms_per_decision": (None if cpu_s is None or not answered
@@ -161,6 +169,11 @@ class Window:
                                              else 1e3 * own_s / answered),
                 # the loop's time sending a control (before #18: its round trip), mean ms
                 "send_ms": _mean_stage(self.stats, "send")}
+
+
+def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    """``after - before`` per key, the keys that changed."""
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
 def _mean_stage(stats: Any, stage: str) -> float | None:
@@ -251,9 +264,12 @@ def run_child(tree: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def grid(quick: bool, realtime: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """Lockstep configurations and the real-time sweep (8 nodes, gfm), the issue's
-    headline figures first; ``quick``: 8 nodes only, in-process real time only."""
+def grid(quick: bool, realtime: tuple[str, ...] | None = None,
+         loads: tuple[int, ...] = LOADS,
+         policies: tuple[str, ...] = ("gfm", "full-reuse")) -> list[dict[str, Any]]:
+    """Lockstep configurations and the real-time sweep (8 nodes, gfm, ``loads``
+    indications/s), the issue's headline figures first; ``quick``: 8 nodes only,
+    in-process real time only; ``policies``: of the lockstep rows."""
     specs: list[dict[str, Any]] = []
 
     def lockstep(transport: str, nodes: int, policy: str) -> None:
@@ -265,10 +281,10 @@ def grid(quick: bool, realtime: tuple[str, ...] | None = None) -> list[dict[str,
                       "answers": answers})
 
     for transport in ("inproc", "zmq", "grpc"):
-        for policy in ("gfm", "full-reuse"):
+        for policy in policies:
             lockstep(transport, 8, policy)
     for transport in realtime or (("inproc",) if quick else ("inproc", "zmq")):
-        for load in LOADS:  # indications/s offered by 8 nodes
+        for load in loads:  # indications/s offered by 8 nodes
             slot_ms = round(8e3 / load, 2)
             specs.append({"mode": "realtime", "transport": transport, "nodes": 8,
                           "policy": "gfm", "lockstep": False, "slot_ms": slot_ms,
@@ -276,7 +292,7 @@ def grid(quick: bool, realtime: tuple[str, ...] | None = None) -> list[dict[str,
     if not quick:
         for transport in ("inproc", "zmq", "grpc"):
             for nodes in (1, 4, 16):
-                for policy in ("gfm", "full-reuse"):
+                for policy in policies:
                     lockstep(transport, nodes, policy)
     return specs
 
@@ -296,6 +312,14 @@ def main() -> None:
     parser.add_argument("--lockstep-only", default="",
                         help="only the 8-node lockstep rows of these transports (comma-"
                              "separated), written to throughput_lockstep.md")
+    parser.add_argument("--loads", default="",
+                        help="comma-separated offered loads of the real-time sweep "
+                             f"(indications/s; default {','.join(map(str, LOADS))})")
+    parser.add_argument("--lockstep-policies", default="gfm,full-reuse",
+                        help="comma-separated policies of the lockstep rows ('': none)")
+    parser.add_argument("--stem", default="",
+                        help="results file stem under bench/results (default: throughput, "
+                             "throughput_lockstep with --lockstep-only)")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -309,7 +333,9 @@ def main() -> None:
     if args.window_ms:
         versions.append(("after+window", str(HERE), args.window_ms))
     realtime = tuple(t for t in args.realtime_transports.split(",") if t) or None
-    specs = grid(args.quick, realtime)
+    loads = tuple(int(x) for x in args.loads.split(",") if x) or LOADS
+    specs = grid(args.quick, realtime, loads,
+                 tuple(p for p in args.lockstep_policies.split(",") if p))
     if args.lockstep_only:
         keep = args.lockstep_only.split(",")
         specs = [s for s in specs if s["mode"] == "lockstep" and s["nodes"] == 8
@@ -324,7 +350,7 @@ def main() -> None:
                    **run_child(tree, {**spec, "window_ms": window_ms})}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    stem = "throughput_lockstep" if args.lockstep_only else "throughput"
+    stem = args.stem or ("throughput_lockstep" if args.lockstep_only else "throughput")
     print(write(rows, time.perf_counter() - t0, stem), end="")
 
 
@@ -339,10 +365,10 @@ def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") 
              if any(v in g for g in groups.values()) or v != "after+window"]
     window = next((r["window_ms"] for r in rows if r.get("window_ms")), 0)
     loads = [r["load_1min"] for r in rows if "load_1min" in r]
-    lines = ["# Slot-loop throughput and overload, before / after #18", "", machine_line(), "",
+    lines = ["# Slot-loop throughput and overload, before / after", "", machine_line(), "",
              f"K = {K}. Command: `python bench/bench_throughput.py " + " ".join(sys.argv[1:])
              + f"` ({seconds:.0f} s). Before = main at the branch point, after = this branch "
-             "(controls pipelined, no batching window)"
+             "(no batching window)"
              + (f", after+window = this branch with batch_window_ms = {window:g}" if window
                 else "") + "; alternating per configuration in one run. Machine load (1-min "
              f"load average when each child started): {min(loads, default=0):.1f}-"
@@ -366,19 +392,42 @@ def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") 
         lines.append(f"| {t} | {n} | {p} | " + " | ".join(cells) + " |")
     lines += ["", "## Real time, 8 nodes, gfm: on-time decisions/s by offered load", "",
               f"Window: {REALTIME_WINDOW_S:.0f} s after {REALTIME_WARM_S:.0f} s of warm-up. "
-              "Late = answers sent after the deadline; dropped = indications taken off the "
-              "queue after their deadline and not answered, in the window.", "",
+              "On-time = answers sent before their deadline (the policy's or, shed, the "
+              "cheapest); late = answers sent after it; dropped = indications not answered "
+              "(by reason below); shed = on-time or late answers that skipped the policy; "
+              "policy/s = answers the policy decided (on time or late) per second; all in the "
+              "window. Load = 1-min load average when the run started.", "",
               "| transport | offered/s | " + " | ".join(
-                  f"on-time/s {v} | late {v} | dropped {v}" for v in names) + " |",
-              "|---|---|" + "---|" * (3 * len(names))]
-    for (t, _n, p), g in _groups(rows, "realtime").items():
+                  f"on-time/s {v} | late {v} | dropped {v} | shed {v} | policy/s {v} | load {v}"
+                  for v in names) + " |",
+              "|---|---|" + "---|" * (6 * len(names))]
+    realtime_groups = _groups(rows, "realtime")
+    for (t, _n, p), g in realtime_groups.items():
         cells = []
         for v in names:
             r = g.get(v, {})
             cells += [_fmt(r.get("on_time_per_s")), str(r.get("late", "-")),
-                      str(r.get("dropped", "-"))]
+                      str(r.get("dropped", "-")),
+                      str(r.get("window_reasons", {}).get("shed", "-" if not r else 0)),
+                      _fmt(_policy_per_s(r)), _fmt(r.get("load_1min"), ".1f")]
+        lines.append(f"| {t} | {p} | " + " | ".join(cells) + " |")
+    lines += ["", "Dropped in the window by reason:", "",
+              "| transport | offered/s | " + " | ".join(names) + " |",
+              "|---|---|" + "---|" * len(names)]
+    for (t, _n, p), g in realtime_groups.items():
+        cells = [", ".join(f"{k} {n}" for k, n in sorted(
+            g.get(v, {}).get("window_reasons", {}).items()) if k != "shed") or "-"
+                 for v in names]
         lines.append(f"| {t} | {p} | " + " | ".join(cells) + " |")
     return save_results(stem, lines, rows)
+
+
+def _policy_per_s(row: dict[str, Any]) -> float | None:
+    """Answers in a real-time window the policy decided (not shed), per second."""
+    if "answered" not in row or not row.get("window_s"):
+        return None
+    shed = row.get("window_reasons", {}).get("shed", 0)
+    return float(row["answered"] - shed) / row["window_s"]
 
 
 def _groups(rows: list[dict[str, Any]], mode: str) -> dict[tuple[Any, ...], dict[str, dict]]:

@@ -132,11 +132,16 @@ class Decider:
 
         A policy waited for on the worker gets ``budget_s`` less a reserve for the
         fallback (1.5 x its running average), so a late answer still leaves time
-        for one; an inline answer is judged against the whole ``budget_s``: it is
-        in hand, and sending it beats any fallback (at N = 400 a WMMSE fallback
-        outlasts the slot, so its reserve would starve every later slot).
+        for one; an inline answer, or one from the slot's batched pass
+        (:meth:`prefetch`), is judged against the whole ``budget_s``: it is in
+        hand, and sending it beats any fallback (at N = 400 a WMMSE fallback
+        outlasts the slot, so its reserve would starve every later slot; under
+        overload a reserve grown by fallbacks would trip every later answer).
         """
         inline = self._inline(ind)
+        # an answer in hand (inline, or from the slot's batched pass) is judged against
+        # the whole budget: sending it beats any fallback
+        in_hand = inline or ind.header in self._prefetched
         full_budget_s = budget_s
         budget_s = max(budget_s - 1.5 * self.fallback_s_avg, 0.0)
         limit = check_input(ind.state, self.guards)
@@ -154,7 +159,7 @@ class Decider:
         t1 = time.perf_counter()
         if alloc is not None and not verdict_guard:
             ctx = DecisionContext(ind.state, alloc, objective, t1 - t0,
-                                  full_budget_s if inline else budget_s,
+                                  full_budget_s if in_hand else budget_s,
                                   self.policy.time_sharing, self._shift_score(ind))
             verdict = check_decision(ctx, self.guards)
             verdict_guard, detail = verdict.guard, verdict.detail
@@ -176,7 +181,7 @@ class Decider:
     def _inline(self, ind: IndicationMsg) -> bool:
         """The policy answers ``ind`` inline (duck-typed policies may lack the hooks)."""
         if self._prefetched and ind.header in self._prefetched:
-            return False  # decided with its slot's batch: judged as before
+            return False  # decided with its slot's batch (in hand: see decide)
         answers_inline = getattr(self.policy, "answers_inline", None)
         if answers_inline is not None:
             return bool(answers_inline(ind.state))
@@ -230,7 +235,7 @@ class Decider:
             return None
         return None if score is None else float(np.max(score))
 
-    def prefetch(self, inds: list[IndicationMsg]) -> None:
+    def prefetch(self, inds: list[IndicationMsg], min_batch: int = 2) -> None:
         """Decide several indications together when the policy ``batches_slots``.
 
         The policy's :meth:`~rrm.models.policy.Policy.decide_batch` answers (e.g.
@@ -238,10 +243,13 @@ class Decider:
         :meth:`decide` takes each for its indication, where the guards check it
         as any other answer. A failing batch only costs the batch: each
         indication is then decided on its own. Replaces what an earlier
-        prefetch left unclaimed.
+        prefetch left unclaimed. ``min_batch``: fewer indications are left to
+        :meth:`decide` (1: even one is decided here, on the calling thread: what
+        the loop does under overload, where a pool hop and a timed-out wait
+        followed by a WMMSE fallback cost more than the pass itself).
         """
         self._prefetched, self._scores = {}, {}
-        if not self.policy.batches_slots or len(inds) < 2:
+        if not self.policy.batches_slots or len(inds) < max(min_batch, 1):
             return
         t0 = time.perf_counter()
         try:
@@ -351,12 +359,32 @@ class Decider:
         (same K, within its budgets): what the loop serves for work it sheds under
         overload (``shed``; the node checks every control it applies)."""
         state, last = ind.state, self._last_power.get(ind.header.node_id)
-        if (last is None or not isinstance(state, InterferenceState) or np.ndim(state.gains) != 2
+        if (last is None or not self.sheddable(ind) or not isinstance(state, InterferenceState)
                 or last.shape != (state.num_links,)
                 or np.any(last > state.pmax_per_link) or np.any(last < 0)):
             return None
         return Decision(PowerAllocation(last.copy()), "previous", "shed",
                         "overload: the policy was skipped to meet the deadline")
+
+    @staticmethod
+    def sheddable(ind: IndicationMsg) -> bool:
+        """``ind`` has a cheapest answer (:meth:`cheapest`): one snapshot of an
+        interference network."""
+        return isinstance(ind.state, InterferenceState) and np.ndim(ind.state.gains) == 2
+
+    def cheapest(self, ind: IndicationMsg) -> Decision | None:
+        """What the loop serves for work it sheds under overload (fallback reason
+        ``shed``), without running the policy: the node's previous powers
+        (:meth:`previous`), else full reuse (every link at its ``Pmax``, always
+        within the budgets); None when ``ind`` is not :meth:`sheddable`."""
+        previous = self.previous(ind)
+        if previous is not None or not self.sheddable(ind):
+            return previous
+        assert isinstance(ind.state, InterferenceState)
+        pmax = np.array(ind.state.pmax_per_link, dtype=np.float64)  # [K] W, a copy
+        return Decision(PowerAllocation(pmax), "full-reuse", "shed",
+                        "overload: the policy was skipped to meet the deadline "
+                        "(no previous decision of this node)")
 
     def _remember(self, ind: IndicationMsg, alloc: Allocation | Refusal) -> None:
         if isinstance(alloc, PowerAllocation):

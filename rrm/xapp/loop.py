@@ -2,8 +2,10 @@
 
 One :class:`SlotLoop` serves one subscription. Every indication gets exactly
 one answer (a control or a refusal) unless it is a duplicate or stale (same
-or older sequence number on its channel), which is dropped and counted:
-the loop never answers the same indication twice. The transport hands over
+or older sequence number on its channel), or the overload policy drops it
+(past its deadline, replaced by a newer one of its node, no time left even
+for its cheapest answer: :mod:`rrm.xapp.admission`); each of those is dropped
+and counted once: the loop never answers the same indication twice. The transport hands over
 indications already decoded (or the refusal that answers them); recording
 and reference comparisons are observers (:mod:`rrm.xapp.observer`), not loop work.
 
@@ -53,10 +55,13 @@ from rrm.xapp.transport.inflight import MAX_INFLIGHT_CONTROLS, ControlPipe, Sett
 log = structlog.get_logger("rrm.xapp.loop")
 LATENCY_WINDOW = 100_000  # slots kept for percentiles
 MAX_BATCH = 32  # queued indications decided together (one batched forward pass per size)
+# queued indications taken per turn: a node's older ones are replaced by its newest, so the
+# loop answers the freshest CSI instead of draining a backlog oldest first
+MAX_DRAIN = 128
 # (channel, node) streams whose last sequence number is kept; the least recently seen
 # is forgotten beyond this (a real subscription has a handful)
 MAX_TRACKED_STREAMS = 4096
-SEQ_MODULUS = 1 << 64  # sequence numbers are uint64 on the wire
+SEQ_MODULUS = admission.SEQ_MODULUS  # sequence numbers are uint64 on the wire
 
 
 @dataclass
@@ -135,11 +140,13 @@ class SlotLoop:
         self.stats = stats or LoopStats()
         # kept across reconnects by the caller, so a resumed channel's repeats are caught
         self._last_seq = {} if last_seq is None else last_seq
-        # overload (see _shed): running averages of one answer's loop time outside a
-        # batched pass and of one indication's share of that pass, seconds
-        self._answer_s = 0.0
-        self._batch_s = 0.0
-        self._shed: set[Header] = set()
+        # overload (docs/architecture.md, "Overload"): running cost averages, the
+        # headers served their cheapest answer this turn, and per node the turn of its
+        # last policy decision (the node decided longest ago keeps the policy first)
+        self.costs = admission.Costs()
+        self._shed: frozenset[Header] = frozenset()
+        self._decided_at: dict[str, int] = {}
+        self._turn = 0
         self.channel_id, self.node_ids = channel_id, node_ids
         self._client_drops: Counter[str] = Counter()  # the transport's counts already taken
 
@@ -163,17 +170,40 @@ class SlotLoop:
             if first is None:
                 self._settle(self.pipe.collect())
                 continue
-            room = self.max_batch if max_slots is None else max_slots - self.stats.slots
-            batch = [first, *admission.queued(self.client, min(self.max_batch, room) - 1)]
-            batch = self._live(self._gather(batch, min(self.max_batch, room)))
-            self._shed = self._to_shed(batch)
-            decided = [r.indication for r in batch
-                       if r.indication is not None and r.header not in self._shed]
-            if len(decided) > 1:
-                self.decider.prefetch(decided)
-            for received in batch:
-                self.process(received)
-            self._shed = set()
+            room = MAX_DRAIN if max_slots is None else max_slots - self.stats.slots
+            batch = [first, *admission.queued(self.client, min(MAX_DRAIN, room) - 1)]
+            self._serve(self._plan(self._gather(batch, min(self.max_batch, room))))
+
+    def _serve(self, plan: admission.Plan) -> None:
+        """Answer a turn's plan: the cheap answers, then one batched pass, then the
+        decided answers; one whose deadline passed meanwhile is dropped (``expired``)."""
+        self._shed = plan.shed
+        # a path the plan shut is measured again soon (admission.Costs.aged)
+        self.costs = self.costs.aged(decided=bool(plan.shed) and not plan.decided,
+                                     cheap=bool(plan.no_time) and not plan.shed)
+        try:
+            for received in plan.first:
+                self._answer_live(received)
+            decided = [r.indication for r in plan.decided if r.indication is not None]
+            # under overload even a lone one takes the batched path (inline, no pool wait)
+            min_batch = 1 if plan.shed or plan.no_time else 2
+            n = min(len(decided), self.max_batch)
+            if self.max_batch > 1 and self.decider.policy.batches_slots and n >= min_batch:
+                t0 = time.perf_counter()
+                self.decider.prefetch(decided[:n], min_batch=min_batch)
+                self.costs = self.costs.after_pass((time.perf_counter() - t0) / n)
+            for received in plan.decided:
+                self._answer_live(received)
+        finally:
+            self._shed = frozenset()
+
+    def _answer_live(self, received: Received) -> None:
+        """:meth:`process` ``received`` unless its deadline has passed: then it is dropped
+        (``expired``) without a round trip (the node would reject a late control)."""
+        if admission.expired(received, self.clock_ns()):
+            self._drop("expired")
+        else:
+            self.process(received)
 
     def _gather(self, batch: list[Received], limit: int) -> list[Received]:
         """``batch`` with what arrives within the batching window (docs/architecture.md,
@@ -181,21 +211,34 @@ class SlotLoop:
         # the subscription's nodes, or those answered so far (a bounded table)
         known = self.node_ids or {node for _, node in self._last_seq}
         return admission.gather(self.client, batch, limit, window_s=self.batch_window_s,
-                                clock_ns=self.clock_ns, cost_s=self._batch_s + self._answer_s,
-                                known=known)
+                                clock_ns=self.clock_ns,
+                                cost_s=self.costs.policy_s + self.costs.answer_s, known=known)
 
-    def _live(self, batch: list[Received]) -> list[Received]:
-        """``batch`` without the indications already past their deadline, dropped and
-        counted as ``expired`` (docs/architecture.md, "Overload")."""
+    def _plan(self, batch: list[Received]) -> admission.Plan:
+        """What this turn answers and how (docs/architecture.md, "Overload"): the
+        indications past their deadline are dropped (``expired``); when not all the
+        rest can be decided in time, a node's older indications behind its newest are
+        dropped too (``replaced``); :func:`rrm.xapp.admission.plan` sheds the rest or
+        drops those not even the cheapest answer would reach in time (``no_time``)."""
         live, expired = admission.split_expired(batch, self.clock_ns())
-        if expired:
-            self._drop("expired", expired)
-        return live
+        replaced = 0
+        plan = self._plan_live(live)
+        if plan.shed or plan.no_time:  # overload: only a node's freshest CSI is worth work
+            live, replaced = admission.latest(live, self._foreign)
+            plan = self._plan_live(live) if replaced else plan
+        for reason, n in (("expired", expired), ("replaced", replaced),
+                          ("no_time", len(plan.no_time))):
+            if n:
+                self._drop(reason, n)
+        return plan
 
-    def _to_shed(self, batch: list[Received]) -> set[Header]:
-        """Headers to serve their node's previous decision (``shed``), from the running
-        cost averages (docs/architecture.md, "Overload"; :func:`rrm.xapp.admission.to_shed`)."""
-        return admission.to_shed(batch, self.clock_ns(), self._batch_s, self._answer_s)
+    def _plan_live(self, live: list[Received]) -> admission.Plan:
+        """:func:`rrm.xapp.admission.plan` of ``live`` now, from the running costs."""
+        return admission.plan(
+            live, self.clock_ns(), self.costs,
+            sheddable=lambda r: r.indication is not None and self.decider.sheddable(
+                r.indication),
+            priority=lambda r: self._decided_at.get(r.header.node_id, 0))
 
     def _sync_drops(self) -> None:
         """Count what the transport lost since the last turn (queue evictions, garbage)."""
@@ -248,10 +291,30 @@ class SlotLoop:
         self._observe_stages(header, decision, received.received_ns, {
             "account": t3 - t2, "total": received.decode_s + decision.batch_s + t3 - t0},
             decision_stages=False)
-        self._answer_s = 0.9 * self._answer_s + 0.1 * (t2 - t0)
-        if decision.batch_s:
-            self._batch_s = 0.9 * self._batch_s + 0.1 * decision.batch_s
+        self._learn(received, decision, t2 - t0)
         return control
+
+    def _learn(self, received: Received, d: Decision, answer_s: float) -> None:
+        """Update the running costs with one answer's measured times (``answer_s``: in
+        :meth:`process` up to the send, s) and the node's turn of its last policy
+        decision."""
+        if d.fallback_reason == "shed":
+            self.costs = self.costs.after_cheap(answer_s)
+            return
+        if received.indication is None or isinstance(d.answer, Refusal):
+            return
+        # a batch share was spent before this call, in the pass (learnt there); a pool
+        # wait cut at its budget (guard "deadline") measures the budget, not the policy
+        own_policy_s = d.policy_s - d.batch_s
+        learnt = not d.batch_s and d.fallback_reason != "deadline"
+        self.costs = self.costs.after_decided(answer_s - own_policy_s,
+                                              own_policy_s if learnt else None)
+        node = received.header.node_id
+        self._turn += 1
+        self._decided_at.pop(node, None)
+        self._decided_at[node] = self._turn  # re-inserted: least recently decided first
+        if len(self._decided_at) > MAX_TRACKED_STREAMS:
+            del self._decided_at[next(iter(self._decided_at))]
 
     def _settle(self, settled: list[Settled[tuple[Received, Decision]]]) -> None:
         """Account the acks that came (observers see them) and count the lost or
@@ -283,9 +346,9 @@ class SlotLoop:
             detail = f"indication dequeued {-remaining_s * 1e3:.2f} ms after its deadline"
             return self._refusal(Cause.TIMER_EXPIRED, detail)
         if ind.header in self._shed:
-            previous = self.decider.previous(ind)
-            if previous is not None:
-                return previous
+            cheapest = self.decider.cheapest(ind)
+            if cheapest is not None:
+                return cheapest
         return self._decide(ind, remaining_s * self.deadline_fraction)
 
     def _refusal(self, cause: Cause, detail: str) -> Decision:
@@ -380,4 +443,4 @@ def newer(seq: int, last: int) -> bool:
     ``0 < (seq - last) mod 2^64 < 2^63``: 0 follows 2^64 - 1, and a number
     more than 2^63 ahead counts as old (a replay of the previous half-cycle).
     """
-    return 0 < (seq - last) % SEQ_MODULUS < SEQ_MODULUS // 2
+    return admission.serial_newer(seq, last)

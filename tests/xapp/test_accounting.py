@@ -143,7 +143,9 @@ class Acking:
         return Acked(AckMsg(request.header, Outcome.ACCEPTED), b"", b"")
 
 
-def test_under_overload_the_oldest_work_gets_its_previous_decision():
+def test_under_overload_the_work_that_cannot_be_decided_in_time_gets_its_cheapest_answer():
+    from rrm.xapp.admission import Costs
+
     decider = Decider(make_policy("full-reuse"), make_policy("wmmse"), GuardConfig(), "sum")
     client = Acking()
     frozen = time.time_ns()  # the loop's clock stands still: no deadline passes under load
@@ -152,14 +154,49 @@ def test_under_overload_the_oldest_work_gets_its_previous_decision():
     for node in ("a", "b"):  # a first decision per node: the policy's
         loop.process(_received(node, 1, 1.0, frozen))
     assert decider.previous(_received("c", 1, 1.0, frozen).indication) is None  # no history
-    loop._answer_s = 0.02  # measured cost of one answer: 20 ms
-    batch = [_received("a", 2, 0.01, frozen), _received("b", 2, 5.0, frozen)]
-    loop._shed = loop._to_shed(batch)
-    assert loop._shed == {batch[0].header}  # 10 ms left < 20 ms: shed; 5 s left: decided
-    for r in batch:
-        loop.process(r)
-    shed, decided = client.sent[-2], client.sent[-1]
+    loop.costs = Costs(policy_s=0.0, answer_s=0.02, cheap_s=1e-4)  # measured: 20 ms / answer
+    batch = [_received("a", 2, 0.01, frozen), _received("b", 2, 5.0, frozen),
+             _received("c", 2, 0.01, frozen)]
+    plan = loop._plan(batch)
+    # 10 ms left < 20 ms: a and c shed; 5 s left: b decided
+    assert plan.shed == {batch[0].header, batch[2].header}
+    loop._serve(plan)
+    shed, full, decided = client.sent[-3:]
     assert shed.policy == "previous" and shed.fallback_reason == "shed"
     np.testing.assert_array_equal(shed.decision.power_w, client.sent[0].decision.power_w)
+    assert full.policy == "full-reuse" and full.fallback_reason == "shed"  # c: no history
     assert decided.policy == "full-reuse" and not decided.fallback_reason
-    assert loop.stats.fallbacks == {"shed": 1}
+    assert loop.stats.fallbacks == {"shed": 2} and loop.stats.dropped == {}
+
+
+def test_under_overload_a_nodes_older_indications_behind_its_newest_are_replaced():
+    from rrm.xapp.admission import Costs
+
+    decider = Decider(make_policy("full-reuse"), make_policy("wmmse"), GuardConfig(), "sum")
+    client = Acking()
+    now = time.time_ns()
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(),  # type: ignore[arg-type]
+                    clock_ns=lambda: now)
+    batch = [_received("a", seq, 1.0, now) for seq in (1, 2, 3)] + [_received("b", 1, 1.0, now)]
+    loop._serve(loop._plan(batch))  # costs unknown: no overload, every one answered
+    assert len(client.sent) == 4 and loop.stats.dropped == {}
+    # 0.4 s per decision, 1 s left: deciding all 4 would be late, the newest 2 fit
+    loop.costs = Costs(policy_s=0.2, answer_s=0.2, cheap_s=0.01)
+    batch = [_received("a", seq, 1.0, now) for seq in (4, 5, 6)] + [_received("b", 2, 1.0, now)]
+    loop._serve(loop._plan(batch))
+    assert [(c.header.node_id, c.header.sequence_number) for c in client.sent[4:]] == [
+        ("a", 6), ("b", 2)]
+    assert loop.stats.dropped == {"replaced": 2} and loop.stats.fallbacks == {}
+
+
+def test_an_answer_whose_deadline_passes_before_it_is_sent_costs_no_round_trip():
+    decider = Decider(make_policy("full-reuse"), make_policy("wmmse"), GuardConfig(), "sum")
+    client = Acking()
+    clock = [time.time_ns()]
+    loop = SlotLoop(client, decider, XAppMetrics(), HealthState(),  # type: ignore[arg-type]
+                    clock_ns=lambda: clock[0])
+    batch = [_received("a", 1, 0.001, clock[0])]
+    plan = loop._plan(batch)
+    clock[0] += 2_000_000  # the pass took 2 ms: past the deadline
+    loop._serve(plan)
+    assert client.sent == [] and loop.stats.dropped == {"expired": 1}

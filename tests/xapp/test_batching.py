@@ -73,6 +73,35 @@ def test_a_batch_never_exceeds_max_batch_or_max_slots():
     assert loop.stats.slots == 7 and max(policy.batches) == 2
 
 
+def test_a_batched_answer_in_hand_is_sent_whatever_the_fallback_reserve():
+    # a fallback reserve (1.5 x 1 s) larger than the budget would leave a waited-for
+    # policy no time at all; an answer already computed in the slot's pass is sent
+    node = build_node(NodeSpec(num_links=4), "n0", seed=0, slot_period_s=10.0)
+    first, second = node.open_slot(), node.open_slot()
+    decider = Decider(BatchingPolicy(), make_policy("wmmse"), GuardConfig(), "sum")
+    decider.fallback_s_avg = 1.0
+    try:
+        decider.prefetch([first, second])
+        assert [decider.decide(i, budget_s=0.5).fallback_reason for i in (first, second)] \
+            == ["", ""]
+    finally:
+        decider.close()
+
+
+def test_under_overload_even_one_indication_takes_the_batched_path():
+    node = build_node(NodeSpec(num_links=4), "n0", seed=0, slot_period_s=10.0)
+    ind = node.open_slot()
+    policy = BatchingPolicy()
+    decider = Decider(policy, make_policy("wmmse"), GuardConfig(), "sum")
+    try:
+        decider.prefetch([ind])  # as without overload: left to decide (the worker)
+        decider.prefetch([ind], min_batch=1)
+        assert policy.batches == [1]
+        assert decider.decide(ind, budget_s=5.0).batch_s > 0 and policy.singles == []
+    finally:
+        decider.close()
+
+
 @pytest.fixture(scope="module")
 def gfm():
     return GFMPolicy()

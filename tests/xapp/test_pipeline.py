@@ -20,6 +20,7 @@ from rrm.core.wire.messages import (
 from rrm.models.policy import make_policy
 from rrm.sim.nodes import NodeSpec, build_node
 from rrm.sim.simulator import Simulator
+from rrm.xapp.admission import Costs
 from rrm.xapp.decision import Decider
 from rrm.xapp.guards import GuardConfig
 from rrm.xapp.health import HealthState
@@ -153,7 +154,7 @@ def test_the_window_never_waits_past_the_earliest_deadline():
     # a's deadline is 3 ms away: the 50 ms window is cut there (less the batch's cost)
     arrivals = [(0.000, "a", 0.003), (0.020, "b", 0)]
     client, _, loop = scripted_loop(arrivals, 0.050, frozenset("ab"))
-    loop._answer_s = 0.0005  # measured: 0.5 ms per answer
+    loop.costs = Costs(answer_s=0.0005)  # measured: 0.5 ms per answer
     loop.run(threading.Event(), max_slots=1)
     waited_s = (client.now_ns - client.t0) / 1e9
     assert waited_s <= 0.003 - 2 * 0.0005 + 1e-9
