@@ -103,7 +103,7 @@ def node_fading(rho: float) -> PowerFading:
     """The node's fading: block fading (``rho = 0``) as Exp(1) power draws, else Gauss-Markov.
 
     Block fading needs only ``|h|^2``: :class:`BlockFading` draws it directly at
-    about a third of the slot's former cost (issue #18 item 5; its seeded stream
+    about a quarter of the former draws' CPU (issue #18 item 5; its seeded stream
     differs from ``FadingProcess(0.0)``'s, the same Exp(1) law).
     """
     return BlockFading() if rho == 0.0 else FadingProcess(rho)
