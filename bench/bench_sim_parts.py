@@ -4,11 +4,11 @@ The path of ``bench_sim_slot.py``'s in-process child, split: open the slot on
 every node, encode the indications, queue them (serialized once), parse and
 decode one control per node, apply it (``Simulator.control``: admission,
 rates, the ack), encode the acks, close the slot (the next slot's fading
-draws). Thread CPU per slot, ms. The ``fading draws`` row times the draws
-alone (``complex_normal`` over ``[2, K, K]``, what ``close_slot`` spends on
-them). ``--trial-exponential`` also runs the whole slot with block fading's
-``|h|^2`` drawn as ``Exp(1)`` directly: an estimate of what that change of
-numbers would save (it changes every seeded stream; not what the node does).
+draws). Thread CPU per slot, ms. The ``fading draws`` column times the node's
+block fading draws alone (what ``close_slot`` spends on them): since #18
+item 5 ``BlockFading``'s K^2 Exp(1) draws per node, before it ``FadingProcess(0.0)``'s
+2 K^2 normals and ``|h|^2``. ``--trial-exponential`` (for trees before item 5)
+patches ``FadingProcess`` to draw ``|h|^2`` as Exp(1), as item 5 then did.
 
 Run: ``python bench/bench_sim_parts.py [--base TREE] [--rounds 2] [--trial-exponential]``
 (versions alternate per round).
@@ -48,7 +48,7 @@ def child(slots: int, exponential: bool) -> dict[str, float]:
         parse,
     )
     from rrm.core.wire.messages import ControlMsg, SubscribeMsg
-    from rrm.sim.fading import FadingProcess, complex_normal
+    from rrm.sim.fading import FadingProcess
     from rrm.sim.nodes import NodeSpec, build_node
     from rrm.sim.simulator import Simulator
     from rrm.xapp.logs import configure_logging
@@ -107,12 +107,30 @@ def child(slots: int, exponential: bool) -> dict[str, float]:
                 acc[part] += span
     out = {part: 1e3 * s / slots for part, s in acc.items()}
     out["total"] = sum(out.values())
-    rng, normals = np.random.default_rng(0), np.empty((2, k, k))
+    out["fading draws"] = _fading_draws_ms(slots, n, k)
+    return out
+
+
+def _fading_draws_ms(slots: int, n: int, k: int) -> float:
+    """Thread CPU ms per slot of ``n`` nodes' block fading gains ``|h|^2`` over ``[K, K]``.
+
+    The node's own block fading (``node_fading(0.0)`` where the tree has it: Exp(1)
+    draws; else ``FadingProcess(0.0)``: 2 K^2 normals, then ``|h|^2``).
+    """
+    import numpy as np
+
+    try:
+        from rrm.sim.nodes import node_fading  # type: ignore[attr-defined,unused-ignore]
+        fading = node_fading(0.0)
+    except ImportError:  # trees before BlockFading
+        from rrm.sim.fading import FadingProcess
+        fading = FadingProcess(0.0)
+    fading.reset(np.random.default_rng(0), (k, k))
+    clock = time.thread_time
     t0 = clock()
     for _ in range(slots * n):
-        complex_normal(rng, (k, k), normals)
-    out["fading draws"] = 1e3 * (clock() - t0) / slots
-    return out
+        fading.step()
+    return 1e3 * (clock() - t0) / slots
 
 
 HERE = Path(__file__).resolve().parents[1]
@@ -150,9 +168,11 @@ def main() -> None:
     lines = ["# Simulator node CPU per slot by part (8 nodes x K = 50, in-process)", "",
              machine_line(), "",
              f"Thread CPU ms per slot over {args.slots} slots (after 5), one subscriber. "
-             "`fading draws`: the 5,000 normals per node and slot alone (part of `close_slot`). "
-             "`Exp(1) trial`: block fading's |h|^2 drawn as Exp(1) instead (a change of numbers, "
-             "an estimate only). Load: 1-minute load average (2 cores, shared). Command: "
+             "`fading draws`: the node's block fading gains alone, 8 nodes (part of `close_slot`; "
+             "before: 2 K^2 normals and |h|^2 per node, after: K^2 Exp(1) draws). "
+             + ("`Exp(1) trial`: block fading's |h|^2 drawn as Exp(1) instead (patched; what #18 "
+                "item 5 then made). " if args.trial_exponential else "")
+             + "Load: 1-minute load average (2 cores, shared). Command: "
              f"`python bench/bench_sim_parts.py {' '.join(sys.argv[1:])}`.", "",
              "| round | version | load | " + " | ".join(cols) + " |",
              "|" + "---|" * (3 + len(cols))]

@@ -18,7 +18,7 @@ Every tree runs in a child process (``--child``) whose PYTHONPATH picks it,
 alternating, so the base tree and this one are compared in one run.
 
 Run: ``python bench/bench_sim_slot.py --base /work/w3-i18-base --transports inproc grpc zmq``.
-Writes bench/results/sim_slot.md (+ .json).
+Writes bench/results/sim_slot.md (+ .json), or ``--stem NAME``'s.
 """
 
 from __future__ import annotations
@@ -165,6 +165,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="before/after pairs, alternating")
     parser.add_argument("--transports", nargs="+", default=["inproc"],
                         choices=["inproc", "grpc", "zmq"])
+    parser.add_argument("--stem", default="sim_slot",
+                        help="results file name (bench/results/STEM.md and .json)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--transport", default="inproc", help=argparse.SUPPRESS)
     parser.add_argument("--client", nargs=2, help=argparse.SUPPRESS)
@@ -184,7 +186,7 @@ def main() -> None:
              **run_child(tree, args, t)}
             for r in range(args.rounds) for t in args.transports
             for v, tree in (("before", args.base), ("after", str(HERE)))]
-    print(save_results("sim_slot", report(args, rows), rows), end="")
+    print(save_results(args.stem, report(args, rows), rows), end="")
 
 
 def report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[str]:

@@ -21,7 +21,7 @@ from rrm.core.types import Allocation, InterferenceState, PowerAllocation
 from rrm.core.validation import BUDGET_TOLERANCE, Violation, admit_power
 from rrm.core.wire.messages import ErgodicExtras
 from rrm.sim.contract import EnvSizes, Observation, StepResult
-from rrm.sim.fading import FadingProcess
+from rrm.sim.fading import PowerFading
 
 __all__ = ["InterferenceEnv", "Observation", "StepResult", "Topology", "TopologyFactory"]
 
@@ -57,7 +57,8 @@ class InterferenceEnv:
 
     Args:
         topology_factory: draws a topology from the environment's generator.
-        fading: the small-scale fading process (i.i.d. or Gauss-Markov).
+        fading: the small-scale fading process (i.i.d. or Gauss-Markov): a
+            :class:`rrm.sim.fading.FadingProcess` or the node's :class:`rrm.sim.fading.BlockFading`.
         objective: utility reported in step results.
         csi_missing_fraction: share of cross links left unreported each slot.
         episode_slots: slots per topology (0: one topology for the whole run).
@@ -67,7 +68,7 @@ class InterferenceEnv:
 
     exhausted = False  # generated slots never run out
 
-    def __init__(self, topology_factory: TopologyFactory, fading: FadingProcess,
+    def __init__(self, topology_factory: TopologyFactory, fading: PowerFading,
                  objective: Objective, csi_missing_fraction: float = 0.0,
                  episode_slots: int = 0, ergodic: bool = False) -> None:
         self.topology_factory = topology_factory

@@ -19,9 +19,19 @@ f_d = 8 Hz and rho = J0(2 pi 8 0.05) = -0.056: nearly independent slots.
 
 :class:`SlotChannel` combines large-scale gains with a fading process into
 per-slot gains ``gains_t = large_scale * |h_t|^2``.
+
+:class:`BlockFading` is the simulator node's block fading (issue #18 item 5):
+the same law as ``FadingProcess(0.0)`` (``|h_t|^2`` i.i.d. Exp(1)) drawn as
+power gains directly, K^2 exponentials per slot instead of 2 K^2 normals plus
+``|.|^2``. Its seeded stream differs from ``FadingProcess(0.0)``'s (a documented
+contract change of the node's stream, not of datasets): everything that needs
+the amplitude ``h`` (Gauss-Markov fading, cell-free) or reproduces recorded
+data keeps :class:`FadingProcess`.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,6 +136,58 @@ class FadingProcess:
         else:
             self.amplitude = self.rho * self.amplitude + self._innovation_scale * innovation
         return self.amplitude
+
+
+class PowerFading(Protocol):
+    """What an interference environment needs of its fading: per-slot power gains."""
+
+    @property
+    def rho(self) -> float:
+        """Lag-one amplitude correlation between slots (0 = block fading)."""
+        ...
+
+    def reset(self, rng: np.random.Generator, shape: tuple[int, ...]) -> FloatArray:
+        """Start over ``shape`` links; returns slot 0's ``|h_0|^2``, a new array."""
+        ...
+
+    def step(self) -> FloatArray:
+        """Advance one slot; returns ``|h_t|^2``, a new array of the reset's shape."""
+        ...
+
+
+class BlockFading:
+    """Block Rayleigh fading drawn as power gains: ``|h_t|^2 ~ Exp(1)`` i.i.d. per slot and link.
+
+    The law of ``FadingProcess(0.0).step()`` (``|h|^2`` of a CN(0, 1) sample is
+    Exp(1)) at half the draws and none of the complex arithmetic; a different
+    seeded stream (same seed -> same stream, but not ``FadingProcess(0.0)``'s).
+    Used by the simulator node for ``rho = 0`` (:func:`rrm.sim.nodes.build_node`).
+    Each slot is a new array: the environment turns it into that slot's gains
+    in place and keeps them with the observation, so a buffer reused between
+    slots would overwrite the previous slot's gains.
+    """
+
+    rho = 0.0
+
+    def __init__(self) -> None:
+        self._rng: np.random.Generator | None = None
+        self._shape: tuple[int, ...] = ()
+
+    def reset(self, rng: np.random.Generator, shape: tuple[int, ...]) -> FloatArray:
+        """Start over ``shape`` links; returns slot 0's ``|h_0|^2`` (float64 ``shape``)."""
+        self._rng, self._shape = rng, tuple(shape)
+        return self._draw(rng)
+
+    def step(self) -> FloatArray:
+        """Next slot's ``|h_t|^2``: float64, the reset's shape, independent of the last."""
+        if self._rng is None:
+            raise RuntimeError("call reset() before step()")
+        return self._draw(self._rng)
+
+    def _draw(self, rng: np.random.Generator) -> FloatArray:
+        gain = np.empty(self._shape)
+        rng.standard_exponential(out=gain)  # ziggurat Exp(1), drawn in place
+        return gain
 
 
 class SlotChannel:
