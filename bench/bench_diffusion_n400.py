@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -145,12 +146,14 @@ def main() -> None:
     p.add_argument("--stem", default="n400-gpu-eval")
     a = p.parse_args()
     torch.set_num_threads(1)
+    load_start = os.getloadavg()[0]
     models = load_models(a.checkpoint, a.ddim_steps)
     wall = {}
     t = time.perf_counter()
     fmin_rows = per_fmin(models, a.data, [float(f) for f in a.levels.split(",") if f],
                          a.samples, a.slots, a.seed)
     wall["fmin_s"] = time.perf_counter() - t
+    fmin_rows.sort(key=lambda r: r["f_min"])  # --levels may put the reference f_min first
     t = time.perf_counter()
     size_rows = per_size(models, [int(s) for s in a.sizes.split(",") if s], a.size_networks,
                          0.6, a.samples, a.slots, a.seed)
@@ -173,7 +176,9 @@ def main() -> None:
     if check_rows:
         lines += ["", f"## Checkable run at N = {a.check_pairs} ({a.check_networks} fresh "
                   "networks, expert 3,000 iterations)", ""] + table(check_rows, "N")
-    lines += ["", "Wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in wall.items()) + "."]
+    lines += ["", "Wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in wall.items())
+              + f"; load average (1 min) {load_start:.1f} at start, {os.getloadavg()[0]:.1f} "
+              "at end."]
     figure(fmin_rows, RESULTS / "diffusion-eval" / f"{a.stem}-fmin.png")
     lines += ["", f"![]({a.stem}-fmin.png)"]
     print(save_results(f"diffusion-eval/{a.stem}", lines,

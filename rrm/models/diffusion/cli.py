@@ -75,6 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     t.add_argument("--lr", type=float, default=TrainConfig.lr)
     t.add_argument("--val-every", type=int, default=TrainConfig.val_every)
+    t.add_argument("--save-every", type=int, default=TrainConfig.save_every,
+                   help="steps between resume states (<out>/resume)")
+    t.add_argument("--no-validate", action="store_true",
+                   help="skip validation sampling (costly at N = 400 on a CPU)")
+    t.add_argument("--resume-from", help="resume state to continue (copied to <out>/resume "
+                   "when that is empty), e.g. a GPU job's train/resume")
+    t.add_argument("--time-limit-s", type=float,
+                   help="stop after this many seconds, keep <out>/resume and write the model")
+    t.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     t.add_argument("--channels", type=int, default=UGNNConfig.channels)
     t.add_argument("--embed-dim", type=int, default=UGNNConfig.embed_dim)
     t.add_argument("--seed", type=int, default=0)
@@ -130,33 +139,52 @@ def run_data(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train and write the checkpoint (resume state in <out>/resume while running)."""
+    """Train and write the checkpoint (resume state in <out>/resume while running).
+
+    A run stopped by ``--time-limit-s`` keeps ``<out>/resume``; the same
+    command goes on from there.
+    """
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    resume = _resume_dir(args)
     data, val = load_expert_data(args.data, "train"), load_expert_data(args.data, "val")
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                      val_every=args.val_every, seed=args.seed)
+                      val_every=args.val_every, save_every=args.save_every, seed=args.seed)
     model = GraphDiffusion(UGNN(UGNNConfig(channels=args.channels, embed_dim=args.embed_dim)))
-    resume = Path(args.out) / "resume"
     start = time.perf_counter()
     with tqdm(total=cfg.steps, desc="training", unit="step", file=sys.stderr) as bar:
         def progress(step: int, row: dict[str, float]) -> None:
             bar.update(step - bar.n)
-            if "ugnn_p5" in row:
+            if "step" in row:
                 tqdm.write(json.dumps(row), file=sys.stderr)
             elif step % 50 == 0:
                 bar.set_postfix(loss=f"{row['loss']:.4f}")
-        history = train(model, data, val, cfg, resume, progress)
+        history = train(model, data, None if args.no_validate else val, cfg, resume, progress,
+                        device=args.device, time_limit_s=args.time_limit_s)
     wall = time.perf_counter() - start
+    steps = int(history[-1]["step"]) if history else cfg.steps
     meta = {"command": _command(args), "wall_time_s": round(wall, 1),
             "machine": "2-core CPU", "threads": args.threads, "history": history,
-            "data": {"dir": str(args.data), "train_instances": len(data),
-                     "val_instances": len(val), "num_pairs": int(data.samples.shape[-1])}}
+            "steps": steps, "data": {"dir": str(args.data), "train_instances": len(data),
+                                     "val_instances": len(val),
+                                     "num_pairs": int(data.samples.shape[-1])}}
+    model.denoiser.cpu()
     save_diffusion(args.out, model, cfg.as_dict(), meta)
-    shutil.rmtree(resume, ignore_errors=True)
-    print(f"trained {cfg.steps} steps in {wall:.0f} s -> {args.out}; "
-          f"last validation {json.dumps(history[-1])}")
+    if steps >= cfg.steps:
+        shutil.rmtree(resume, ignore_errors=True)
+    print(f"trained to step {steps} in {wall:.0f} s -> {args.out}; "
+          f"last row {json.dumps(history[-1])}")
     return 0
+
+
+def _resume_dir(args: argparse.Namespace) -> Path:
+    """``<out>/resume``, seeded from ``--resume-from`` when it holds no state yet."""
+    resume = Path(args.out) / "resume"
+    if args.resume_from is not None and not (resume / "metadata.json").is_file():
+        if not (Path(args.resume_from) / "metadata.json").is_file():
+            raise InvalidInput(f"no resume state in {args.resume_from!r} (metadata.json)")
+        shutil.copytree(args.resume_from, resume, dirs_exist_ok=True)
+    return resume
 
 
 def run_eval(args: argparse.Namespace) -> int:

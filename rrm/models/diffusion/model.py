@@ -28,7 +28,7 @@ KIND = "graph-diffusion"
 DEFAULT_SCHEDULE, DEFAULT_DDIM = ScheduleConfig(), DdimConfig()
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED = CHECKPOINTS / "diffusion-small"  # trained at N = 20 (2-core CPU)
-SHIPPED_LARGE = CHECKPOINTS / "diffusion-n400"  # trained at N = 400 (H200, 646 steps)
+SHIPPED_LARGE = CHECKPOINTS / "diffusion-n400"  # N = 400: 646 steps on an H200, to 2,287 on a CPU
 # From this N on the N = 400 model is the shipped one: at N = 100 and 400 it beats
 # diffusion-small on p5 and feasibility (bench/results/diffusion-eval/n400-gpu-eval.md)
 LARGE_PAIRS = 100

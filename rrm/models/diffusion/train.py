@@ -152,12 +152,24 @@ def train(model: GraphDiffusion, data: ExpertSet, val: ExpertSet | None, cfg: Tr
         state, _, meta = load_checkpoint(resume_dir)
         _restore(model, opt, state)
         start, history = int(meta["step"]), list(meta["history"])
-        if meta.get("train") != cfg.as_dict():
+        if not _same_trajectory(meta.get("train"), cfg):
             raise CheckpointError(f"resume state in {str(resume_dir)!r} was made with another "
                                   f"training config; remove it or use the same options")
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     _run_steps(model, opt, t, val, cfg, start, history, resume_dir, progress, deadline)
     return history
+
+
+def _same_trajectory(saved: Any, cfg: TrainConfig) -> bool:
+    """Whether a saved training config draws the same steps as ``cfg``.
+
+    Step count, validation and save intervals only say where to stop and what
+    to log, so a resumed run may change them.
+    """
+    if not isinstance(saved, dict):
+        return False
+    keys = ("batch_size", "lr", "weight_decay", "seed")
+    return all(saved.get(k) == getattr(cfg, k) for k in keys)
 
 
 def _run_steps(model: GraphDiffusion, opt: torch.optim.Optimizer, t: Tensors,

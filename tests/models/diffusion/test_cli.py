@@ -42,11 +42,30 @@ def test_data_train_eval_chain(tmp_path, capsys):
     assert "| U-GNN |" in (report / "report.md").read_text()
 
 
+def test_train_stopped_by_its_time_limit_keeps_its_resume_state_and_goes_on(tmp_path, capsys):
+    data, first, second = tmp_path / "data", tmp_path / "first", tmp_path / "second"
+    assert main(["diffusion", "data", "--out", str(data), "--num-pairs", "4", "--iterations", "20",
+                 "--window", "10", "--samples", "5", "--threads", "1"]) == 0
+    common = ["--data", str(data), "--steps", "3", "--batch-size", "4", "--channels", "8",
+              "--embed-dim", "16", "--threads", "1", "--no-validate"]
+    assert main(["diffusion", "train", *common, "--out", str(first), "--time-limit-s", "0"]) == 0
+    _, meta = load_diffusion(first)
+    assert meta["steps"] == 1 and meta["history"][-1]["stopped"] == 1
+    assert (first / "resume" / "metadata.json").is_file()
+    assert main(["diffusion", "train", *common, "--out", str(second), "--resume-from",
+                 str(first / "resume"), "--save-every", "1"]) == 0
+    _, meta = load_diffusion(second)
+    assert meta["steps"] == 3 and "--resume-from" in meta["command"]
+    assert not (second / "resume").exists() and "ugnn_p5" not in meta["history"][-1]
+
+
 @pytest.mark.parametrize("args, message", [
     (["diffusion", "train", "--data", "/nonexistent", "--out", "x"], "no density-*.npz"),
     (["diffusion", "eval", "--data", "/nonexistent", "--checkpoint", "/nonexistent", "--out", "x"],
      "has no model.safetensors"),
     (["diffusion", "data", "--out", "x", "--samples", "300", "--window", "200"], "samples"),
+    (["diffusion", "train", "--data", "/nonexistent", "--out", "x", "--resume-from",
+      "/nonexistent"], "no resume state"),
 ])
 def test_bad_requests_get_one_line(capsys, args, message):
     assert main(args) == 2

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rrm.core import physics
-from rrm.core.errors import InvalidInput
+from rrm.core.errors import CheckpointError, InvalidInput
 from rrm.models.diffusion.data import ExpertDataConfig, generate_expert_data, load_expert_data
 from rrm.models.diffusion.evaluate import cumulative_rates, ergodic_rates_torch, metrics
 from rrm.models.diffusion.expert import ExpertConfig
@@ -149,3 +149,20 @@ def test_time_limited_training_stops_saves_and_goes_on(data_dir, tmp_path):
     for a, b in zip(straight.denoiser.state_dict().values(),
                     resumed.denoiser.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_a_resumed_run_may_change_its_length_and_intervals_but_not_its_draws(data_dir, tmp_path):
+    data = load_expert_data(data_dir, "train")
+    cfg = TrainConfig(steps=4, batch_size=8, lr=1e-3, val_every=100, save_every=100)
+    straight = _model()
+    train(straight, data, None, cfg)
+    train(_model(), data, None, dataclasses.replace(cfg, steps=2), tmp_path / "resume")
+    longer = dataclasses.replace(cfg, steps=4, val_every=1, save_every=1)
+    resumed = _model()
+    history = train(resumed, data, None, longer, tmp_path / "resume")
+    assert [row["step"] for row in history] == [2, 3, 4]
+    for a, b in zip(straight.denoiser.state_dict().values(),
+                    resumed.denoiser.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(CheckpointError, match="another training config"):
+        train(_model(), data, None, dataclasses.replace(cfg, lr=2e-3), tmp_path / "resume")
