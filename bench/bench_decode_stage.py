@@ -20,14 +20,13 @@ import argparse
 import gc
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_line, save_results  # noqa: E402
+from machine import machine_line, run_in_tree, save_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1]
 SPEC = {"mode": "lockstep", "transport": "inproc", "nodes": 8, "policy": "gfm",
@@ -103,13 +102,7 @@ def child() -> dict[str, Any]:
 
 
 def run_child(tree: str) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True,
-                         text=True, timeout=300)
-    if res.returncode:
-        return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
-    out: dict[str, Any] = json.loads(res.stdout.splitlines()[-1])
-    return out
+    return run_in_tree(__file__, tree, [], timeout_s=300)
 
 
 COLUMNS = (("decisions_per_s", "decisions/s", ".0f"), ("p99_ms", "p99 ms", ".1f"),

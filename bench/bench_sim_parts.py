@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_line, save_results  # noqa: E402
+from machine import machine_line, run_in_tree, save_results  # noqa: E402
 
 PARTS = ("open_slot", "encode_indication", "queue", "parse_control", "decode_control",
          "control", "encode_ack", "close_slot")
@@ -137,14 +136,8 @@ HERE = Path(__file__).resolve().parents[1]
 
 
 def run_child(args: argparse.Namespace, tree: str, exponential: bool) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, __file__, "--child", "--slots", str(args.slots)] + (
-        ["--exponential"] if exponential else [])
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    if res.returncode:
-        return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
-    out: dict[str, Any] = json.loads(res.stdout.splitlines()[-1])
-    return out
+    return run_in_tree(__file__, tree, ["--slots", str(args.slots)]
+                       + (["--exponential"] if exponential else []))
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_line, save_results  # noqa: E402
+from machine import machine_line, run_in_tree, save_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -144,15 +144,9 @@ def client(transport: str, address: str, k: int) -> None:
 
 
 def run_child(tree: str, args: argparse.Namespace, transport: str) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, __file__, "--child", "--nodes", str(args.nodes), "--k", str(args.k),
-           "--slots", str(args.slots), "--subscribers", str(args.subscribers),
-           "--transport", transport]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    if res.returncode:
-        return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
-    out: dict[str, Any] = json.loads(res.stdout.splitlines()[-1])
-    return out
+    return run_in_tree(__file__, tree, [
+        "--nodes", str(args.nodes), "--k", str(args.k), "--slots", str(args.slots),
+        "--subscribers", str(args.subscribers), "--transport", transport])
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ import datetime
 import json
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,15 @@ def save_results(stem: str, lines: list[str], rows: list[dict[str, Any]]) -> str
     (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine_info(), "rows": rows},
                                                      indent=1))
     return text
+
+
+def run_in_tree(script: str, tree: str, args: list[str], timeout_s: float = 600) -> dict[str, Any]:
+    """Run ``script --child ARGS`` with ``tree``'s ``rrm`` on one thread; its last stdout line
+    (JSON), or ``{"error": <its last stderr line>}`` when it failed."""
+    env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, script, "--child", *args], env=env,
+                         capture_output=True, text=True, timeout=timeout_s)
+    if res.returncode:
+        return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    out: dict[str, Any] = json.loads(res.stdout.splitlines()[-1])
+    return out
