@@ -46,6 +46,7 @@ import numpy as np
 
 from rrm.core import physics
 from rrm.core.objectives import Objective
+from rrm.models.gfm.features import DB_MAX, DB_MIN
 from rrm.models.gfm.shift import DESCRIPTORS, QUANTILES, ShiftStats
 
 # How far above the training snapshots' largest d0 the model is still trusted as it is: the
@@ -55,6 +56,7 @@ from rrm.models.gfm.shift import DESCRIPTORS, QUANTILES, ShiftStats
 TOLERANCE_DB = 6.0
 ENSEMBLE_DB = (-10.0, -5.0, 3.0, 6.0, 10.0)  # common attenuations tried inside the range
 BINARY_SHARES = (0.05, 0.2, 0.5)  # on/off answers: Pmax where p > share * Pmax
+_LINEAR_MIN, _LINEAR_MAX = 10.0 ** (DB_MIN / 10), 10.0 ** (DB_MAX / 10)  # the features' clamp
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def direct_inr_db_mean(gains: np.ndarray, noise_w: np.ndarray,
     snapshot, a few numpy calls: it runs on every decision."""
     direct = np.diagonal(gains, axis1=-2, axis2=-1) * (pmax_w / noise_w)  # (n, K)
     # np.maximum / np.minimum: np.clip costs several times more on arrays this small
-    return 10.0 * np.log10(np.minimum(np.maximum(direct, 1e-4), 1e10)).mean(-1)
+    return 10.0 * np.log10(np.minimum(np.maximum(direct, _LINEAR_MIN), _LINEAR_MAX)).mean(-1)
 
 
 def binarised(power_w: np.ndarray, pmax_w: np.ndarray) -> list[np.ndarray]:
