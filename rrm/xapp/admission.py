@@ -233,6 +233,18 @@ def plan(batch: list[Received], now_ns: int, costs: Costs, *,
                 frozenset(r.header for r in shed), no_time)
 
 
+def overloaded(batch: list[Received], now_ns: int, costs: Costs, *,
+               sheddable: Callable[[Received], bool]) -> bool:
+    """Whether :func:`plan` of ``batch`` would shed or drop anything: with every
+    indication decided, one is predicted late and some indication is ``sheddable``.
+    One pass over the timeline, where :func:`plan` may take one per indication it
+    moves (milliseconds for a backlog of 128)."""
+    refusals = [r for r in batch if r.indication is None]
+    decided = [r for r in batch if r.indication is not None]
+    _, late_at = _late(refusals, [], decided, now_ns, costs)
+    return late_at is not None and any(sheddable(r) for r in decided)
+
+
 def _late(refusals: list[Received], shed: list[Received], decided: list[Received],
           now_ns: int, costs: Costs) -> tuple[Received | None, int | None]:
     """The first cheap answer predicted past its deadline (None: none), and the place of

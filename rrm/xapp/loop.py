@@ -222,23 +222,21 @@ class SlotLoop:
         drops those not even the cheapest answer would reach in time (``no_time``)."""
         live, expired = admission.split_expired(batch, self.clock_ns())
         replaced = 0
-        plan = self._plan_live(live)
-        if plan.shed or plan.no_time:  # overload: only a node's freshest CSI is worth work
+        # overload: only a node's freshest CSI is worth work, and planning a backlog
+        # that is about to be replaced would cost milliseconds per turn
+        if admission.overloaded(live, self.clock_ns(), self.costs, sheddable=self._sheddable):
             live, replaced = admission.latest(live, self._foreign)
-            plan = self._plan_live(live) if replaced else plan
+        plan = admission.plan(live, self.clock_ns(), self.costs, sheddable=self._sheddable,
+                              priority=lambda r: self._decided_at.get(r.header.node_id, 0))
         for reason, n in (("expired", expired), ("replaced", replaced),
                           ("no_time", len(plan.no_time))):
             if n:
                 self._drop(reason, n)
         return plan
 
-    def _plan_live(self, live: list[Received]) -> admission.Plan:
-        """:func:`rrm.xapp.admission.plan` of ``live`` now, from the running costs."""
-        return admission.plan(
-            live, self.clock_ns(), self.costs,
-            sheddable=lambda r: r.indication is not None and self.decider.sheddable(
-                r.indication),
-            priority=lambda r: self._decided_at.get(r.header.node_id, 0))
+    def _sheddable(self, received: Received) -> bool:
+        """``received`` has a cheapest answer to be shed to (:meth:`Decider.sheddable`)."""
+        return received.indication is not None and self.decider.sheddable(received.indication)
 
     def _sync_drops(self) -> None:
         """Count what the transport lost since the last turn (queue evictions, garbage)."""

@@ -142,3 +142,15 @@ def test_a_cheap_answer_estimate_not_measured_again_decays_until_one_is_tried():
     while _plan(batch, costs).no_time:
         costs, turns = costs.aged(cheap=True), turns + 1
     assert 0 < turns < 20 and _plan(batch, costs).shed == {batch[0].header}
+
+
+def test_overloaded_says_exactly_when_plan_would_shed_or_drop():
+    costs = Costs(policy_s=2e-3, answer_s=0.5e-3, cheap_s=0.2e-3)
+    for n in (1, 2, 4, 8, 16):
+        for deadline_ms in (1, 3, 6, 12, 40):
+            for shed_all in (True, False):
+                batch = [_r(f"n{i}", (deadline_ms + i) * MS) for i in range(n)]
+                sheddable = (lambda r: True) if shed_all else (lambda r: False)
+                plan = _plan(batch, costs, sheddable=sheddable)
+                assert admission.overloaded(batch, 0, costs, sheddable=sheddable) == bool(
+                    plan.shed or plan.no_time), (n, deadline_ms, shed_all)
