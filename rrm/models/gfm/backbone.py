@@ -150,31 +150,33 @@ class BiasAttention(nn.Module):
         """
         b, k, d = z.shape
         h, hd = self.heads, self.head_dim
-        q, key, v = self.qkv(z).view(b, k, 3, h, hd).permute(2, 3, 0, 1, 4)  # (H, B, K, hd)
+        # one copy into (3, H B, K, hd); q, k, v are contiguous views of it
+        q, key, v = self.qkv(z).view(b, k, 3, h, hd).permute(2, 3, 0, 1, 4).reshape(
+            3, h * b, k, hd).unbind(0)
         # bias + Q K^T / sqrt(d_h) in one kernel (eq. 4)
-        scores = torch.baddbmm(bias.transpose(0, 1).reshape(h * b, k, k),
-                               q.reshape(h * b, k, hd), key.reshape(h * b, k, hd).transpose(1, 2),
-                               alpha=hd**-0.5)
+        scores = torch.baddbmm(bias.transpose(0, 1).reshape(h * b, k, k), q,
+                               key.transpose(1, 2), alpha=hd**-0.5)
         att = scores.softmax(dim=-1)  # (H B, K, K)
-        out = self.out(torch.bmm(att, v.reshape(h * b, k, hd)).view(h, b, k, hd)
-                       .permute(1, 2, 0, 3).reshape(b, k, d))
+        heads = torch.bmm(att, v).view(h, b, k, hd).permute(1, 2, 0, 3).reshape(b * k, d)
         if self.edge_out is None or edge_value is None:
-            return out
+            return self.out(heads).view(b, k, d)
         # T[(b, k), h] = sum_j A_hkj u_kj: batch (b, k) has one stride in both operands
-        hidden = edge_value.hidden  # (B K, K, b_h)
-        t = torch.bmm(att.view(h, b * k, k).transpose(0, 1), hidden)  # (B K, H, b_h)
-        return out + self._edge_out(t, edge_value).view(b, k, d)
+        t = torch.bmm(att.view(h, b * k, k).transpose(0, 1), edge_value.hidden)  # (B K, H, b_h)
+        return self._project(heads, t, edge_value).view(b, k, d)
 
-    def _edge_out(self, t: Tensor, edge_value: EdgeValues) -> Tensor:
-        """``edge_out(W_v T + b_v)`` as one product: ``t (B K, H, b_h)`` -> ``(B K, d)``."""
+    def _project(self, heads: Tensor, t: Tensor, edge_value: EdgeValues) -> Tensor:
+        """``out(heads) + edge_out(W_v T + b_v)`` as two accumulating products:
+        ``heads (B K, d)``, ``t (B K, H, b_h)`` -> ``(B K, d)``."""
         assert self.edge_out is not None
         # weights only, sizes from Python ints: a frozen graph folds these into constants
         w_eo = self.edge_out.weight  # (d, H e)
         h = self.heads
         folded = torch.einsum("dhe,hem->dhm", w_eo.view(-1, h, w_eo.shape[1] // h),
                               edge_value.weight)  # (d, H, b_h)
-        shift = torch.addmv(self.edge_out.bias, w_eo, edge_value.bias.flatten())  # (d,)
-        return torch.addmm(shift, t.flatten(1), folded.flatten(1).t())
+        shift = torch.addmv(self.edge_out.bias + self.out.bias, w_eo,
+                            edge_value.bias.flatten())  # (d,)
+        y = torch.addmm(shift, heads, self.out.weight.t())
+        return torch.addmm(y, t.flatten(1), folded.flatten(1).t())
 
 
 class GraphTransformerLayer(nn.Module):
