@@ -245,7 +245,7 @@ class GFMBackbone(nn.Module):
         aggregates it. Per layer the same weights and arithmetic as
         ``proj(edge)``, within float rounding. One product for all layers' first
         projector layers measured slower (its ``(3 (b_h + 1), B K K)`` output
-        leaves the cache; bench/results/gfm_decide.md).
+        leaves the cache: 174 vs 3 x 47 us at K = 80, 1.30 vs 3 x 0.19 ms at 8 x K = 50).
         """
         b, k = edge.shape[0], edge.shape[1]
         h, e = self.cfg.heads, self.cfg.edge_value_dim
