@@ -3,9 +3,17 @@
 Each version runs in its own child process (``--child``; PYTHONPATH picks the
 tree), alternating in rounds so a noisy neighbour slows both alike. Per K:
 p50 / p99 milliseconds of ``GFMPolicy.decide`` on seeded d2d snapshots, and
-the largest power difference between the versions in units of Pmax.
+the largest power difference between the versions in units of Pmax. Next to
+the wall clock, each call's thread CPU time (``time.thread_time``): on the
+shared 2-core machine the wall clock also counts time other jobs held the
+core, the CPU time mostly not.
 
-Run: ``python bench/bench_gfm_decide.py --base /work/perf-base [--n 300] [--rounds 3]``.
+The batched rows (``B = 8``, K = 50, the 8-node in-process loop's batch):
+``forward``, the frozen graph alone on ready features (``run_frozen``);
+``decide_batch``, the policy on 8 single snapshots (stacking, features,
+forward, clipping), per call of 8.
+
+Run: ``python bench/bench_gfm_decide.py --base /work/base-w6 [--n 300] [--rounds 3]``.
 Writes bench/results/gfm_decide.md (+ .json).
 """
 
@@ -17,7 +25,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line, save_results  # noqa: E402
 
 KS = (20, 50, 80)
+BATCH, BATCH_K = 8, 50
+CASES = (*(f"decide K={k}" for k in KS), f"forward B={BATCH} K={BATCH_K}",
+         f"decide_batch B={BATCH} K={BATCH_K}")
 HERE = Path(__file__).resolve().parents[1]
 
 
@@ -35,12 +48,36 @@ def snapshot(k: int, i: int) -> tuple[np.ndarray, float, np.ndarray]:
     return gains, 4e-14, np.full(k, 0.01)
 
 
+def timed(fn: Callable[[], object], n: int) -> dict[str, list[float]]:
+    """Wall and thread CPU milliseconds of ``n`` calls of ``fn`` (after 8 warm-up calls)."""
+    for _ in range(8):
+        fn()
+    wall, cpu = [], []
+    for _ in range(n):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append(1e3 * (time.thread_time() - c0))
+        wall.append(1e3 * (time.perf_counter() - t0))
+    return {"ms": wall, "cpu_ms": cpu}
+
+
+def cycle(decide: Callable[[Any, Any], object], states: list[Any],
+          objective: object) -> Callable[[], object]:
+    """A call that decides the next of ``states`` each time (round robin)."""
+    calls = iter(range(10**9))
+    return lambda: decide(states[next(calls) % len(states)], objective)
+
+
 def child(n: int) -> None:
-    """Time ``decide`` in this process; print one JSON line of samples and powers."""
+    """Time every case in this process; print one JSON line of samples and powers."""
     import torch
 
     from rrm.core.objectives import get_objective
     from rrm.core.types import InterferenceState
+    from rrm.models.gfm.features import graph_batch
+    from rrm.models.gfm.frozen import freeze_power_model, run_frozen
+    from rrm.models.gfm.policy import CHECKPOINTS
+    from rrm.models.gfm.store import load_power_model
     from rrm.models.policy import make_policy
 
     torch.set_num_threads(1)
@@ -48,15 +85,20 @@ def child(n: int) -> None:
     out: dict[str, object] = {}
     for k in KS:
         states = [InterferenceState(*snapshot(k, i)) for i in range(8)]
-        for s in states:  # warm-up (and any one-off compilation)
-            policy.decide(s, objective)
-        times = []
-        for i in range(n):
-            t0 = time.perf_counter()
-            policy.decide(states[i % 8], objective)
-            times.append(1e3 * (time.perf_counter() - t0))
+        res = timed(cycle(policy.decide, states, objective), n)
         powers = [np.asarray(policy.decide(s, objective).power_w).tolist() for s in states]
-        out[str(k)] = {"ms": times, "powers": powers}
+        out[f"decide K={k}"] = {**res, "powers": powers}
+    states = [InterferenceState(*snapshot(BATCH_K, i)) for i in range(BATCH)]
+    graph = freeze_power_model(load_power_model(CHECKPOINTS / "gfm-small-sum")[0])
+    batch = graph_batch(torch.from_numpy(np.stack([s.gains for s in states])), 4e-14, 0.01)
+    with torch.inference_mode():
+        res = timed(lambda: run_frozen(graph, batch), n)
+        powers = run_frozen(graph, batch).numpy().tolist()
+    out[CASES[-2]] = {**res, "powers": powers}
+    objectives = [objective] * BATCH
+    res = timed(lambda: policy.decide_batch(states, objectives), n)
+    powers = [np.asarray(a.power_w).tolist() for a in policy.decide_batch(states, objectives)]
+    out[CASES[-1]] = {**res, "powers": powers}
     print(json.dumps(out))
 
 
@@ -65,6 +107,45 @@ def run_child(tree: str, n: int) -> dict[str, dict[str, list]]:
     res = subprocess.run([sys.executable, __file__, "--child", "--n", str(n)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(res.stdout.splitlines()[-1])
+
+
+def summary(samples: dict[str, dict[str, dict[str, list[float]]]],
+            powers: dict[str, dict[str, np.ndarray]]) -> list[dict[str, object]]:
+    """One row per case: p50 / p99 wall and CPU ms per version, speed-up, power difference."""
+    rows = []
+    for case in CASES:
+        diff = float(np.max(np.abs(powers["after"][case] - powers["before"][case]))) / 0.01
+        row: dict[str, object] = {"case": case, "max_power_diff_of_pmax": diff}
+        for label in ("before", "after"):
+            for kind in ("ms", "cpu_ms"):
+                t = np.asarray(samples[label][case][kind])
+                row[f"{label}_p50_{kind}"] = float(np.percentile(t, 50))
+                row[f"{label}_p99_{kind}"] = float(np.percentile(t, 99))
+        for kind in ("ms", "cpu_ms"):
+            row[f"speedup_p50_{kind}"] = row[f"before_p50_{kind}"] / row[f"after_p50_{kind}"]
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return rows
+
+
+def table(rows: list[dict[str, object]], args: argparse.Namespace) -> list[str]:
+    lines = ["# gfm decide latency: before / after (#18)", "", machine_line(), "",
+             f"One thread, {args.rounds} alternating rounds of {args.n} calls per version "
+             f"and case; `decide`: one snapshot per call; `forward`/`decide_batch`: "
+             f"{BATCH} snapshots per call. Before: `{args.base}`. Load average at the start: "
+             f"{os.getloadavg()[0]:.2f}. Command: `python bench/bench_gfm_decide.py "
+             + " ".join(sys.argv[1:]) + "`", "",
+             "| case | before p50 / p99 ms | after p50 / p99 ms | speed-up p50 | "
+             "before CPU p50 / p99 ms | after CPU p50 / p99 ms | speed-up CPU p50 | "
+             "max power diff / Pmax |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['case']} | {r['before_p50_ms']:.3f} / {r['before_p99_ms']:.3f} | "
+            f"{r['after_p50_ms']:.3f} / {r['after_p99_ms']:.3f} | {r['speedup_p50_ms']:.2f}x | "
+            f"{r['before_p50_cpu_ms']:.3f} / {r['before_p99_cpu_ms']:.3f} | "
+            f"{r['after_p50_cpu_ms']:.3f} / {r['after_p99_cpu_ms']:.3f} | "
+            f"{r['speedup_p50_cpu_ms']:.2f}x | {r['max_power_diff_of_pmax']:.1e} |")
+    return lines
 
 
 def main() -> None:
@@ -79,34 +160,18 @@ def main() -> None:
         return
     if not args.base:
         parser.error("--base is required")
-    samples: dict[str, dict[int, list[float]]] = {"before": {}, "after": {}}
-    powers: dict[str, dict[int, np.ndarray]] = {"before": {}, "after": {}}
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {"before": {}, "after": {}}
+    powers: dict[str, dict[str, np.ndarray]] = {"before": {}, "after": {}}
     for _ in range(args.rounds):
         for label, tree in (("before", args.base), ("after", str(HERE))):
             res = run_child(tree, args.n)
-            for k in KS:
-                samples[label].setdefault(k, []).extend(res[str(k)]["ms"])
-                powers[label][k] = np.asarray(res[str(k)]["powers"])
-    rows = []
-    for k in KS:
-        diff = float(np.max(np.abs(powers["after"][k] - powers["before"][k]))) / 0.01
-        row: dict[str, object] = {"K": k, "max_power_diff_of_pmax": diff}
-        for label in ("before", "after"):
-            t = np.asarray(samples[label][k])
-            row[f"{label}_p50_ms"] = float(np.percentile(t, 50))
-            row[f"{label}_p99_ms"] = float(np.percentile(t, 99))
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-    lines = ["# gfm decide latency: before / after (#18)", "", machine_line(), "",
-             f"One snapshot per call, one thread, {args.rounds} alternating rounds of "
-             f"{args.n} calls per version and K. Before: `{args.base}`. Command: "
-             "`python bench/bench_gfm_decide.py " + " ".join(sys.argv[1:]) + "`", "",
-             "| K | before p50 ms | before p99 ms | after p50 ms | after p99 ms | "
-             "max power diff / Pmax |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['K']} | {r['before_p50_ms']:.3f} | {r['before_p99_ms']:.3f} | "
-              f"{r['after_p50_ms']:.3f} | {r['after_p99_ms']:.3f} | "
-              f"{r['max_power_diff_of_pmax']:.1e} |" for r in rows]
-    print(save_results("gfm_decide", lines, rows), end="")
+            for case in CASES:
+                for kind in ("ms", "cpu_ms"):
+                    samples[label].setdefault(case, {}).setdefault(kind, []).extend(
+                        res[case][kind])
+                powers[label][case] = np.asarray(res[case]["powers"])
+    rows = summary(samples, powers)
+    print(save_results("gfm_decide", table(rows, args), rows), end="")
 
 
 if __name__ == "__main__":

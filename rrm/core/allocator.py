@@ -7,7 +7,7 @@ above the mmap threshold; ``brk`` trimmed once the free top of the heap
 passes the trim threshold), so the next slot touches fresh pages again:
 ~1,300 minor faults per K = 80 decision, which took a frozen-graph decide
 from ~1.3 ms to 7-10 ms on the shared 2-core EPYC (bench/results/
-gfm_decide.md, #18). :func:`retain_freed_memory` raises both thresholds
+gfm_decide_388249f.md, #18). :func:`retain_freed_memory` raises both thresholds
 once per process: blocks up to ``mmap_mb`` come from the heap and up to
 ``trim_mb`` of freed heap stays mapped for the next slot (resident memory
 grows by at most that much).

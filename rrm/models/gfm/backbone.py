@@ -26,7 +26,9 @@ give the other sizes of Fig. 9.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -73,6 +75,26 @@ def mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(inp, hidden), nn.ReLU(), nn.Linear(hidden, out))
 
 
+class EdgeValues(NamedTuple):
+    """One layer's edge values (our extension) in the reordered form of :class:`BiasAttention`.
+
+    The edge values are ``phi_V(e_kj) = W_v u_kj + b_v`` per head, with ``u_kj`` the
+    bias projector's hidden layer (its ReLU output) on edge (k, j). They are not
+    materialised: the attention aggregates ``u`` first (module docstring of
+    :class:`BiasAttention`).
+
+    Attributes:
+        hidden: ``(B K, K, b_h)`` (a strided view of channels-first storage): ``u`` of
+            edge (k, j) of snapshot b at ``[b K + k, j]``.
+        weight: ``(H, e, b_h)`` ``W_v``, the projector's edge-value output rows per head.
+        bias: ``(H, e)`` ``b_v``.
+    """
+
+    hidden: Tensor
+    weight: Tensor
+    bias: Tensor
+
+
 class BiasAttention(nn.Module):
     """Multi-head self-attention over all nodes with an additive per-head edge bias.
 
@@ -93,6 +115,15 @@ class BiasAttention(nn.Module):
         80   8       1.43       55.06
 
     Sparse is 3x to 38x slower (outputs equal within 2.4e-7).
+
+    Edge values, reordered: head h of receiver k aggregates ``sum_j A_kj
+    (W_v u_kj + b_v) = W_v T_k + b_v`` with ``T_k = sum_j A_kj u_kj`` (the
+    softmax rows sum to one), and ``edge_out`` follows linearly, so one
+    ``(B K) x H x K`` by ``K x b_h`` product and one ``(H b_h) -> d`` projection
+    with the folded weight ``W_eo blockdiag(W_v)`` replace the ``H e x b_h``
+    product over all K^2 edges and the ``(B, H, e, K, K)`` multiply-sum (4x
+    fewer flops on the value path for H = e = 4; the same model, within
+    float rounding; bench/results/gfm_decide.md).
     """
 
     def __init__(self, dim: int, heads: int, edge_value_dim: int = 0) -> None:
@@ -109,26 +140,43 @@ class BiasAttention(nn.Module):
         if self.edge_out is not None:
             self.edge_out.reset_parameters()
 
-    def forward(self, z: Tensor, bias: Tensor, edge_value: Tensor | None = None) -> Tensor:
-        """``z (B, K, d)``, ``bias (B, H, K, K)``, ``edge_value (B, H, e, K, K)`` -> (B, K, d).
+    def forward(self, z: Tensor, bias: Tensor, edge_value: EdgeValues | None = None) -> Tensor:
+        """``z (B, K, d)``, ``bias (B, H, K, K)`` -> ``(B, K, d)``.
 
-        ``bias`` and ``edge_value`` are contiguous in the last two axes (one
-        receiver row k, its transmitters j), so the score add, the softmax
-        and the edge-value aggregation read memory in order.
+        The heads are the outer batch axis (``(H B, K, K)`` scores), so a
+        ``bias`` stored as ``(H, B, K, K)`` (a transposed view, as
+        :meth:`GFMBackbone.edge_terms` makes it) enters without a copy; any
+        other layout is copied once.
         """
         b, k, d = z.shape
         h, hd = self.heads, self.head_dim
-        q, key, v = self.qkv(z).view(b, k, 3, h, hd).permute(2, 0, 3, 1, 4)  # (B, H, K, hd)
+        # one copy into (3, H B, K, hd); q, k, v are contiguous views of it
+        q, key, v = self.qkv(z).view(b, k, 3, h, hd).permute(2, 3, 0, 1, 4).reshape(
+            3, h * b, k, hd).unbind(0)
         # bias + Q K^T / sqrt(d_h) in one kernel (eq. 4)
-        scores = torch.baddbmm(bias.reshape(b * h, k, k), q.reshape(b * h, k, hd),
-                               key.reshape(b * h, k, hd).transpose(1, 2), alpha=hd**-0.5)
-        att = scores.softmax(dim=-1)  # (B H, K, K)
-        out = self.out(torch.bmm(att, v.reshape(b * h, k, hd)).view(b, h, k, hd)
-                       .transpose(1, 2).reshape(b, k, d))
+        scores = torch.baddbmm(bias.transpose(0, 1).reshape(h * b, k, k), q,
+                               key.transpose(1, 2), alpha=hd**-0.5)
+        att = scores.softmax(dim=-1)  # (H B, K, K)
+        heads = torch.bmm(att, v).view(h, b, k, hd).permute(1, 2, 0, 3).reshape(b * k, d)
         if self.edge_out is None or edge_value is None:
-            return out
-        agg = (edge_value * att.view(b, h, 1, k, k)).sum(dim=-1)  # (B, H, e, K)
-        return out + self.edge_out(agg.permute(0, 3, 1, 2).reshape(b, k, -1))
+            return self.out(heads).view(b, k, d)
+        # T[(b, k), h] = sum_j A_hkj u_kj: batch (b, k) has one stride in both operands
+        t = torch.bmm(att.view(h, b * k, k).transpose(0, 1), edge_value.hidden)  # (B K, H, b_h)
+        return self._project(heads, t, edge_value).view(b, k, d)
+
+    def _project(self, heads: Tensor, t: Tensor, edge_value: EdgeValues) -> Tensor:
+        """``out(heads) + edge_out(W_v T + b_v)`` as two accumulating products:
+        ``heads (B K, d)``, ``t (B K, H, b_h)`` -> ``(B K, d)``."""
+        assert self.edge_out is not None
+        # weights only, sizes from Python ints: a frozen graph folds these into constants
+        w_eo = self.edge_out.weight  # (d, H e)
+        h = self.heads
+        folded = torch.einsum("dhe,hem->dhm", w_eo.view(-1, h, w_eo.shape[1] // h),
+                              edge_value.weight)  # (d, H, b_h)
+        shift = torch.addmv(self.edge_out.bias + self.out.bias, w_eo,
+                            edge_value.bias.flatten())  # (d,)
+        y = torch.addmm(shift, heads, self.out.weight.t())
+        return torch.addmm(y, t.flatten(1), folded.flatten(1).t())
 
 
 class GraphTransformerLayer(nn.Module):
@@ -141,8 +189,8 @@ class GraphTransformerLayer(nn.Module):
         self.ffn = mlp(cfg.dim, cfg.ffn_mult * cfg.dim, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, z: Tensor, bias: Tensor, edge_value: Tensor | None = None) -> Tensor:
-        """``(B, K, d)`` -> ``(B, K, d)``."""
+    def forward(self, z: Tensor, bias: Tensor, edge_value: EdgeValues | None = None) -> Tensor:
+        """``(B, K, d)`` -> ``(B, K, d)``; ``bias (B, H, K, K)``."""
         z = z + self.drop(self.attention(self.norm1(z), bias, edge_value))
         return z + self.drop(self.ffn(self.norm2(z)))
 
@@ -181,39 +229,43 @@ class GFMBackbone(nn.Module):
             z = layer(z, bias, value)
         return self.norm(z)
 
-    def edge_terms(self, edge: Tensor) -> list[tuple[Tensor, Tensor | None]]:
-        """Every layer's bias projector on ``edge (B, K, K, 2)``.
+    def edge_terms(self, edge: Tensor) -> Iterator[tuple[Tensor, EdgeValues | None]]:
+        """Every layer's bias projector on ``edge (B, K, K, 2)``, one layer at a time.
 
-        Channels first: each layer's biases come out as contiguous
-        ``(B, H, K, K)`` and its edge values as ``(B, H, e, K, K)``. Both
-        linear layers carry their bias as one more input column against a
-        constant-one channel (the first layer maps ``[e_kj, 1]`` and a unit
-        row keeps a one through the ReLU for the second), so each layer is
-        one plain batched product: no pass copying a broadcast bias into a
-        ``(B, b_h, K K)`` output first. Biases and edge values come from
-        separate products, so the backward pass writes each gradient once
-        (slices of one output tensor would zero-fill and copy a
-        ``(B, H (1 + e), K K)`` gradient per layer; at K = 80, batch 64 that
-        was a fifth of a pre-training step). The same weights and arithmetic
-        as ``proj(edge)`` per layer, within float rounding.
+        Channels first with the batch inside: the edges form the columns of
+        ``(3, B K K)`` (``[e_kj, 1]``), each layer's hidden layer is one
+        ``(b_h + 1) x 3`` product (``(b_h + 1, B K K)``; the bias of the first
+        linear layer rides on the constant-one input and a unit row keeps a one
+        through the ReLU for the second) and its biases one ``H x (b_h + 1)``
+        product, stored ``(H, B, K, K)`` and returned as a ``(B, H, K, K)`` view
+        (the layout :class:`BiasAttention` reads without a copy). The edge
+        values stay unexpanded (:class:`EdgeValues`: the hidden layer and the
+        projector's value rows). A layer's terms are made just before that
+        layer runs, so its hidden layer is still in cache when the attention
+        aggregates it. Per layer the same weights and arithmetic as
+        ``proj(edge)``, within float rounding. One product for all layers' first
+        projector layers measured slower (its ``(3 (b_h + 1), B K K)`` output
+        leaves the cache: 174 vs 3 x 47 us at K = 80, 1.30 vs 3 x 0.19 ms at 8 x K = 50).
         """
         b, k = edge.shape[0], edge.shape[1]
         h, e = self.cfg.heads, self.cfg.edge_value_dim
-        ones = torch.ones(b, 1, k * k, dtype=edge.dtype, device=edge.device)
-        edge_cf = torch.cat([edge.reshape(b, k * k, 2).transpose(1, 2), ones], 1)  # (B, 3, K K)
-        terms: list[tuple[Tensor, Tensor | None]] = []
+        n = b * k * k
+        ones = torch.ones(1, n, dtype=edge.dtype, device=edge.device)
+        edge_cf = torch.cat([edge.reshape(n, 2).t(), ones])  # (3, B K K)
         for proj in self.bias_proj:
             first, second = proj[0], proj[2]  # type: ignore[index]
             w1 = _with_bias(first.weight, first.bias, unit_row=True)  # (b_h + 1, 3)
-            # a 3-wide inner product: one (b_h + 1) x 3 by 3 x (B K K) product (einsum
-            # folds the batch into the columns), 2-3x faster than B small ones
-            hidden = torch.relu_(torch.einsum("oc,bcn->bon", w1, edge_cf))  # (B, b_h + 1, K K)
-            w2 = _with_bias(second.weight, second.bias, unit_row=False)  # (H (1 + e), b_h + 1)
-            bias = torch.bmm(w2[:h].expand(b, -1, -1), hidden).view(b, h, k, k)
-            value = (torch.bmm(w2[h:].expand(b, -1, -1), hidden).view(b, h, e, k, k)
-                     if e else None)
-            terms.append((bias, value))
-        return terms
+            hidden = torch.relu_(torch.mm(w1, edge_cf))  # (b_h + 1, B K K)
+            w2 = _with_bias(second.weight[:h], second.bias[:h], unit_row=False)  # (H, b_h + 1)
+            bias = torch.mm(w2, hidden)  # (H, B K K)
+            bias = bias.view(h, b, k, k).transpose(0, 1)  # (B, H, K, K) view
+            value = None
+            if e:
+                bh = self.cfg.bias_hidden
+                u = hidden[:bh].view(bh, b * k, k).permute(1, 2, 0)  # (B K, K, b_h) view
+                value = EdgeValues(u, second.weight[h:].view(h, e, bh),
+                                   second.bias[h:].view(h, e))
+            yield bias, value
 
 
 def _with_bias(weight: Tensor, bias: Tensor, unit_row: bool) -> Tensor:
@@ -222,6 +274,6 @@ def _with_bias(weight: Tensor, bias: Tensor, unit_row: bool) -> Tensor:
     rows = torch.cat([weight, bias[:, None]], 1)
     if not unit_row:
         return rows
-    unit = torch.zeros(1, rows.shape[1], dtype=rows.dtype, device=rows.device)
-    unit[0, -1] = 1.0
-    return torch.cat([rows, unit])
+    # out of place (no index assignment), so a frozen graph folds it into a constant
+    zeros = torch.zeros(1, weight.shape[1], dtype=rows.dtype, device=rows.device)
+    return torch.cat([rows, torch.cat([zeros, torch.ones_like(zeros[:, :1])], 1)])

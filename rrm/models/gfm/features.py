@@ -51,7 +51,10 @@ def per_link(x: Tensor | float, b: int, k: int, device: torch.device | None = No
 
 
 def _db(x: Tensor) -> Tensor:
-    return (10.0 * torch.log10(x.clamp_min(1e-30))).clamp(DB_MIN, DB_MAX) / DB_SCALE
+    """``clamp(10 log10 x, DB_MIN, DB_MAX) / DB_SCALE`` as one scale and one clamp (the
+    scale 10 / 20 = 0.5 is exact, so this differs from scaling twice by at most an ulp)."""
+    scale = 10.0 / DB_SCALE
+    return (torch.log10(x.clamp_min(1e-30)) * scale).clamp(DB_MIN / DB_SCALE, DB_MAX / DB_SCALE)
 
 
 def graph_batch(gains: Tensor, noise_w: Tensor | float, pmax_w: Tensor | float,
@@ -69,7 +72,10 @@ def graph_batch(gains: Tensor, noise_w: Tensor | float, pmax_w: Tensor | float,
     inr_db = _db(inr.to(torch.float32))  # (B, K, K)
     node = torch.diagonal(inr_db, dim1=-2, dim2=-1).unsqueeze(-1)  # (B, K, 1)
     edge = torch.stack([inr_db, inr_db.transpose(-1, -2)], dim=-1)  # (B, K, K, 2)
+    if csi_mask is None:  # full CSI: every edge known (what the masked formula gives)
+        known = torch.ones(b, k, k, dtype=torch.bool, device=g.device)
+        return GraphBatch(node, edge, known, g, noise, pmax)
     eye = torch.eye(k, dtype=torch.bool, device=g.device).expand(b, k, k)
-    known = eye | (csi_mask.to(torch.bool) if csi_mask is not None else torch.ones_like(eye))
+    known = eye | csi_mask.to(torch.bool)
     known = known & known.transpose(-1, -2)  # an edge feature needs both directions
     return GraphBatch(node, edge, known | eye, g, noise, pmax)

@@ -64,7 +64,7 @@ class GFMPolicy(Policy):
         frozen: run GFM-RA models as a frozen TorchScript graph
             (:mod:`rrm.models.gfm.frozen`; the same powers as eager within
             1e-5 of Pmax, 1.3x-10x faster on the shared 2-core CPU,
-            bench/results/gfm_decide.md); False: eager PyTorch. In-memory
+            bench/results/gfm_decide_388249f.md); False: eager PyTorch. In-memory
             models (training) and PCGNN always run eager.
         shift_threshold: shift score above which ``gfm-wmmse`` replaces the
             model's answer by a full WMMSE run (``refine_iterations > 0`` only).

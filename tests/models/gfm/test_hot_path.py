@@ -1,6 +1,8 @@
 """The gfm hot path (#18): the lean layout, float32 features and the frozen graph
 compute what the straightforward eager model computes."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -13,10 +15,11 @@ from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.frozen import freeze_power_model, run_frozen
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel, PowerHead
 from rrm.models.gfm.policy import CHECKPOINTS, GFMPolicy
-from rrm.models.gfm.store import load_power_model
+from rrm.models.gfm.store import POWER_KIND, load_backbone, load_power_model
 
 NOISE, PMAX = 4e-14, 0.01
 TOL = 1e-5  # of Pmax
+SHIPPED = sorted(p.name for p in CHECKPOINTS.glob("gfm-*"))
 
 
 def gains(b: int, k: int, seed: int = 0) -> Tensor:
@@ -146,3 +149,25 @@ def test_in_memory_models_run_eager() -> None:
     state = InterferenceState(gains(1, 4)[0].numpy(), NOISE, PMAX)
     assert policy.decide(state, get_objective("sum")).power_w.shape == (4,)
     assert not policy._graphs
+
+
+@pytest.mark.parametrize("checkpoint", SHIPPED)
+def test_every_shipped_gfm_checkpoint_computes_the_reference_arithmetic(checkpoint: str) -> None:
+    """Eager and frozen powers (every prompt) within 1e-5 of Pmax of the per-layer channels-last
+    reference; a pre-trained backbone's embeddings within 1e-4 (a batch of 2, with a mask)."""
+    g, m = gains(2, 30, seed=3), mask(2, 30, seed=4)
+    batch = graph_batch(g, NOISE, PMAX, m)
+    config = json.loads((CHECKPOINTS / checkpoint / "config.json").read_text())
+    if config["kind"] != POWER_KIND:
+        bb = load_backbone(CHECKPOINTS / checkpoint)[0].eval()
+        with torch.inference_mode():
+            ref = reference_backbone(bb, batch.node, batch.edge, batch.known)
+            assert torch.max(torch.abs(bb(batch) - ref)).item() <= 1e-4
+        return
+    model = load_power_model(CHECKPOINTS / checkpoint)[0].eval()
+    graph = freeze_power_model(model)
+    for objective in PROMPTS if model.head.prompt is not None else ("sum",):
+        with torch.inference_mode():
+            ref = reference_powers(model, g, m, objective)
+            for got in (model(batch, objective), run_frozen(graph, batch, objective)):
+                assert torch.max(torch.abs(got - ref)).item() <= TOL * PMAX

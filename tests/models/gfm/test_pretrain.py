@@ -35,9 +35,15 @@ def reference_backbone(bb: GFMBackbone, g: GraphBatch, masked: torch.Tensor | No
     z = bb.node_enc(g.node)
     for layer, proj in zip(bb.layers, bb.bias_proj, strict=True):
         out = proj(edge)  # (B, K, K, H (1 + e))
-        bias = out[..., :h].permute(0, 3, 1, 2).contiguous()  # (B, H, K, K)
-        value = out[..., h:].reshape(b, k, k, h, e).permute(0, 3, 4, 1, 2).contiguous()
-        z = layer(z, bias, value)
+        att_mod, x = layer.attention, layer.norm1(z)
+        q, key, v = att_mod.qkv(x).view(b, k, 3, h, -1).permute(2, 0, 3, 1, 4)  # (B, H, K, hd)
+        att = (q @ key.transpose(-1, -2) / att_mod.head_dim**0.5
+               + out[..., :h].permute(0, 3, 1, 2)).softmax(-1)  # (B, H, K, K)
+        y = att_mod.out((att @ v).transpose(1, 2).reshape(b, k, -1))
+        value = out[..., h:].reshape(b, k, k, h, e).permute(0, 3, 1, 2, 4)  # (B, H, K, K, e)
+        agg = (att.unsqueeze(-1) * value).sum(dim=3)  # (B, H, K, e): sum_j A_kj phi_V(e_kj)
+        z = z + y + att_mod.edge_out(agg.transpose(1, 2).reshape(b, k, -1))
+        z = z + layer.ffn(layer.norm2(z))
     return bb.norm(z)
 
 
@@ -66,9 +72,10 @@ def test_batched_bias_projector_equals_each_layers_projector():
     for proj, (bias, value) in zip(bb.bias_proj, bb.edge_terms(edge), strict=True):
         out = proj(edge)  # (B, K, K, H (1 + e))
         torch.testing.assert_close(bias, out[..., :2].permute(0, 3, 1, 2))
-        assert value is not None
-        torch.testing.assert_close(value, out[..., 2:].reshape(3, 6, 6, 2, 3)
-                                   .permute(0, 3, 4, 1, 2))
+        assert value is not None  # phi_V(e_kj) = W_v u_kj + b_v, from the unexpanded form
+        u = value.hidden.reshape(3, 6, 6, CFG.bias_hidden)  # (B, K, K, b_h)
+        dense = torch.einsum("bkjm,hem->bkjhe", u, value.weight) + value.bias
+        torch.testing.assert_close(dense, out[..., 2:].reshape(3, 6, 6, 2, 3))
 
 
 def test_hybrid_losses_and_gradients_equal_the_published_formulas():
