@@ -36,8 +36,7 @@ guard               trips when
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -117,7 +116,11 @@ class DecisionContext:
     time_sharing: bool = False  # the policy time-shares: no per-slot utility guard
     shift_score: float | None = None  # the policy's shift score of the state (None: unscored)
 
-    @cached_property
+    # what the guards compute once and share (the rates); not part of the context's value
+    _memo: dict[str, np.ndarray | None] = field(default_factory=dict, compare=False,
+                                                repr=False)
+
+    @property
     def rates(self) -> np.ndarray | None:
         """``[..., 2, K]`` bit/s/Hz: the rates of the policy's powers (row 0) and of full
         reuse, every link at its budget (row 1), computed once per decision for the
@@ -125,12 +128,21 @@ class DecisionContext:
         for bit what :func:`rrm.core.physics.rates` gives); None unless this is power
         control of an interference network. Read after the ``budget`` guard passed
         (the powers then have the budgets' shape)."""
-        a, s = self.allocation, self.state
-        if not (isinstance(a, PowerAllocation) and isinstance(s, InterferenceState)):
-            return None
-        powers = np.stack((np.asarray(a.power_w, dtype=np.float64), s.pmax_per_link), axis=-2)
-        noise = np.asarray(s.noise_w, dtype=np.float64)
-        return physics.rates_of(s.gains, powers, noise[..., None, :] if noise.ndim else noise)
+        if "rates" not in self._memo:
+            self._memo["rates"] = _policy_and_full_reuse_rates(self.allocation, self.state)
+        return self._memo["rates"]
+
+
+def _policy_and_full_reuse_rates(a: Allocation, s: State) -> np.ndarray | None:
+    """:attr:`DecisionContext.rates` (computed)."""
+    if not (isinstance(a, PowerAllocation) and isinstance(s, InterferenceState)):
+        return None
+    power = np.asarray(a.power_w, dtype=np.float64)
+    pmax = s.pmax_per_link
+    powers = (np.array((power, pmax)) if power.ndim == 1  # (2, K)
+              else np.stack((power, pmax), axis=-2))  # (..., 2, K)
+    noise = np.asarray(s.noise_w, dtype=np.float64)
+    return physics.rates_of(s.gains, powers, noise[..., None, :] if noise.ndim else noise)
 
 
 def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = None) -> Verdict:
