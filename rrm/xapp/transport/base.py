@@ -214,8 +214,9 @@ def receive(message: pb.Indication | Arrival, wire: bytes | None = None) -> Rece
     else:
         screened = None
     ind, refusal = (None, screened) if screened is not None else _decode(message)
-    return Received(header_from_pb(message.header), message, ind, refusal, received_ns,
-                    time.perf_counter() - t0, wire)
+    # the decoded indication's header is the message's (built once, by the decoder)
+    header = ind.header if ind is not None else header_from_pb(message.header)
+    return Received(header, message, ind, refusal, received_ns, time.perf_counter() - t0, wire)
 
 
 def _decode(message: pb.Indication) -> tuple[IndicationMsg | None, Refusal | None]:
