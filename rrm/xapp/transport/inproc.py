@@ -35,6 +35,7 @@ from rrm.core.wire.messages import (
     SubscriptionFailed,
 )
 from rrm.sim.e2.service import IndicationFeed, NodeService
+from rrm.sim.feed import QueueFeed
 from rrm.xapp.transport.base import (
     Acked,
     Received,
@@ -72,13 +73,22 @@ class InProcessClient:
         """Next indication from the feed; TransportError once the node closed it."""
         if self.feed is None:
             raise TransportError("not subscribed")
-        item = self.feed.get_wire(timeout_s)
+        item = self._get_wire(self.feed, timeout_s)
         if item is None and self.feed.closed:
             raise TransportError("the node ended the subscription")
         if item is None:
             return None
         msg, wire = item
         return receive(arrival(msg, len(wire), self.limits, wire))
+
+    @staticmethod
+    def _get_wire(feed: IndicationFeed, timeout_s: float) -> tuple[pb.Indication, bytes] | None:
+        """The next indication and its bytes: a :class:`rrm.sim.feed.QueueFeed` has them
+        at hand; any other feed's indication is serialized here."""
+        if isinstance(feed, QueueFeed):
+            return feed.get_wire(timeout_s)
+        msg = feed.get(timeout_s)
+        return None if msg is None else (msg, msg.SerializeToString())
 
     def control(self, request: ControlMsg, timeout_s: float) -> Acked:
         """Hand the control to the service and return its ack (through the codec)."""
