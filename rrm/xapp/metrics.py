@@ -60,9 +60,15 @@ class StageSeconds:
         counts[bisect_left(self._bounds, seconds)] += 1  # first bound >= seconds: le
         self._sums[stage] += seconds
 
+    _labelnames = ("stage",)  # as a labelled prometheus metric names them
+
+    def describe(self) -> Iterator[Metric]:
+        """The family without samples (the registry checks names against it on register)."""
+        yield HistogramMetricFamily(self.name, self.documentation, labels=self._labelnames)
+
     def collect(self) -> Iterator[Metric]:
         """The histogram family (called by the registry at each scrape)."""
-        family = HistogramMetricFamily(self.name, self.documentation, labels=["stage"])
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self._labelnames)
         for stage, counts in list(self._counts.items()):
             cumulative, total = [], 0
             for label, count in zip(self._labels, list(counts), strict=True):
