@@ -65,6 +65,25 @@ def rates(gains: ArrayLike, power_w: ArrayLike, noise_w: ArrayLike) -> FloatArra
     return np.log2(1.0 + sinr(gains, power_w, noise_w))
 
 
+def rates_of(gains: ArrayLike, powers_w: ArrayLike, noise_w: ArrayLike) -> FloatArray:
+    """Shannon rates of several power vectors on one network, ``[..., m, K]`` bit/s/Hz.
+
+    Row ``i`` equals ``rates(gains, powers_w[..., i, :], noise_w)`` bit for bit (the
+    same products and sums per row; tested), at the cost of one call: what the
+    guards pay for the policy's powers and the full-reuse reference together.
+
+    Args:
+        gains: ``[..., K, K]`` float, linear power gain, receiver k from transmitter j.
+        powers_w: ``[..., m, K]`` float, ``m`` transmit power vectors in watts.
+        noise_w: scalar or ``[..., 1, K]``, noise power in watts.
+    """
+    g = np.asarray(gains, dtype=np.float64)
+    p = np.asarray(powers_w, dtype=np.float64)
+    signal = np.diagonal(g, axis1=-2, axis2=-1)[..., None, :] * p  # (..., m, K)
+    total = np.einsum("...kj,...mj->...mk", g, p)  # (..., m, K): signal + interference
+    return np.log2(1.0 + signal / ((total - signal) + np.asarray(noise_w, dtype=np.float64)))
+
+
 def apply_csi_mask(gains: ArrayLike, csi_mask: ArrayLike | None, fill: float = 0.0) -> FloatArray:
     """What a controller sees when some cross links are unreported.
 

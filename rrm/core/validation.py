@@ -60,15 +60,29 @@ def _worst_ratio(load: np.ndarray, cap: np.ndarray) -> float:
         return float(np.max(load / cap))
 
 
+def _within(power: np.ndarray, pmax: np.ndarray, tolerance: float) -> bool:
+    """Every power finite and inside ``[0, pmax (1 + tolerance)]`` (same shapes).
+
+    NaN fails both comparisons and an infinity the upper one unless its budget
+    is infinite too, which the finiteness test then catches: True exactly when
+    :func:`admit_power`'s ``non_finite`` and ``budget`` rules both pass.
+    """
+    inside = bool(((power >= 0) & (power <= pmax * (1 + tolerance))).all())
+    return inside and bool(np.isfinite(power).all())
+
+
 def admit_power(decision: Allocation, state: InterferenceState,
                 tolerance: float = BUDGET_TOLERANCE) -> PowerAllocation | Violation:
     """``decision`` as a float64 :class:`PowerAllocation` for ``state``, or why it does not fit."""
     if not isinstance(decision, PowerAllocation):
         return Violation("kind", "this node takes power control, not beamforming")
     power = np.asarray(decision.power_w, dtype=np.float64)
-    if not np.all(np.isfinite(power)):
-        return Violation("non_finite", "powers contain NaN or Inf")
     pmax = state.pmax_per_link  # (..., K)
+    if power.shape == pmax.shape and _within(power, pmax, tolerance):
+        return PowerAllocation(power, decision.iterations)  # the usual case: one fused test
+    # the rules in the table's order, so the first broken one is named
+    if not np.isfinite(power).all():
+        return Violation("non_finite", "powers contain NaN or Inf")
     if power.shape != pmax.shape:
         return Violation("shape", f"{power.shape[-1] if power.ndim else power.size} powers "
                                   f"for K={state.num_links} links")

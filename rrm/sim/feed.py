@@ -53,6 +53,12 @@ class SharedIndication:
         self._event: bytes | None = None
         self._lock = threading.Lock()
 
+    def body(self) -> bytes:
+        """The indication serialized (the bytes computed when it was queued, while no
+        server has asked for its event yet)."""
+        with self._lock:
+            return self._body if self._body is not None else self.ind.SerializeToString()
+
     def event_bytes(self) -> bytes:
         """``SubscriptionEvent(indication=ind)`` serialized; computed once, on first use."""
         with self._lock:
@@ -158,6 +164,19 @@ class QueueFeed:
         mine.CopyFrom(shared.ind)
         mine.header.channel_id = channel_id
         return mine
+
+    def get_wire(self, timeout_s: float) -> tuple[pb.Indication, bytes] | None:
+        """Next indication (as :meth:`get`) with its serialized bytes, or None: what an
+        in-process reader decodes, without serializing it again nor parsing it back."""
+        if (item := self._pop(timeout_s)) is None:
+            return None
+        shared, channel_id = item
+        if channel_id is None:
+            return shared.ind, shared.body()
+        mine = pb.Indication()
+        mine.CopyFrom(shared.ind)
+        mine.header.channel_id = channel_id
+        return mine, mine.SerializeToString()
 
     def get_event(self, timeout_s: float) -> bytes | None:
         """Next indication as a serialized ``SubscriptionEvent`` (stamped), or None."""

@@ -22,7 +22,7 @@ clock they are given and change no loop state, so each rule is testable alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rrm.core.wire.messages import Header
 from rrm.xapp.transport.base import E2Client, Received, TransportError
@@ -140,14 +140,14 @@ class Costs:
     def after_pass(self, share_s: float) -> Costs:
         """These averages with one batched pass's measured share per indication, s
         (learnt even when the answers it served are then dropped)."""
-        return replace(self, policy_s=_ewma(self.policy_s, share_s))
+        return Costs(_ewma(self.policy_s, share_s), self.answer_s, self.cheap_s)
 
     def after_decided(self, answer_s: float, policy_s: float | None = None) -> Costs:
         """These averages with one decided indication's measured answer time and, when
         it was decided on its own (no batched pass), its policy time, s."""
-        return replace(self, answer_s=_ewma(self.answer_s, answer_s),
-                       policy_s=self.policy_s if policy_s is None
-                       else _ewma(self.policy_s, policy_s))
+        # built directly, not with dataclasses.replace: once per answer on the loop's path
+        return Costs(self.policy_s if policy_s is None else _ewma(self.policy_s, policy_s),
+                     _ewma(self.answer_s, answer_s), self.cheap_s)
 
     def aged(self, *, decided: bool = False, cheap: bool = False) -> Costs:
         """These averages after a turn whose plan left a path unused: the ``decided``
@@ -155,14 +155,16 @@ class Costs:
         :data:`COST_WEIGHT`, so an estimate learnt in a slow spell cannot keep that
         path shut for good (nothing would measure it again); the next answer on it
         does."""
+        if not (decided or cheap):
+            return self
         keep = 1 - COST_WEIGHT
-        return replace(self, policy_s=keep * self.policy_s if decided else self.policy_s,
-                       answer_s=keep * self.answer_s if decided else self.answer_s,
-                       cheap_s=keep * self.cheap_s if cheap else self.cheap_s)
+        return Costs(keep * self.policy_s if decided else self.policy_s,
+                     keep * self.answer_s if decided else self.answer_s,
+                     keep * self.cheap_s if cheap else self.cheap_s)
 
     def after_cheap(self, cheap_s: float) -> Costs:
         """These averages with one shed indication's measured answer time, s."""
-        return replace(self, cheap_s=_ewma(self.cheap_s, cheap_s))
+        return Costs(self.policy_s, self.answer_s, _ewma(self.cheap_s, cheap_s))
 
 
 def _ewma(average: float, sample: float) -> float:

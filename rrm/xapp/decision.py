@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("rrm.xapp.decision")
 MIN_POLICY_BUDGET_S = 2e-4  # below this the policy is not started at all
 WARM_START_FLOOR = 0.05  # share of Pmax: links off in the last slot may come back
+MAX_CACHED_OBJECTIVES = 64  # distinct QoS pairs whose objective is kept (wire values: bounded)
 # cell-free fallbacks: heuristic fronthaul scaling of the policy's own answer (fast, EGAT
 # sec. V-A) or the pc-wmmse policy (tens of ms); the first is the default
 CELLFREE_FALLBACKS = ("scale", "pc-wmmse")
@@ -120,10 +121,17 @@ class Decider:
         # 1.5 x a running average of measured fallback durations.
         self.fallback_s_avg = 0.002
         self._last_power: dict[str, np.ndarray] = {}
+        self._objectives: dict[tuple[float, float], Objective] = {}  # by (r_min, alpha)
 
     def objective_for(self, ind: IndicationMsg) -> Objective:
         """The objective with this indication's QoS parameters and weights."""
-        obj = get_objective(self.objective_name, r_min=ind.qos.r_min, alpha=ind.qos.alpha)
+        key = (ind.qos.r_min, ind.qos.alpha)
+        obj = self._objectives.get(key)
+        if obj is None:  # built once per QoS pair (a node's stay the same slot after slot)
+            if len(self._objectives) >= MAX_CACHED_OBJECTIVES:  # values come off the wire
+                self._objectives.clear()
+            obj = get_objective(self.objective_name, r_min=ind.qos.r_min, alpha=ind.qos.alpha)
+            self._objectives[key] = obj
         weights = ind.state.weights
         return obj.with_weights(weights) if weights is not None else obj
 
@@ -148,7 +156,9 @@ class Decider:
         if not limit.passed:
             return Decision(Refusal(Cause.UNSUPPORTED_INPUT, limit.detail), self.policy.name)
         objective = self.objective_for(ind)
-        support = check_input(ind.state, self.guards, self.policy_max_links)
+        # the policy's own bound, when it has one below the guards' (else the same check)
+        support = (check_input(ind.state, self.guards, self.policy_max_links)
+                   if self.policy_max_links else limit)
         t0 = time.perf_counter()
         batch_s = 0.0
         if not support.passed:

@@ -36,7 +36,7 @@ guard               trips when
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -116,6 +116,34 @@ class DecisionContext:
     time_sharing: bool = False  # the policy time-shares: no per-slot utility guard
     shift_score: float | None = None  # the policy's shift score of the state (None: unscored)
 
+    # what the guards compute once and share (the rates); not part of the context's value
+    _memo: dict[str, np.ndarray | None] = field(default_factory=dict, compare=False,
+                                                repr=False)
+
+    @property
+    def rates(self) -> np.ndarray | None:
+        """``[..., 2, K]`` bit/s/Hz: the rates of the policy's powers (row 0) and of full
+        reuse, every link at its budget (row 1), computed once per decision for the
+        ``utility`` and ``qos`` guards (:func:`rrm.core.physics.rates_of`: each row bit
+        for bit what :func:`rrm.core.physics.rates` gives); None unless this is power
+        control of an interference network. Read after the ``budget`` guard passed
+        (the powers then have the budgets' shape)."""
+        if "rates" not in self._memo:
+            self._memo["rates"] = _policy_and_full_reuse_rates(self.allocation, self.state)
+        return self._memo["rates"]
+
+
+def _policy_and_full_reuse_rates(a: Allocation, s: State) -> np.ndarray | None:
+    """:attr:`DecisionContext.rates` (computed)."""
+    if not (isinstance(a, PowerAllocation) and isinstance(s, InterferenceState)):
+        return None
+    power = np.asarray(a.power_w, dtype=np.float64)
+    pmax = s.pmax_per_link
+    powers = (np.array((power, pmax)) if power.ndim == 1  # (2, K)
+              else np.stack((power, pmax), axis=-2))  # (..., 2, K)
+    noise = np.asarray(s.noise_w, dtype=np.float64)
+    return physics.rates_of(s.gains, powers, noise[..., None, :] if noise.ndim else noise)
+
 
 def check_input(state: State, cfg: GuardConfig, policy_max_links: int | None = None) -> Verdict:
     """The ``input_support`` guard, run before the policy decides (B, K and M)."""
@@ -175,22 +203,15 @@ def _distribution_shift(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
                                          f"{cfg.shift_threshold:g} (outside the training data)")
 
 
-def _interference_rates(ctx: DecisionContext) -> tuple[np.ndarray, np.ndarray] | None:
-    a, s = ctx.allocation, ctx.state
-    if not (isinstance(a, PowerAllocation) and isinstance(s, InterferenceState)):
-        return None
-    full = s.pmax_per_link
-    return physics.rates(s.gains, a.power_w, s.noise_w), physics.rates(s.gains, full, s.noise_w)
-
-
 def _utility(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
-    pair = _interference_rates(ctx) if cfg.utility_margin >= 0 and not ctx.time_sharing else None
-    if pair is None:
+    rates = ctx.rates if cfg.utility_margin >= 0 and not ctx.time_sharing else None
+    if rates is None:
         return PASS
     obj = ctx.objective
     if ctx.state.weights is not None and obj.name == "wsr":  # type: ignore[union-attr]
         obj = obj.with_weights(ctx.state.weights)  # type: ignore[union-attr]
-    mine, ref = float(obj.utility(pair[0])), float(obj.utility(pair[1]))
+    both = obj.utility(rates)  # (..., 2): each row's utility, as if computed alone
+    mine, ref = float(both[..., 0]), float(both[..., 1])
     if mine < ref - cfg.utility_margin * abs(ref):
         return Verdict("utility", f"utility {mine:.4g} below full reuse {ref:.4g} "
                                   f"by more than {cfg.utility_margin:.0%}")
@@ -198,10 +219,10 @@ def _utility(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
 
 
 def _qos(ctx: DecisionContext, cfg: GuardConfig) -> Verdict:
-    pair = _interference_rates(ctx) if cfg.qos_violation_max < 1.0 else None
-    if pair is None:
+    rates = ctx.rates if cfg.qos_violation_max < 1.0 else None
+    if rates is None:
         return PASS
-    frac = float(np.mean(pair[0] < cfg.r_min))
+    frac = float(np.mean(rates[..., 0, :] < cfg.r_min))
     if frac > cfg.qos_violation_max:
         return Verdict("qos", f"{frac:.0%} of links below r_min={cfg.r_min} "
                               f"(limit {cfg.qos_violation_max:.0%})")

@@ -265,7 +265,8 @@ class SlotLoop:
         if not self._fresh(header):
             return None
         self.stats.slots += 1
-        self.metrics.child(self.metrics.indications, self.metrics.node_label(header.node_id)).inc()
+        node = self.metrics.node_label(header.node_id)
+        self.metrics.child(self.metrics.indications, node).inc()
         for observer in self.observers:
             observer.on_indication(received)
         decision = self._answer(received)
@@ -281,14 +282,15 @@ class SlotLoop:
         decide_s = decision.policy_s - decision.batch_s + decision.guards_s + decision.fallback_s
         self._settle(settled)  # acks of earlier controls (inline: this one's), with "send"
         t2 = time.perf_counter()
-        self._account(header, decision, sent_ns, received.received_ns)
-        self._observe_stages(header, decision, received.received_ns, {
-            "decode": received.decode_s, "encode": max(t1 - t0 - decide_s, 0.0),
-            "send": t2 - t1})
+        self._account(node, header, decision, sent_ns, received.received_ns)
+        one_way_s = max(received.received_ns - header.timestamp_ns, 0) / 1e9  # same host clocks
+        self._observe_stages((
+            ("decode", received.decode_s), ("encode", max(t1 - t0 - decide_s, 0.0)),
+            ("send", t2 - t1), ("policy", decision.policy_s), ("guards", decision.guards_s),
+            ("fallback", decision.fallback_s), ("transport_in", one_way_s)))
         t3 = time.perf_counter()  # accounting included: what "total" leaves out is tiny
-        self._observe_stages(header, decision, received.received_ns, {
-            "account": t3 - t2, "total": received.decode_s + decision.batch_s + t3 - t0},
-            decision_stages=False)
+        self._observe_stages((("account", t3 - t2),
+                              ("total", received.decode_s + decision.batch_s + t3 - t0)))
         self._learn(received, decision, t2 - t0)
         return control
 
@@ -387,8 +389,8 @@ class SlotLoop:
             return "foreign_node"
         return ""
 
-    def _account(self, header: Header, d: Decision, sent_ns: int, received_ns: int) -> None:
-        node = self.metrics.node_label(header.node_id)
+    def _account(self, node: str, header: Header, d: Decision, sent_ns: int,
+                 received_ns: int) -> None:
         m, s = self.metrics, self.stats
         if isinstance(d.answer, Refusal):
             s.refusals += 1
@@ -404,19 +406,16 @@ class SlotLoop:
             m.child(m.deadline_misses, node).inc()
         s.latency_ms.append((sent_ns - received_ns) / 1e6)
 
-    def _observe_stages(self, header: Header, d: Decision, received_ns: int,
-                        stages: dict[str, float], decision_stages: bool = True) -> None:
-        """Stage seconds into the histogram and the summary's samples (with the
-        decision's own stages and ``transport_in`` unless ``decision_stages`` is False).
-        ``total`` is the sum of the loop's stages (``transport_in`` is before the loop)."""
-        m, s = self.metrics, self.stats
-        if decision_stages:
-            one_way_s = max(received_ns - header.timestamp_ns, 0) / 1e9  # same host clocks
-            stages = {**stages, "policy": d.policy_s, "guards": d.guards_s,
-                      "fallback": d.fallback_s, "transport_in": one_way_s}
-        for stage, sec in stages.items():
-            m.child(m.stage_seconds, stage).observe(sec)
-            s.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(sec * 1e3)
+    def _observe_stages(self, stages: tuple[tuple[str, float], ...]) -> None:
+        """Stage seconds into the histogram and the summary's samples. ``total`` is the
+        sum of the loop's stages (``transport_in`` is before the loop)."""
+        observe, samples = self.metrics.stage_seconds.observe, self.stats.stage_ms
+        for stage, sec in stages:
+            observe(stage, sec)
+            window = samples.get(stage)
+            if window is None:
+                window = samples[stage] = deque(maxlen=LATENCY_WINDOW)
+            window.append(sec * 1e3)
 
     def _check_ack(self, node: str, d: Decision, ack: AckMsg) -> None:
         applied = ack.applied_source.name.lower()

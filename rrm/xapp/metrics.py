@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
+from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 # Latency buckets in seconds: 50 us .. 1 s, dense around the 1-10 ms slot budgets.
 _LATENCY_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 1e-2, 2e-2,
@@ -17,6 +24,60 @@ MAX_LABEL_CHARS = 64
 # encode + send + account (metrics and observers); transport_in is before the loop
 STAGES = ("transport_in", "decode", "policy", "guards", "fallback", "encode", "send", "account",
           "total")
+
+
+class StageSeconds:
+    """The ``rrm_xapp_stage_seconds{stage}`` histogram, observed without locks.
+
+    The slot loop observes nine stages per decision; a ``prometheus_client``
+    histogram takes two locks and scans its buckets in Python for each. Here an
+    observation is a bisect and two additions on plain lists written by one
+    thread, the slot loop's (observing from several threads at once could lose
+    a count, never corrupt one). A scrape copies each stage's counts (one
+    step under the GIL) and exports the same samples a ``Histogram`` would:
+    cumulative ``_bucket{le}``, ``_count``, ``_sum`` and ``_created``.
+
+    Args:
+        name / documentation: the metric's.
+        buckets: upper bounds, s, ascending (``+Inf`` is added).
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]) -> None:
+        self.name, self.documentation = name, documentation
+        self._bounds = (*buckets, math.inf)
+        self._labels = tuple(floatToGoString(b) for b in self._bounds)
+        self._counts: dict[str, list[int]] = {}  # per stage: observations per bucket
+        self._sums: dict[str, float] = {}
+        self._created: dict[str, float] = {}
+
+    def observe(self, stage: str, seconds: float) -> None:
+        """Count ``seconds`` under ``stage`` (a name from code: bounded label values)."""
+        counts = self._counts.get(stage)
+        if counts is None:
+            self._created[stage] = time.time()
+            self._sums[stage] = 0.0
+            counts = self._counts[stage] = [0] * len(self._bounds)
+        counts[bisect_left(self._bounds, seconds)] += 1  # first bound >= seconds: le
+        self._sums[stage] += seconds
+
+    _labelnames = ("stage",)  # as a labelled prometheus metric names them
+
+    def describe(self) -> Iterator[Metric]:
+        """The family without samples (the registry checks names against it on register)."""
+        yield HistogramMetricFamily(self.name, self.documentation, labels=self._labelnames)
+
+    def collect(self) -> Iterator[Metric]:
+        """The histogram family (called by the registry at each scrape)."""
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self._labelnames)
+        for stage, counts in list(self._counts.items()):
+            cumulative, total = [], 0
+            for label, count in zip(self._labels, list(counts), strict=True):
+                total += count
+                cumulative.append((label, float(total)))
+            family.add_metric([stage], cumulative, self._sums[stage])
+            family.samples.append(Sample(f"{self.name}_created", {"stage": stage},
+                                         self._created[stage]))
+        yield family
 
 
 @dataclass
@@ -34,6 +95,8 @@ class XAppMetrics:
         their own series; later ones share ``other``.
         """
         label = node_id[:MAX_LABEL_CHARS]
+        if label in self._node_labels:  # the usual case: a known node, no lock (set lookup)
+            return label
         with self._label_lock:
             if label in self._node_labels:
                 return label
@@ -72,8 +135,9 @@ class XAppMetrics:
                                        ["node"], registry=r)
         self.acks = Counter("rrm_xapp_acks", "Control acknowledgements by outcome",
                             ["node", "outcome", "applied"], registry=r)
-        self.stage_seconds = Histogram("rrm_xapp_stage_seconds", "Latency per slot-loop stage",
-                                       ["stage"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.stage_seconds = StageSeconds("rrm_xapp_stage_seconds", "Latency per slot-loop stage",
+                                          _LATENCY_BUCKETS)
+        r.register(self.stage_seconds)
         self.utility = Gauge("rrm_xapp_realised_utility", "Last realised utility reported by "
                              "the node", ["node"], registry=r)
         self.policy_loaded = Gauge("rrm_xapp_policy_loaded", "1 when the configured policy is "

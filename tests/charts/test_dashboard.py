@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
-from rrm.xapp.metrics import STAGES, XAppMetrics
+from rrm.xapp.metrics import STAGES, StageSeconds, XAppMetrics
 from tests.charts.chart_tools import CHART, manifests, objects
 
 DASHBOARD = CHART / "dashboards" / "rrm-xapp.json"
@@ -20,7 +20,8 @@ def exported() -> dict[str, set[str]]:
     """Series names the xApp exposes on /metrics -> their label names (from its registry)."""
     m = XAppMetrics()
     out: dict[str, set[str]] = {}
-    for collector in [v for v in vars(m).values() if isinstance(v, MetricWrapperBase)]:
+    for collector in [v for v in vars(m).values()
+                      if isinstance(v, MetricWrapperBase | StageSeconds)]:
         for family in collector.describe():
             labels = set(getattr(collector, "_labelnames", ()))
             for suffix in SUFFIXES[family.type]:

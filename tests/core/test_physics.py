@@ -110,3 +110,16 @@ def test_validation_rejects_k_above_limit_and_bad_budgets():
     with pytest.raises(InvalidInput, match="pmax_w"):
         physics.validate_interference_inputs(np.eye(2), 1.0, float("inf"))
     assert physics.validate_interference_inputs(np.eye(2), 1.0, 1.0).shape == (1, 2, 2)
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 50, 83, 400])
+def test_rates_of_several_power_vectors_equal_rates_of_each_bit_for_bit(k):
+    rng = np.random.default_rng(k)
+    for _ in range(20):
+        gains = rng.exponential(size=(k, k)) * 10.0 ** rng.uniform(-12, -6, size=(k, k))
+        powers = np.stack([rng.uniform(0, 1e-3, size=k), np.full(k, 1e-3),
+                           rng.uniform(0, 1e-3, size=k) * (rng.random(k) < 0.5)])
+        noise = 10.0 ** rng.uniform(-14, -11)
+        many = physics.rates_of(gains, powers, noise)  # (3, K)
+        for row, power in zip(many, powers, strict=True):
+            assert np.array_equal(row, physics.rates(gains, power, noise))

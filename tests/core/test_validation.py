@@ -48,3 +48,32 @@ def test_version_refusal_names_both_versions():
     refusal = version_refusal(PROTOCOL_VERSION + 1)
     assert refusal is not None and refusal.cause == Cause.UNSUPPORTED_VERSION
     assert f"v{PROTOCOL_VERSION}" in refusal.detail and f"v{PROTOCOL_VERSION + 1}" in refusal.detail
+
+
+def _rules_one_by_one(power: np.ndarray, pmax: np.ndarray, tolerance: float) -> str | None:
+    """The power rules checked one at a time, in the table's order (before the fused test)."""
+    if not np.all(np.isfinite(power)):
+        return "non_finite"
+    if power.shape != pmax.shape:
+        return "shape"
+    if np.any(power < 0) or np.any(power > pmax * (1 + tolerance)):
+        return "budget"
+    return None
+
+
+@pytest.mark.parametrize("pmax", [np.array([1.0, 0.5, 0.25]), np.array([1.0, np.inf, 2.0])])
+def test_the_fused_power_test_names_the_same_rule_as_the_rules_one_by_one(pmax):
+    state = InterferenceState(np.eye(K), 1e-3, pmax)
+    tol = 1e-6
+    edge = pmax * (1 + tol)  # exactly at the bound: admitted
+    above = np.nextafter(edge, np.inf)
+    cases = [pmax, edge, above, np.zeros(K), np.full(K, -0.0), np.array([-1e-300, 0.0, 0.0]),
+             np.array([np.nan, 0.0, 0.0]), np.array([0.0, np.inf, 0.0]),
+             np.array([0.0, -np.inf, 0.0]), np.array([np.inf, 0.0, 0.0]), np.ones(2),
+             np.array([np.nan, 0.0]), np.ones((1, K))]
+    rng = np.random.default_rng(3)
+    cases += [pmax * rng.uniform(-0.01, 1.01, K) for _ in range(200)]
+    for power in cases:
+        admitted = admit_power(PowerAllocation(power), state, tol)
+        rule = admitted.rule if not isinstance(admitted, PowerAllocation) else None
+        assert rule == _rules_one_by_one(power, pmax, tol), power

@@ -131,3 +131,45 @@ def test_distribution_shift_is_a_named_guard_checked_before_utility():
     ctx = DecisionContext(STATE, PowerAllocation(np.full(K, 1e-6)), get_objective("sum"), 0.001,
                           0.008, shift_score=50.0)
     assert check_decision(ctx, GuardConfig()).guard == "distribution_shift"
+
+
+def _utility_and_qos_one_by_one(ctx, cfg):  # noqa: ANN001, ANN202
+    """The utility and qos guards as they were before sharing one rates call: each
+    computed the rates it needed with ``physics.rates``, one power vector at a time."""
+    from rrm.core import physics
+
+    s, a = ctx.state, ctx.allocation
+    mine_r = physics.rates(s.gains, a.power_w, s.noise_w)
+    ref_r = physics.rates(s.gains, s.pmax_per_link, s.noise_w)
+    obj = ctx.objective
+    if s.weights is not None and obj.name == "wsr":
+        obj = obj.with_weights(s.weights)
+    mine, ref = float(obj.utility(mine_r)), float(obj.utility(ref_r))
+    if cfg.utility_margin >= 0 and mine < ref - cfg.utility_margin * abs(ref):
+        return "utility", mine, ref
+    if cfg.qos_violation_max < 1.0 and float(np.mean(mine_r < cfg.r_min)) > cfg.qos_violation_max:
+        return "qos", mine, ref
+    return "", mine, ref
+
+
+@pytest.mark.parametrize("objective", ["sum", "pf", "qos", "wsr"])
+def test_utility_and_qos_guards_share_one_rates_call_and_trip_where_they_did(objective):
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        k = int(rng.integers(2, 60))
+        gains = rng.exponential(size=(k, k)) * 10.0 ** rng.uniform(-10, -7, size=(k, k))
+        weights = rng.uniform(0.5, 2.0, k) if objective == "wsr" and trial % 2 else None
+        state = InterferenceState(gains, 10.0 ** rng.uniform(-13, -11),
+                                  np.full(k, 1e-3), weights=weights)
+        power = PowerAllocation(1e-3 * rng.uniform(0, 1, k) * (rng.random(k) < 0.8))
+        ctx = DecisionContext(state, power, get_objective(objective), 0.0, 1.0)
+        _, mine, ref = _utility_and_qos_one_by_one(ctx, GuardConfig())
+        # margins exactly at the trip point and one ulp either side, and qos limits
+        at = (ref - mine) / abs(ref) if ref else 0.0
+        for margin in (at, np.nextafter(at, -1), np.nextafter(at, 1), 0.05, -1.0):
+            for qos_max in (1.0, 0.0, 0.3):
+                cfg = GuardConfig(utility_margin=float(margin), qos_violation_max=qos_max,
+                                  shift_threshold=-1)
+                fresh = DecisionContext(state, power, get_objective(objective), 0.0, 1.0)
+                expected = _utility_and_qos_one_by_one(fresh, cfg)[0]
+                assert check_decision(fresh, cfg).guard == expected

@@ -214,8 +214,9 @@ def receive(message: pb.Indication | Arrival, wire: bytes | None = None) -> Rece
     else:
         screened = None
     ind, refusal = (None, screened) if screened is not None else _decode(message)
-    return Received(header_from_pb(message.header), message, ind, refusal, received_ns,
-                    time.perf_counter() - t0, wire)
+    # the decoded indication's header is the message's (built once, by the decoder)
+    header = ind.header if ind is not None else header_from_pb(message.header)
+    return Received(header, message, ind, refusal, received_ns, time.perf_counter() - t0, wire)
 
 
 def _decode(message: pb.Indication) -> tuple[IndicationMsg | None, Refusal | None]:
@@ -235,21 +236,30 @@ def _decode(message: pb.Indication) -> tuple[IndicationMsg | None, Refusal | Non
 
 def control_bytes(request: ControlMsg) -> bytes:
     """Wire bytes of a control; :class:`TransportError` when it cannot be encoded."""
+    return encoded_control(request).SerializeToString()
+
+
+def encoded_control(request: ControlMsg) -> pb.ControlRequest:
+    """Wire form of a control; :class:`TransportError` when it cannot be encoded."""
     try:
-        return encode_control(request).SerializeToString()
+        return encode_control(request)
     except InvalidInput as err:
         raise TransportError(f"control could not be encoded: {err}") from None
 
 
-def acked(sent: bytes, received: bytes, request: ControlMsg | None = None) -> Acked:
+def acked(sent: bytes, received: bytes, request: ControlMsg | None = None, *,
+          decoded: AckMsg | None = None) -> Acked:
     """The ack read from ``received`` (ControlAck bytes) answering ``sent``.
 
     Raises :class:`AckRejected` when the bytes are not a decodable ack
     (whatever the decoder raised) or, given the ``request``, when the ack's
     header does not echo its channel id, node id and sequence number.
+    ``decoded``: what ``received`` decodes to, when the caller holds it already
+    (the in-process client: the node's own ack, whose bytes are its encoding);
+    it is checked as a decoded one would be.
     """
     try:
-        ack = decode_ack(parse(pb.ControlAck, received))
+        ack = decoded if decoded is not None else decode_ack(parse(pb.ControlAck, received))
     except Exception as err:  # noqa: BLE001 - no ack may end the loop, whatever is wrong
         raise AckRejected("ack_undecodable", f"{type(err).__name__}: {err}"[:200],
                           sent) from None

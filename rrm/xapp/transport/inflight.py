@@ -31,7 +31,7 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 
-from rrm.core.wire.messages import ControlMsg
+from rrm.core.wire.messages import AckMsg, ControlMsg
 from rrm.xapp.transport.base import Acked, AckRejected, E2Client, acked
 
 log = structlog.get_logger("rrm.xapp.inflight")
@@ -54,11 +54,14 @@ class AckEvent:
             header could not be read.
         received: the ControlAck bytes; None when the control failed (``error``).
         error: why no ack came (e.g. the call's deadline passed); '' with an ack.
+        decoded: the ack ``received`` decodes to, when the client has it without
+            decoding (in-process: the node's own); None: decoded from ``received``.
     """
 
     key: AckKey | None
     received: bytes | None
     error: str = ""
+    decoded: AckMsg | None = None
 
 
 class PipeliningClient(Protocol):
@@ -195,7 +198,8 @@ class ControlPipe(Generic[T]):
                         error=event.error[:200])
             return Settled(pending, None, "ack_lost")
         try:
-            return Settled(pending, acked(pending.sent, event.received, pending.request))
+            return Settled(pending, acked(pending.sent, event.received, pending.request,
+                                          decoded=event.decoded))
         except AckRejected as err:
             return Settled(pending, None, err.cause)
 
