@@ -10,9 +10,9 @@ adaptations each checkpoint runs with (:mod:`rrm.models.gfm.adapt`), side by
 side on the same snapshots: ``off`` (the model as it is), ``ceiling`` (the
 SNR ceiling, the policy's default), ``ensemble`` (ceiling + ensemble); the
 share of snapshots above the SNR ceiling is reported per checkpoint. A family
-named ``ENTRY+XdB`` (e.g. ``D18+30dB``) is the first ``--n`` test snapshots of
-a catalog entry with every gain x 10^(X/10) (a field whose noise lies X dB
-below the simulator's; its own K).
+named ``ENTRY`` (e.g. ``D18``) is the first ``--n`` test snapshots of a catalog
+entry (its own K; ``--k`` is ignored), ``ENTRY+XdB`` (e.g. ``D18+30dB``) the same
+with every gain x 10^(X/10) (a field whose noise lies X dB below the simulator's).
 
 Run: ``python bench/zero_shot_family.py --families gaussian-ic --k 20 --n 100
 --checkpoint shipped=rrm/models/checkpoints/gfm-small-sum --adapt off,ceiling``.
@@ -55,11 +55,11 @@ ADAPT: dict[str, tuple[str, dict[str, bool]]] = {
 
 def draw(family: str, n: int, k: int) -> InterferenceState:
     """``n`` snapshots of ``family`` at ``k`` links (module docstring)."""
-    if "+" in family:
+    if family not in FAMILIES:  # a catalog entry, e.g. D18, or D18+30dB
         entry, _, shift = family.partition("+")
         state = test_state(entry, n)
-        return InterferenceState(np.asarray(state.gains) * 10 ** (float(shift[:-2]) / 10),
-                                 state.noise_w, state.pmax_w)
+        scale = 10 ** (float(shift[:-2]) / 10) if shift else 1.0
+        return InterferenceState(np.asarray(state.gains) * scale, state.noise_w, state.pmax_w)
     snaps = FAMILIES[family](np.random.default_rng(10_000 + k), n, k)
     return InterferenceState(snaps.gains, snaps.noise_w, snaps.pmax_w)
 
@@ -131,7 +131,7 @@ def main() -> None:
     for family in args.families.split(","):
         for k in (int(x) for x in args.k.split(",")):
             state = draw(family, args.n, k)
-            links = state.num_links  # an ENTRY+XdB family has its entry's own K
+            links = state.num_links  # a catalog entry has its own K
             policies: dict[str, Policy] = {"full-reuse": make_policy("full-reuse"),
                                            "wmmse": make_policy("wmmse"), **gfm}
             rates = {"wmmse-best": reference_rate(state, args.reference_cache)}

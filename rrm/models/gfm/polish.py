@@ -107,7 +107,8 @@ def best_moves(gains: np.ndarray, noise_w: np.ndarray, pmax_w: np.ndarray, power
     """
     n, k = power_w.shape
     values = move_utilities(gains, noise_w, pmax_w, power_w, objective, levels)  # (L*K, n)
-    best = np.argmax(np.nan_to_num(values, nan=-np.inf), axis=0)  # (n,)
+    values[np.isnan(values)] = -np.inf  # (np.nan_to_num costs more than the moves at K = 20)
+    best = np.argmax(values, axis=0)  # (n,)
     value = values[best, np.arange(n)]
     moved = value > utility + _RELATIVE_TOL * np.maximum(np.abs(utility), 1.0)
     level, link = np.divmod(best, k)
