@@ -78,11 +78,13 @@ class LocalSearch:
         start = np.asarray(power_w, dtype=np.float64)
         power = start.copy()
         utility = _utility(gains, power, noise_w, objective)  # (n,)
-        active = np.arange(len(power))
+        active = np.arange(len(power))  # the snapshots still improving
         for _ in range(self.max_moves):
-            moved, value, new_power = best_moves(gains[active], noise_w[active], pmax_w[active],
-                                                 power[active], _rows(objective, active),
-                                                 self.levels, utility[active])
+            everyone = len(active) == len(power)  # then views, no copies (one snapshot: always)
+            rows = slice(None) if everyone else active
+            moved, value, new_power = best_moves(
+                gains[rows], noise_w[rows], pmax_w[rows], power[rows],
+                objective if everyone else _rows(objective, active), self.levels, utility[rows])
             if not moved.any():
                 break
             active = active[moved]
