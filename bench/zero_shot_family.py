@@ -26,6 +26,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,15 +36,14 @@ from machine import machine_line, save_results  # noqa: E402
 from rrm.core.objectives import get_objective  # noqa: E402
 from rrm.core.types import InterferenceState  # noqa: E402
 from rrm.models.gfm.adapt import direct_inr_db_mean  # noqa: E402
-from rrm.models.gfm.evaluate import mean_utility  # noqa: E402
+from rrm.models.gfm.evaluate import mean_utility, normalised  # noqa: E402
 from rrm.models.gfm.experiments import test_state  # noqa: E402
 from rrm.models.gfm.policy import GFMPolicy  # noqa: E402
 from rrm.models.policy import Policy, make_policy  # noqa: E402
 from rrm.sim.scenarios.corpus import FAMILIES  # noqa: E402
 
-SUM = get_objective("sum")
 # --adapt choice -> (policy-name suffix, GFMPolicy keyword arguments)
-ADAPT: dict[str, tuple[str, dict[str, bool]]] = {
+ADAPT: dict[str, tuple[str, dict[str, Any]]] = {
     "off": ("", {"snr_ceiling": False}),
     "ceiling": (" +ceiling", {}),
     "ensemble": (" +ceiling+ensemble", {"ensemble": True}),
@@ -88,24 +88,29 @@ def fired_share(policy: Policy, state: InterferenceState) -> float:
     return float(np.mean(d0 > ceiling.threshold_db))
 
 
-def reference_rate(state: InterferenceState, cache: Path | None) -> float:
-    """WMMSE-Best's mean sum rate on ``state``; with ``cache`` (a directory) kept there in a
-    small JSON file named by a digest of the snapshots and the policy's version, so a rerun
-    on the same snapshots skips the multi-start solve."""
+def reference_utility(state: InterferenceState, cache: Path | None,
+                      objective: str = "sum") -> float:
+    """WMMSE-Best's mean utility (``sum``: sum rate) on ``state``; with ``cache`` (a
+    directory) kept there in a small JSON file named by a digest of the snapshots, the
+    objective and the policy's version, so a rerun on the same snapshots skips the
+    multi-start solve."""
     policy = make_policy("wmmse-best")
     path = None
     if cache is not None:
         h = hashlib.blake2b(digest_size=16)
         for part in (state.gains, state.noise_w, state.pmax_w):
             h.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
-        h.update(repr(("sum", policy.version, getattr(policy, "starts", None))).encode())
+        h.update(repr((objective, policy.version, getattr(policy, "starts", None))).encode())
         path = cache / f"zero-shot-reference-{h.hexdigest()}.json"
         if path.is_file():
-            return float(json.loads(path.read_text())["sum_rate"])
-    rate = mean_utility(state, policy.decide(state, SUM).power_w, "sum")
+            saved = json.loads(path.read_text())
+            return float(saved.get("utility", saved.get("sum_rate")))  # sum_rate: older files
+    rate = mean_utility(state, policy.decide(state, get_objective(objective)).power_w,
+                        objective)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"sum_rate": rate, "shape": list(np.shape(state.gains))}))
+        path.write_text(json.dumps({"utility": rate, "objective": objective,
+                                    "shape": list(np.shape(state.gains))}))
     return rate
 
 
@@ -117,16 +122,21 @@ def main() -> None:
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=DIR")
     parser.add_argument("--adapt", default="off", help=f"comma list of {sorted(ADAPT)}")
     parser.add_argument("--stem", default="zero_shot_family")
+    parser.add_argument("--objective", default="sum", choices=["sum", "pf", "qos"],
+                        help="utility decided for and scored (ratio: the sign-safe "
+                             "normalisation of rrm.models.gfm.evaluate.normalised)")
     parser.add_argument("--reference-cache", type=Path, default=None, metavar="DIR",
                         help="keep WMMSE-Best's figures there (reruns skip the solve)")
     args = parser.parse_args()
     adapt = args.adapt.split(",")
     gfm = gfm_policies(args.checkpoint, adapt)
     rows = []
-    lines = ["# Zero-shot sum rate on corpus families, ratio to WMMSE-Best", "",
+    objective, what = get_objective(args.objective), (
+        "sum rate (bit/s/Hz)" if args.objective == "sum" else f"{args.objective} utility")
+    lines = [f"# Zero-shot {what.split(' (')[0]} on corpus families, ratio to WMMSE-Best", "",
              machine_line(),
              f"Command: `python bench/zero_shot_family.py {' '.join(sys.argv[1:])}`",
-             "", "| family | K | policy | mean sum rate (bit/s/Hz) | ratio to WMMSE-Best "
+             "", f"| family | K | policy | mean {what} | ratio to WMMSE-Best "
              "| above SNR ceiling |", "|---|---|---|---|---|---|"]
     for family in args.families.split(","):
         for k in (int(x) for x in args.k.split(",")):
@@ -134,13 +144,15 @@ def main() -> None:
             links = state.num_links  # a catalog entry has its own K
             policies: dict[str, Policy] = {"full-reuse": make_policy("full-reuse"),
                                            "wmmse": make_policy("wmmse"), **gfm}
-            rates = {"wmmse-best": reference_rate(state, args.reference_cache)}
-            rates.update({name: mean_utility(state, policy.decide(state, SUM).power_w, "sum")
+            rates = {"wmmse-best": reference_utility(state, args.reference_cache, args.objective)}
+            rates.update({name: mean_utility(state, policy.decide(state, objective).power_w,
+                                             args.objective)
                           for name, policy in policies.items()})  # batched: per-snapshot budgets
+            key = "sum_rate" if args.objective == "sum" else "utility"
             for name, rate in rates.items():
-                ratio = rate / rates["wmmse-best"]
+                ratio = normalised(rate, rates["wmmse-best"], args.objective, links)
                 fired = fired_share(policies[name], state) if "ceiling" in name else float("nan")
-                rows.append({"family": family, "k": links, "policy": name, "sum_rate": rate,
+                rows.append({"family": family, "k": links, "policy": name, key: rate,
                              "ratio": ratio, "above_ceiling": fired})
                 shown = "" if np.isnan(fired) else f"{fired:.2f}"
                 lines.append(f"| {family} | {links} | {name} | {rate:.3f} | {ratio:.3f} "
