@@ -149,9 +149,8 @@ def move_rates(gains: np.ndarray, noise_w: np.ndarray, pmax_w: np.ndarray,
     np.divide(signal[:, None, None, :], ratio, out=ratio)  # SINR'_k = s_k / I'_k, k != j
     links = np.arange(k)
     ratio[:, :, links, links] = direct[:, None, :] * target / interference[:, None, :]  # k = j
-    np.log1p(ratio, out=ratio)
-    ratio *= 1.0 / np.log(2.0)
-    return ratio
+    ratio += 1.0  # log2(1 + x) as physics.rates computes it (and ~2x faster than log1p here)
+    return np.log2(ratio, out=ratio)
 
 
 def keep_better(start: np.ndarray, polished: np.ndarray, gains: np.ndarray,
