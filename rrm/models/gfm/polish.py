@@ -41,9 +41,12 @@ if TYPE_CHECKING:
     from rrm.models.policy import Policy
 
 # shares of Pmax a link may move to: off, two low steps, full power; the two steps lifted
-# the D2D families by 0.01-0.03 over on/off alone (docs/gfm.md, "Local-search polish")
+# the D2D families by 0.01-0.04 of one WMMSE run over on/off alone (docs/gfm.md,
+# "Local-search polish")
 LEVELS = (0.0, 0.1, 0.3, 1.0)
-MAX_MOVES = 16  # moves per snapshot at most (bench/results/polish_latency.md)
+# moves per snapshot at most: 4 gave nearly all of the gain on the interference channels, the
+# D2D families gained up to ~16 (docs/gfm.md); cost: bench/results/polish_latency.md
+MAX_MOVES = 16
 _RELATIVE_TOL = 1e-9  # a move must raise the utility by more than this share of |U| (roundoff)
 
 
