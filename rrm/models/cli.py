@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      "replaced by WMMSE and reported.")
     p.add_argument("--policy", help="policy name (default: gfm with --checkpoint)")
     p.add_argument("--checkpoint", help="checkpoint directory of a learned policy "
-                                        "(gfm, gfm-wmmse, gfm-ensemble, pcgnn)")
+                                        "(gfm, gfm-wmmse, gfm-ensemble, gfm-polish, pcgnn)")
     p.add_argument("--gains", required=True, help=".npy file, [n,K,K] or [K,K] float")
     p.add_argument("--out", required=True, help="output .npy file for the [n,K] powers in watts")
     p.add_argument("--noise-w", type=float, default=d2d.noise_w,
@@ -88,7 +88,7 @@ def _policy(args: argparse.Namespace) -> Policy:
         if "checkpoint" not in str(err):
             raise
         raise InvalidInput(f"policy {name!r} does not load checkpoints; use gfm, gfm-wmmse, "
-                           "gfm-ensemble or pcgnn with --checkpoint") from None
+                           "gfm-ensemble, gfm-polish or pcgnn with --checkpoint") from None
 
 
 def _decide(policy: Policy, batch: np.ndarray, args: argparse.Namespace,

@@ -27,6 +27,7 @@ POLICIES: dict[str, str] = {
     "gfm": "rrm.models.gfm.policy:GFMPolicy",
     "gfm-wmmse": "rrm.models.gfm.policy:gfm_wmmse",
     "gfm-ensemble": "rrm.models.gfm.policy:gfm_ensemble",
+    "gfm-polish": "rrm.models.gfm.polish:gfm_polish",
     "pcgnn": "rrm.models.gfm.policy:pcgnn",
     "diffusion": "rrm.models.diffusion.policy:DiffusionPolicy",
     "primal-dual": "rrm.models.diffusion.policy:PrimalDualPolicy",

@@ -34,6 +34,7 @@ from rrm.models.gfm.backbone import GFMBackbone
 from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.frozen import freeze_power_model, run_frozen
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel
+from rrm.models.gfm.polish import LocalSearch, polish_state
 from rrm.models.gfm.shift import ShiftStats
 from rrm.models.gfm.store import load_power_model
 from rrm.models.policy import SHIFT_THRESHOLD, Policy
@@ -78,6 +79,9 @@ class GFMPolicy(Policy):
             binarised answers and full reuse, and keep the best
             (:mod:`rrm.models.gfm.adapt`; off: it changes decisions inside the range and
             costs one forward pass per scaling).
+        polish: greedy single-link local search on the model's (adapted) answer by the
+            objective's utility under the reported CSI, before any WMMSE refinement
+            (:mod:`rrm.models.gfm.polish`; never lowers that utility; off: the model's answer).
     """
 
     batches_slots = True
@@ -86,7 +90,7 @@ class GFMPolicy(Policy):
                  refine_iterations: int = 0, *, name: str = "gfm",
                  model: GFMPowerModel | None = None, frozen: bool = True,
                  shift_threshold: float = SHIFT_THRESHOLD, snr_ceiling: bool = True,
-                 ensemble: bool = False) -> None:
+                 ensemble: bool = False, polish: bool = False) -> None:
         super().__init__(name)
         torch.set_num_threads(threads)
         retain_freed_memory()  # K^2 intermediates: no page faults per slot (rrm.core.allocator)
@@ -94,6 +98,7 @@ class GFMPolicy(Policy):
         self._full_wmmse = WmmsePolicy() if self._refiner is not None else None
         self.shift_threshold = shift_threshold
         self.snr_ceiling, self.ensemble = snr_ceiling, ensemble
+        self._polish = LocalSearch() if polish else None
         self._ceilings: dict[Path, SnrCeiling | None] = {IN_MEMORY: None}
         self._models: dict[Path, GFMPowerModel] = {}
         self._frozen = frozen and model is None
@@ -188,6 +193,8 @@ class GFMPolicy(Policy):
 
     def _powers(self, state: InterferenceState, objective: Objective) -> np.ndarray:
         power = self._model_powers(state, objective)
+        if self._polish is not None:
+            power = polish_state(self._polish, state, objective, power)
         if self._refiner is None or self._full_wmmse is None:
             return power
         refined = np.array(self._refiner.decide_warm(state, objective, power).power_w)
