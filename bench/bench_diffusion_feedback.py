@@ -5,9 +5,11 @@ level: the expert's stored samples, full power, and for every checkpoint
 every variant, each time-shared over ``--slots`` slots (eq. 15):
 
 * ``NAME=S,K``: the plain U-GNN, S samples per network, K DDIM steps (eta 0.2);
-* ``NAME=S,K,R,STEP[,HIGH]``: the feedback extension
+* ``NAME=S,K,R,STEP[,HIGH[,LOW]]``: the feedback extension
   (:mod:`rrm.models.diffusion.feedback`): R rounds of S samples, lambda step
-  STEP, input clipped to [0.4, HIGH] (default 0.8, the trained range).
+  STEP, input clipped to [LOW, HIGH] (default [0.4, 0.8], the trained range);
+  ``R = 1`` with ``LOW = HIGH = c`` is the plain U-GNN conditioned on a
+  constant ``c`` instead of the true f_min.
 
 Writes ``results/diffusion-eval/<stem>.{md,json}``.
 
@@ -52,7 +54,8 @@ class Variant:
     def parse(cls, spec: str) -> Variant:
         name, _, rest = spec.partition("=")
         v = rest.split(",")
-        fb = FeedbackConfig(int(v[2]), float(v[3]), high=float(v[4]) if len(v) > 4 else 0.8) \
+        fb = FeedbackConfig(int(v[2]), float(v[3]), float(v[5]) if len(v) > 5 else 0.4,
+                            float(v[4]) if len(v) > 4 else 0.8) \
             if len(v) > 2 else FeedbackConfig(rounds=1, step=0.0)
         return cls(name, int(v[0]), int(v[1]), fb)
 
@@ -92,19 +95,26 @@ def run_level(models: dict[str, GraphDiffusion], variants: list[Variant], data: 
             rows.append({**base, "checkpoint": ck, "variant": v.name, **summary(run.rates, f_min),
                          "samples": v.samples, "ddim_steps": v.ddim_steps,
                          "rounds": v.feedback.rounds, "step": v.feedback.step,
-                         "high": v.feedback.high, "lambda_max": round(float(lam.max()), 3),
+                         "low": v.feedback.low, "high": v.feedback.high,
+                         "lambda_max": round(float(lam.max()), 3),
                          "below_by_round": [round(s.below, 4) for s in run.steps],
                          "wall_s": round(time.perf_counter() - t, 1)})
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
+def _control(r: dict[str, Any]) -> str:
+    """The feedback column: step / input range, the constant input, or '-' (plain)."""
+    if r["rounds"] > 1:
+        return f"{r['step']} / [{r.get('low', 0.4)}, {r['high']}]"
+    return f"input {r['high']}" if r.get("low") == r["high"] else "-"
+
+
 def table(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| f_min | checkpoint | variant | samples x rounds | DDIM | step / high | p1 | p5 | "
-           "mean | feasibility | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| f_min | checkpoint | variant | samples x rounds | DDIM | step / input range | p1 | "
+           "p5 | mean | feasibility | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        setting = (f"{r['samples']} x {r['rounds']} | {r['ddim_steps']} | "
-                   + (f"{r['step']} / {r['high']}" if r["rounds"] > 1 else "-")
+        setting = (f"{r['samples']} x {r['rounds']} | {r['ddim_steps']} | " + _control(r)
                    if "samples" in r else "- | - | -")
         out.append(f"| {r['f_min']} | {r['checkpoint']} | {r['variant']} | {setting} | "
                    f"{r['p1']:.3f} | {r['p5']:.3f} | {r['mean']:.3f} | {r['feasibility']:.1%} | "
@@ -118,7 +128,7 @@ def main() -> None:
     p.add_argument("--checkpoint", action="append", required=True,
                    help="name=DIR (empty DIR: shipped diffusion-n400); repeat")
     p.add_argument("--variant", action="append", required=True,
-                   help="NAME=S,K (plain) or NAME=S,K,R,STEP[,HIGH] (feedback); repeat")
+                   help="NAME=S,K (plain) or NAME=S,K,R,STEP[,HIGH[,LOW]] (feedback); repeat")
     p.add_argument("--levels", default="0.6")
     p.add_argument("--per-density", type=int, default=1, help="test networks per density")
     p.add_argument("--slots", type=int, default=500)
