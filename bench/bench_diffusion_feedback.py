@@ -85,8 +85,8 @@ def run_level(models: dict[str, GraphDiffusion], variants: list[Variant], data: 
         rates = cumulative_rates(nets.large_scale, shares, nets.noise_w, nets.pmax_w, slots,
                                  np.random.default_rng([seed, 1]))[-1]
         rows.append({**base, "checkpoint": "-", "variant": name, **summary(rates, f_min)})
-    for ck, model in models.items():
-        for v in variants:
+    for v in variants:  # every checkpoint's row of a variant before the next variant
+        for ck, model in models.items():
             t = time.perf_counter()
             run = feedback_rates(model.with_ddim(DdimConfig(v.ddim_steps, 0.2)),
                                  nets.large_scale, nets.noise_w, nets.pmax_w,
