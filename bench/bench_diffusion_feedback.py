@@ -31,14 +31,12 @@ import numpy as np
 import torch
 from machine import machine_line, save_results
 
-from rrm.models.diffusion.check import TestNetworks
+from rrm.models.diffusion.check import KEYS, TestNetworks
 from rrm.models.diffusion.data import load_expert_data
 from rrm.models.diffusion.evaluate import cumulative_rates, metrics
 from rrm.models.diffusion.feedback import FeedbackConfig, feedback_rates
 from rrm.models.diffusion.model import GraphDiffusion, load_diffusion
 from rrm.models.diffusion.schedule import DdimConfig
-
-KEYS = ("p1", "p5", "mean", "feasibility")
 
 
 @dataclass(frozen=True)
