@@ -22,6 +22,11 @@ the node's clock ran before the xApp had subscribed.
   the window's length; the knee is the largest offered load with < 1 % of
   indications late or dropped, and the table shows what the loop still
   delivers past it.
+* Closed loop (``--closed-loop``): real time at one slot period (20 ms) with 1
+  and 8 nodes, gfm, over a longer window (``CLOSED_LOOP_WINDOW_S``): p50 / p99
+  of the xApp's own indication received -> control sent (``latency_ms``) and
+  of the node's stamp -> xApp received (``transport_in``: wire and queue), so
+  node stamp -> control sent is about their sum.
 
 Run: ``python bench/bench_throughput.py --base /work/w3-i18-base [--quick]``.
 Writes bench/results/throughput.md (+ .json).
@@ -52,6 +57,8 @@ LOADS = (100, 200, 400, 600, 800)
 WARM_SLOTS = 20  # lockstep slots per node discarded before the window (first calls)
 REALTIME_WARM_S = 2.0  # real time: seconds discarded before the window
 REALTIME_WINDOW_S = 3.0  # real time: the window, s
+CLOSED_LOOP_WINDOW_S = 10.0  # closed loop: the window, s (500 answers of one node at 20 ms)
+CLOSED_LOOP_SLOT_MS = 20.0  # issue #18: closed-loop p99 at 20 ms slots
 RUN_LIMIT_S = 120.0  # a configuration that has not completed its window by then stops
 
 
@@ -88,12 +95,14 @@ class Window:
                  cpu_of: Any = None) -> None:
         self.spec, self.stats, self.stop, self.cpu_of = spec, stats, stop, cpu_of
         self.lockstep = spec["lockstep"]
+        self.window_s = float(spec.get("window_s", REALTIME_WINDOW_S))
         self.warm = spec["nodes"] * WARM_SLOTS if self.lockstep else 0
         self.end = self.warm + spec["answers"] if self.lockstep else 0
         self.cpu: dict[int, float] = {}
         self.own_cpu: dict[int, float] = {}  # this process's CPU s (xApp; + node in-process)
         self.dropped: dict[int, int] = {}
         self.reasons: dict[int, dict[str, int]] = {}  # drops by reason, then sheds
+        self.transport_in: dict[int, int] = {}  # transport_in samples so far (< LATENCY_WINDOW)
         stats.latency_ms = Stamped(stats, self._mark, (self.warm, self.end)
                                    if self.lockstep else ())
         self.t0 = time.perf_counter()
@@ -107,11 +116,11 @@ class Window:
 
     def run_timer(self) -> None:
         """Real time: stop after warm-up + window (+ a little); always: the run limit."""
-        limit = (REALTIME_WARM_S + REALTIME_WINDOW_S + 0.3) if not self.lockstep else RUN_LIMIT_S
+        limit = (REALTIME_WARM_S + self.window_s + 0.3) if not self.lockstep else RUN_LIMIT_S
         timers = [threading.Timer(limit, self.stop.set)]
         if not self.lockstep:  # the node's CPU and drops at the window's ends
             timers += [threading.Timer(at, self._snapshot, (int(at * 1e3),))
-                       for at in (REALTIME_WARM_S, REALTIME_WARM_S + REALTIME_WINDOW_S)]
+                       for at in (REALTIME_WARM_S, REALTIME_WARM_S + self.window_s)]
         for timer in timers:
             timer.daemon = True  # the child exits as soon as its window is measured
             timer.start()
@@ -120,6 +129,7 @@ class Window:
         self.dropped[key] = sum(self.stats.dropped.values())
         self.reasons[key] = {**self.stats.dropped, "shed": self.stats.fallbacks["shed"]}
         self.own_cpu[key] = time.process_time()
+        self.transport_in[key] = len(self.stats.stage_ms.get("transport_in", ()))
         if self.cpu_of is not None:
             self.cpu[key] = self.cpu_of()
 
@@ -137,12 +147,12 @@ class Window:
             cpu_s = (self.cpu[self.end] - self.cpu[self.warm]) if self.cpu else None
             own_s = self.own_cpu[self.end] - self.own_cpu[self.warm]
         else:
-            lo, hi = self.t0 + REALTIME_WARM_S, self.t0 + REALTIME_WARM_S + REALTIME_WINDOW_S
+            lo, hi = self.t0 + REALTIME_WARM_S, self.t0 + REALTIME_WARM_S + self.window_s
             window = [a for a in at if lo <= a[0] < hi]
             before = [a for a in at if a[0] < lo]
-            seconds = REALTIME_WINDOW_S
+            seconds = self.window_s
             late = (window[-1][2] - (before[-1][2] if before else 0)) if window else 0
-            keys = (int(REALTIME_WARM_S * 1e3), int((REALTIME_WARM_S + REALTIME_WINDOW_S) * 1e3))
+            keys = (int(REALTIME_WARM_S * 1e3), int((REALTIME_WARM_S + self.window_s) * 1e3))
             dropped = (self.dropped[keys[1]] - self.dropped[keys[0]]
                        if all(k in self.dropped for k in keys) else None)
             cpu_s = (self.cpu[keys[1]] - self.cpu[keys[0]]
@@ -155,6 +165,7 @@ class Window:
             in_window = {}
         lat = np.asarray([a[1] for a in window]) if window else np.zeros(1)
         answered = len(window)
+        one_way = self._transport_in_ms()
         return {"answered": answered, "on_time": answered - late, "window_s": seconds,
                 "decisions_per_s": answered / seconds,
                 "on_time_per_s": (answered - late) / seconds, "late": late,
@@ -163,12 +174,29 @@ class Window:
                 "window_reasons": in_window,
                 "fallbacks": dict(self.stats.fallbacks),
                 "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
+                "max_ms": float(lat.max()),
+                # node stamp -> xApp received (wire + queue), ms; real time only
+                "transport_in_p50_ms": (float(np.percentile(one_way, 50))
+                                        if one_way.size else None),
+                "transport_in_p99_ms": (float(np.percentile(one_way, 99))
+                                        if one_way.size else None),
                 "node_cpu_ms_per_decision": (None if cpu_s is None or not answered
                                              else 1e3 * cpu_s / answered),
                 "xapp_cpu_ms_per_decision": (None if own_s is None or not answered
                                              else 1e3 * own_s / answered),
                 # the loop's time sending a control (before #18: its round trip), mean ms
                 "send_ms": _mean_stage(self.stats, "send")}
+
+
+    def _transport_in_ms(self) -> Any:
+        """The window's ``transport_in`` samples, ms (real time; empty otherwise)."""
+        import numpy as np
+
+        keys = (int(REALTIME_WARM_S * 1e3), int((REALTIME_WARM_S + self.window_s) * 1e3))
+        if self.lockstep or not all(k in self.transport_in for k in keys):
+            return np.zeros(0)
+        samples = list(self.stats.stage_ms.get("transport_in", ()))
+        return np.asarray(samples[self.transport_in[keys[0]]:self.transport_in[keys[1]]])
 
 
 def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
@@ -264,6 +292,14 @@ def run_child(tree: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def closed_loop_grid(transports: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Closed-loop rows: gfm at 20 ms slots, 1 and 8 nodes, per transport."""
+    return [{"mode": "closed", "transport": t, "nodes": n, "policy": "gfm", "lockstep": False,
+             "slot_ms": CLOSED_LOOP_SLOT_MS, "window_s": CLOSED_LOOP_WINDOW_S,
+             "offered_per_s": n * 1e3 / CLOSED_LOOP_SLOT_MS}
+            for t in transports for n in (1, 8)]
+
+
 def grid(quick: bool, realtime: tuple[str, ...] | None = None,
          loads: tuple[int, ...] = LOADS,
          policies: tuple[str, ...] = ("gfm", "full-reuse")) -> list[dict[str, Any]]:
@@ -320,6 +356,9 @@ def main() -> None:
     parser.add_argument("--stem", default="",
                         help="results file stem under bench/results (default: throughput, "
                              "throughput_lockstep with --lockstep-only)")
+    parser.add_argument("--closed-loop", default="",
+                        help="only the closed-loop rows (gfm, 20 ms slots, 1 and 8 nodes) of "
+                             "these transports (comma-separated), written to closed_loop.md")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -340,6 +379,8 @@ def main() -> None:
         keep = args.lockstep_only.split(",")
         specs = [s for s in specs if s["mode"] == "lockstep" and s["nodes"] == 8
                  and s["transport"] in keep]
+    if args.closed_loop:
+        specs = closed_loop_grid(tuple(args.closed_loop.split(",")))
     for spec in specs:
         if time.perf_counter() - t0 > args.budget_s:
             print(f"time budget spent: {spec} and later not run", file=sys.stderr)
@@ -350,7 +391,8 @@ def main() -> None:
                    **run_child(tree, {**spec, "window_ms": window_ms})}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    stem = args.stem or ("throughput_lockstep" if args.lockstep_only else "throughput")
+    stem = args.stem or ("closed_loop" if args.closed_loop else
+                         "throughput_lockstep" if args.lockstep_only else "throughput")
     print(write(rows, time.perf_counter() - t0, stem), end="")
 
 
@@ -419,7 +461,35 @@ def write(rows: list[dict[str, Any]], seconds: float, stem: str = "throughput") 
             g.get(v, {}).get("window_reasons", {}).items()) if k != "shed") or "-"
                  for v in names]
         lines.append(f"| {t} | {p} | " + " | ".join(cells) + " |")
-    return save_results(stem, lines, rows)
+    return save_results(stem, lines + closed_loop_lines(rows, names), rows)
+
+
+def closed_loop_lines(rows: list[dict[str, Any]], names: list[str]) -> list[str]:
+    """The closed-loop table (none without closed-loop rows)."""
+    groups = _groups(rows, "closed")
+    if not groups:
+        return []
+    lines = ["", f"## Closed loop, gfm, {CLOSED_LOOP_SLOT_MS:g} ms slots", "",
+             f"Window: {CLOSED_LOOP_WINDOW_S:.0f} s after {REALTIME_WARM_S:.0f} s of warm-up. "
+             "Latency = the xApp's indication received -> control sent (ms); transport_in = "
+             "the node's stamp -> xApp received (wire and queue, ms); node stamp -> control "
+             "sent is about their sum. xApp CPU = ms of the xApp process per answer.", "",
+             "| transport | nodes | " + " | ".join(
+                 f"p50 / p99 / max {v} | transport_in p50 / p99 {v} | answered {v} | "
+                 f"late {v} | xApp CPU {v}" for v in names) + " |",
+             "|---|---|" + "---|" * (5 * len(names))]
+    for (t, n, _), g in groups.items():
+        cells = []
+        for v in names:
+            r = g.get(v, {})
+            cells += [f"{_fmt(r.get('p50_ms'), '.2f')} / {_fmt(r.get('p99_ms'), '.2f')} / "
+                      f"{_fmt(r.get('max_ms'), '.2f')}",
+                      f"{_fmt(r.get('transport_in_p50_ms'), '.2f')} / "
+                      f"{_fmt(r.get('transport_in_p99_ms'), '.2f')}",
+                      str(r.get("answered", r.get("error", "-"))), str(r.get("late", "-")),
+                      _fmt(r.get("xapp_cpu_ms_per_decision"), ".2f")]
+        lines.append(f"| {t} | {n} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _policy_per_s(row: dict[str, Any]) -> float | None:
@@ -436,7 +506,7 @@ def _groups(rows: list[dict[str, Any]], mode: str) -> dict[tuple[Any, ...], dict
         if r["mode"] != mode:
             continue
         key = (r["transport"], r["nodes"],
-               r["policy"] if mode == "lockstep" else r["offered_per_s"])
+               r["policy"] if mode == "lockstep" else r.get("offered_per_s"))
         out.setdefault(key, {})[r["version"]] = r
     return out
 

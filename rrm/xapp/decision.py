@@ -263,14 +263,29 @@ class Decider:
             return
         t0 = time.perf_counter()
         try:
-            answers = self.policy.decide_batch([i.state for i in inds],
-                                               [self.objective_for(i) for i in inds])
+            answers, scores = self._decide_batch(inds)
         except Exception as err:  # noqa: BLE001 - the slots are decided one by one instead
             log.warning("prefetch_failed", error=f"{type(err).__name__}: {err}"[:200])
             return
-        self._scores = self._batch_shift_scores(inds)
+        unscored = [i for i, score in zip(inds, scores, strict=True) if score is None]
+        self._scores = {i.header: score for i, score in zip(inds, scores, strict=True)
+                        if score is not None} if self.guards.shift_threshold >= 0 else {}
+        self._scores.update(self._batch_shift_scores(unscored))
         share = (time.perf_counter() - t0) / len(inds)
         self._prefetched = {i.header: (a, share) for i, a in zip(inds, answers, strict=True)}
+
+    def _decide_batch(self, inds: list[IndicationMsg]
+                      ) -> tuple[list[Allocation], list[float | None]]:
+        """The policy's batched answers and the shift scores it computed with them (None:
+        not scored there): ``decide_batch_scored`` when the policy has it (gfm: the scores
+        from the features' own INRs) and the guard reads scores, else ``decide_batch``."""
+        states = [i.state for i in inds]
+        objectives = [self.objective_for(i) for i in inds]
+        scored = getattr(self.policy, "decide_batch_scored", None)
+        if scored is not None and self.guards.shift_threshold >= 0:
+            answers, scores = scored(states, objectives)
+            return list(answers), list(scores)
+        return self.policy.decide_batch(states, objectives), [None] * len(inds)
 
     def _batch_shift_scores(self, inds: list[IndicationMsg]) -> dict[Header, float]:
         """Shift scores of the slot's single-snapshot interference states, one vectorised

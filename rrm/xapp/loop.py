@@ -185,8 +185,11 @@ class SlotLoop:
             for received in plan.first:
                 self._answer_live(received)
             decided = [r.indication for r in plan.decided if r.indication is not None]
-            # under overload even a lone one takes the batched path (inline, no pool wait)
-            min_batch = 1 if plan.shed or plan.no_time else 2
+            # a lone one takes the batched path too (on this thread, no pool wait): a pool
+            # hop and a wait cut at its budget, then a WMMSE fallback whose running average
+            # shrinks the next budgets, cost more than the pass itself (one node at 20 ms
+            # slots: most answers were such fallbacks; bench/results/closed_loop.md)
+            min_batch = 1
             n = min(len(decided), self.max_batch)
             if self.max_batch > 1 and self.decider.policy.batches_slots and n >= min_batch:
                 t0 = time.perf_counter()

@@ -73,6 +73,16 @@ def test_a_batch_never_exceeds_max_batch_or_max_slots():
     assert loop.stats.slots == 7 and max(policy.batches) == 2
 
 
+def test_a_lone_indication_takes_the_batched_path_not_the_worker():
+    _, policy, loop = run_nodes(1, 6, 12)
+    assert loop.stats.controls == 12 and policy.batches == [1] * 12 and policy.singles == []
+
+
+def test_max_batch_one_keeps_every_indication_on_the_worker():
+    _, policy, loop = run_nodes(1, 6, 5, max_batch=1)
+    assert loop.stats.controls == 5 and policy.batches == [] and len(policy.singles) == 5
+
+
 def test_a_batched_answer_in_hand_is_sent_whatever_the_fallback_reserve():
     # a fallback reserve (1.5 x 1 s) larger than the budget would leave a waited-for
     # policy no time at all; an answer already computed in the slot's pass is sent

@@ -51,7 +51,9 @@ def _slot(nodes=3, k=20):
             .open_slot() for i in range(nodes)]
 
 
-def test_a_prefetched_slot_is_scored_once_per_k_with_the_one_by_one_numbers():
+def _counted_gfm(scored_in_pass):
+    """The shipped gfm policy whose ``shift_score`` calls are recorded (their gains'
+    shapes); ``scored_in_pass`` False hides ``decide_batch_scored``."""
     gfm = make_policy("gfm")
     calls = []
     score = gfm.shift_score
@@ -61,6 +63,31 @@ def test_a_prefetched_slot_is_scored_once_per_k_with_the_one_by_one_numbers():
         return score(state)
 
     gfm.shift_score = counted  # type: ignore[method-assign]
+    if not scored_in_pass:
+        gfm.decide_batch_scored = None  # type: ignore[attr-defined]
+    return gfm, calls, score
+
+
+def _prefetched_scores(gfm, inds):
+    decider = Decider(gfm, make_policy("wmmse", max_iter=50), GuardConfig(), "sum")
+    try:
+        decider.prefetch(inds)
+        return [decider._shift_score(i) for i in inds]
+    finally:
+        decider.close()
+
+
+def test_a_prefetched_slot_is_scored_in_the_batched_pass_with_the_one_by_one_numbers():
+    gfm, calls, score = _counted_gfm(scored_in_pass=True)
+    inds = _slot() + _slot(nodes=1, k=12)  # three of K = 20 stack; K = 12 alone
+    one_by_one = [float(score(i.state)) for i in inds]
+    scores = _prefetched_scores(gfm, inds)
+    assert calls == []  # every state scored from the pass's own INRs
+    assert scores == one_by_one  # bit for bit
+
+
+def test_a_prefetched_slot_is_scored_once_per_k_with_the_one_by_one_numbers():
+    gfm, calls, score = _counted_gfm(scored_in_pass=False)
     inds = _slot() + _slot(nodes=1, k=12)  # three of K = 20 stack; K = 12 alone
     one_by_one = [float(score(i.state)) for i in inds]
     decider = Decider(gfm, make_policy("wmmse", max_iter=50), GuardConfig(), "sum")

@@ -67,15 +67,30 @@ def graph_batch(gains: Tensor, noise_w: Tensor | float, pmax_w: Tensor | float,
     b, k, _ = g.shape
     noise, pmax = per_link(noise_w, b, k, g.device), per_link(pmax_w, b, k, g.device)
     inr = g * pmax[:, None, :] / noise[:, :, None]  # (B, K, K): G_kj Pmax_j / sigma_k^2
+    return graph_batch_of_inr(inr, g, noise, pmax, csi_mask)
+
+
+def graph_batch_of_inr(inr: Tensor, gains: Tensor, noise_w: Tensor, pmax_w: Tensor,
+                       csi_mask: Tensor | None = None) -> GraphBatch:
+    """:func:`graph_batch` from the INRs at full power it computes first.
+
+    Args:
+        inr: ``(B, K, K)`` float64, ``G_kj Pmax_j / sigma_k^2`` (as ``graph_batch`` forms
+            it: ``(G_kj Pmax_j) / sigma_k^2``), so a caller that needs them too (the shift
+            descriptors, :func:`rrm.models.gfm.shift.descriptors_of`) computes them once.
+        gains: ``(B, K, K)`` float64 linear gains; noise_w / pmax_w: ``(B, K)`` float64 W.
+        csi_mask: ``(B, K, K)`` bool or None (full CSI).
+    """
+    b, k, _ = inr.shape
     # dB in float32: clamped to [-40, 100] dB and / 20, float32 keeps ~1e-6 dB (the
     # model runs in float32 anyway); out-of-range ratios become 0 / inf and clamp alike
     inr_db = _db(inr.to(torch.float32))  # (B, K, K)
     node = torch.diagonal(inr_db, dim1=-2, dim2=-1).unsqueeze(-1)  # (B, K, 1)
     edge = torch.stack([inr_db, inr_db.transpose(-1, -2)], dim=-1)  # (B, K, K, 2)
     if csi_mask is None:  # full CSI: every edge known (what the masked formula gives)
-        known = torch.ones(b, k, k, dtype=torch.bool, device=g.device)
-        return GraphBatch(node, edge, known, g, noise, pmax)
-    eye = torch.eye(k, dtype=torch.bool, device=g.device).expand(b, k, k)
+        known = torch.ones(b, k, k, dtype=torch.bool, device=inr.device)
+        return GraphBatch(node, edge, known, gains, noise_w, pmax_w)
+    eye = torch.eye(k, dtype=torch.bool, device=inr.device).expand(b, k, k)
     known = eye | csi_mask.to(torch.bool)
     known = known & known.transpose(-1, -2)  # an edge feature needs both directions
-    return GraphBatch(node, edge, known | eye, g, noise, pmax)
+    return GraphBatch(node, edge, known | eye, gains, noise_w, pmax_w)

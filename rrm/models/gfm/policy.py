@@ -31,11 +31,11 @@ from rrm.models.gfm.adapt import (
     direct_inr_db_mean,
 )
 from rrm.models.gfm.backbone import GFMBackbone
-from rrm.models.gfm.features import graph_batch
+from rrm.models.gfm.features import graph_batch_of_inr
 from rrm.models.gfm.frozen import freeze_power_model, run_frozen
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel
 from rrm.models.gfm.polish import LocalSearch, polish_state
-from rrm.models.gfm.shift import ShiftStats
+from rrm.models.gfm.shift import ShiftStats, descriptors_of
 from rrm.models.gfm.store import load_power_model
 from rrm.models.policy import SHIFT_THRESHOLD, Policy
 from rrm.models.wmmse_policy import WmmsePolicy
@@ -104,6 +104,7 @@ class GFMPolicy(Policy):
         self._frozen = frozen and model is None
         self._graphs: dict[Path, torch.jit.ScriptModule | None] = {}
         self._stats: dict[Path, ShiftStats | None] = {IN_MEMORY: None}
+        self._paths: dict[str, Path] = {}  # checkpoint path per objective (built once)
         self.version = ""
         if model is not None:
             self._explicit: Path | None = IN_MEMORY
@@ -119,7 +120,12 @@ class GFMPolicy(Policy):
         return cls(threads=threads, model=model)
 
     def _path_for(self, objective: str) -> Path:
-        return self._explicit or CHECKPOINTS / DEFAULT_CHECKPOINTS.get(objective, "gfm-small-sum")
+        path = self._paths.get(objective)
+        if path is None:  # a Path join per call cost ~10 us, several times per decision
+            path = self._explicit or CHECKPOINTS / DEFAULT_CHECKPOINTS.get(objective,
+                                                                           "gfm-small-sum")
+            self._paths[objective] = path
+        return path
 
     def _model_for(self, objective: str) -> tuple[GFMPowerModel, str]:
         path = self._path_for(objective)
@@ -153,7 +159,20 @@ class GFMPolicy(Policy):
         Several E2 nodes in one slot: one pass instead of one per node; any
         other state is decided on its own.
         """
+        return self._decide_groups(states, objectives, scored=False)[0]
+
+    def decide_batch_scored(self, states: Sequence[State], objectives: Sequence[Objective]
+                            ) -> tuple[list[Allocation], list[float | None]]:
+        """:meth:`decide_batch` and each state's shift score (:meth:`shift_score`, the
+        same numbers; None: not scored here). The scores of the single snapshots decided
+        in a batched pass come from the INRs their features are built from (one product
+        and one division per pass, not two): what the xApp's slot loop asks for."""
+        return self._decide_groups(states, objectives, scored=True)
+
+    def _decide_groups(self, states: Sequence[State], objectives: Sequence[Objective],
+                       scored: bool) -> tuple[list[Allocation], list[float | None]]:
         out: list[Allocation | None] = [None] * len(states)
+        scores: list[float | None] = [None] * len(states)
         groups: dict[tuple[int, Objective], list[tuple[int, InterferenceState]]] = {}
         for i, (state, objective) in enumerate(zip(states, objectives, strict=True)):
             if isinstance(state, InterferenceState) and np.ndim(state.gains) == 2:
@@ -161,16 +180,18 @@ class GFMPolicy(Policy):
             else:
                 out[i] = self.decide(state, objective)
         for (k, objective), members in groups.items():
-            power = self._powers(_stack([s for _, s in members], k), objective)  # (n, K)
-            for (i, _), p in zip(members, power, strict=True):
+            power, score = self._powers(_stack([s for _, s in members], k), objective,
+                                        scored)  # (n, K), (n,) or None
+            for j, ((i, _), p) in enumerate(zip(members, power, strict=True)):
                 out[i] = PowerAllocation(p)
-        return [a for a in out if a is not None]
+                scores[i] = None if score is None else float(score[j])
+        return [a for a in out if a is not None], scores
 
     def decide(self, state: State, objective: Objective) -> PowerAllocation:
         """Powers ``[..., K]`` in watts within ``[0, pmax]``."""
         if not isinstance(state, InterferenceState):
             raise TypeError("gfm decides powers for interference networks")
-        return PowerAllocation(self._powers(state, objective))
+        return PowerAllocation(self._powers(state, objective)[0])
 
     def shift_score(self, state: State) -> np.ndarray | None:
         """Shift score of ``state`` against the training statistics of the checkpoint
@@ -191,28 +212,34 @@ class GFMPolicy(Policy):
                             state.pmax_per_link.reshape(b, k), mask)
         return score[0] if single else score
 
-    def _powers(self, state: InterferenceState, objective: Objective) -> np.ndarray:
-        power = self._model_powers(state, objective)
+    def _powers(self, state: InterferenceState, objective: Objective, scored: bool = False
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Powers ``[..., K]`` W and, when ``scored``, the shift scores ``[...]`` of the
+        snapshots as reported (None: not scored)."""
+        power, score = self._model_powers(state, objective, scored)
         if self._polish is not None:
             power = polish_state(self._polish, state, objective, power)
         if self._refiner is None or self._full_wmmse is None:
-            return power
+            return power, score
         refined = np.array(self._refiner.decide_warm(state, objective, power).power_w)
-        score = self.shift_score(state)
-        shifted = np.zeros(np.shape(refined)[:-1], bool) if score is None else (
-            np.asarray(score) > self.shift_threshold)
+        shift = self.shift_score(state) if score is None else score
+        shifted = np.zeros(np.shape(refined)[:-1], bool) if shift is None else (
+            np.asarray(shift) > self.shift_threshold)
         if not shifted.any():
-            return refined
+            return refined, score
         if refined.ndim == 1:  # one shifted snapshot: the model's start is not trusted
-            return np.asarray(self._full_wmmse.decide(state, objective).power_w)
+            return np.asarray(self._full_wmmse.decide(state, objective).power_w), score
         sub = _select(state, shifted)
         refined[shifted] = np.asarray(self._full_wmmse.decide(sub, objective).power_w)
-        return refined
+        return refined, score
 
     @torch.inference_mode()
-    def _model_powers(self, state: InterferenceState, objective: Objective) -> np.ndarray:
+    def _model_powers(self, state: InterferenceState, objective: Objective,
+                      scored: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """The model's powers ``[..., K]`` W, adapted where the input lies above the trained
-        SNR range (:mod:`rrm.models.gfm.adapt`)."""
+        SNR range (:mod:`rrm.models.gfm.adapt`), and when ``scored`` the shift scores
+        ``[...]`` (:meth:`shift_score`) from the same INRs as the features (None: the
+        checkpoint has no statistics, or not ``scored``)."""
         gains = np.asarray(state.gains, dtype=np.float64)
         single = gains.ndim == 2
         g = gains[None] if single else gains  # (B, K, K)
@@ -221,23 +248,42 @@ class GFMPolicy(Policy):
             np.asarray(state.csi_mask, bool), g.shape)
         noise = state.noise_per_link.reshape(b, k)
         pmax = state.pmax_per_link.reshape(b, k)
-        power = self._forward(g, noise, pmax, mask, objective.name)  # (B, K)
+        received = g * pmax[:, None, :]  # (B, K, K): G_kj Pmax_j, W
+        inr = received / noise[:, :, None]  # (B, K, K): the features' and the score's INRs
+        power = self._forward(g, noise, pmax, mask, objective.name, inr)  # (B, K)
+        stats = self._score_stats() if scored else None
+        score = None if stats is None else stats.score_descriptors(
+            descriptors_of(received, inr, noise, mask))  # (B,)
         attenuations = self._attenuations(g, noise, pmax)  # (B, M) dB or None
         if attenuations is not None:
             power = self._adapted(power, attenuations, (g, noise, pmax, mask), objective)
-        return power[0] if single else power
+        if single:
+            return power[0], None if score is None else score[0]
+        return power, score
+
+    def _score_stats(self) -> ShiftStats | None:
+        """The statistics :meth:`shift_score` scores against (None: none stored)."""
+        path = self._path_for("sum")
+        if path not in self._stats:
+            self._model_for("sum")
+        return self._stats[path]
 
     def _forward(self, gains: np.ndarray, noise: np.ndarray, pmax: np.ndarray,
-                 mask: np.ndarray | None, objective: str) -> np.ndarray:
+                 mask: np.ndarray | None, objective: str,
+                 inr: np.ndarray | None = None) -> np.ndarray:
         """One forward pass: ``gains (B, K, K)``, ``noise``/``pmax (B, K)`` W, ``mask (B, K, K)``
-        -> powers ``(B, K)`` W within ``[0, pmax]``."""
+        -> powers ``(B, K)`` W within ``[0, pmax]``. ``inr``: ``(gains Pmax_j) / sigma_k^2``
+        ``(B, K, K)`` when the caller formed it already (the features start from it)."""
         model, prompt = self._model_for(objective)
         graph = self._graphs.get(self._path_for(objective))
-        batch = graph_batch(torch.from_numpy(gains), torch.from_numpy(noise.copy()),
-                            torch.from_numpy(pmax.copy()),
-                            None if mask is None else torch.from_numpy(mask.copy()))
+        if inr is None:
+            inr = gains * pmax[:, None, :] / noise[:, :, None]  # (B, K, K)
+        batch = graph_batch_of_inr(torch.from_numpy(inr), torch.from_numpy(gains),
+                                   torch.from_numpy(noise.copy()), torch.from_numpy(pmax.copy()),
+                                   None if mask is None else torch.from_numpy(mask.copy()))
         out = model(batch, prompt) if graph is None else run_frozen(graph, batch, prompt)
-        return np.clip(out.numpy(), 0.0, pmax)
+        # maximum then minimum: np.clip's bounds (NaN kept), without its per-call overhead
+        return np.minimum(np.maximum(out.numpy(), 0.0), pmax)
 
     def _attenuations(self, gains: np.ndarray, noise: np.ndarray,
                       pmax: np.ndarray) -> np.ndarray | None:

@@ -82,14 +82,29 @@ def descriptors(gains: np.ndarray, noise_w: np.ndarray | float, pmax_w: np.ndarr
     noise = np.broadcast_to(np.asarray(noise_w, np.float64), (n, k))
     pmax = np.broadcast_to(np.asarray(pmax_w, np.float64), (n, k))
     received = g * pmax[:, None, :]  # (n, K, K): G_kj Pmax_j, watts
+    return descriptors_of(received, received / noise[:, :, None], noise, csi_mask)
+
+
+def descriptors_of(received: np.ndarray, inr: np.ndarray, noise_w: np.ndarray,
+                   csi_mask: np.ndarray | None = None) -> np.ndarray:
+    """:func:`descriptors` from the received powers and INRs at full power it forms first
+    (the gfm features start from the same INRs: one product serves both).
+
+    Args:
+        received: ``[n, K, K]`` float64, ``G_kj Pmax_j`` W.
+        inr: ``[n, K, K]`` float64, ``received / sigma_k^2``.
+        noise_w: ``[n, K]`` float64 W.
+        csi_mask: ``[n, K, K]`` bool or None (every cross link reported).
+    """
+    n, k, _ = received.shape
     eye = np.eye(k, dtype=bool)
     known = ~eye[None] if csi_mask is None else np.asarray(csi_mask, bool) & ~eye[None]
     known = np.broadcast_to(known, (n, k, k))
     direct = np.diagonal(received, axis1=1, axis2=2)  # (n, K)
-    direct_db = _db(direct / noise)
-    cross_db = _db(received / noise[:, :, None]).reshape(n, k * k)
+    direct_db = _db(direct / noise_w)
+    cross_db = _db(inr).reshape(n, k * k)
     interference = np.where(known, received, 0.0).sum(-1)  # (n, K)
-    sinr_db = _db(direct / (interference + noise))
+    sinr_db = _db(direct / (interference + noise_w))
     all_links = np.ones((n, k), bool)
     columns = [*_masked_moments(direct_db, all_links),
                *_masked_moments(cross_db, known.reshape(n, k * k)),
