@@ -55,6 +55,9 @@ checkpoints-gfm: venv
 	$(BIN)/rrm gfm finetune --arch pcgnn --catalog D16-D20 --shots 2048 --objective switch \
 		--warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --eval-n 20 \
 		--out $(CKPT)/pcgnn-small-switch
+	$(BIN)/rrm gfm finetune --init $(CKPT)/gfm-small-world --catalog D16-D20 --shots 2048 \
+		--objective sum --warmup-epochs 2 --epochs 24 --seed 0 --threads 1 --eval-n 20 \
+		--out $(CKPT)/gfm-small-world-sum
 
 checkpoints-egat: venv
 	$(BIN)/rrm egat train --out $(CKPT)/egat-small --power-control --steps 3000 \
@@ -66,6 +69,8 @@ checkpoints-diffusion: venv
 		--steps 3500 --batch-size 64 --lr 1e-3 --val-every 1750 --threads 1
 # diffusion-n400 came from a GPU: `bash bench/device/diffusion.sh OUT 540` on an
 # H200 (OUT/diffusion/train/checkpoint; docs/diffusion.md), not from this target.
+# gfm-small-world(-switch) came from the same GPU run (docs/gfm.md); gfm-small-world-sum
+# above fine-tunes the shipped gfm-small-world on this CPU (1,922 s).
 
 # The container image (docs/deploy.md). podman or docker, whichever is present.
 # `make wheels` fills wheels/ from pip's configured indexes and find-links, so the

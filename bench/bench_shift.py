@@ -11,6 +11,9 @@ slot loop and ``rrm solve``. Families:
   where the model is poor: its sum-rate ratio to WMMSE-Best on the first ``--n-ref``
   snapshots is reported next to full reuse's.
 
+``--checkpoint DIR`` scores another sum checkpoint as the ``gfm`` policy (its own shift
+statistics) and ``--stem`` names the results file.
+
 Run: ``OMP_NUM_THREADS=1 python bench/bench_shift.py`` (about 3 minutes on 2 cores).
 """
 
@@ -30,6 +33,7 @@ from rrm.core.objectives import get_objective  # noqa: E402
 from rrm.core.types import InterferenceState, PowerAllocation  # noqa: E402
 from rrm.models.gfm.evaluate import mean_utility, normalised  # noqa: E402
 from rrm.models.gfm.experiments import test_state  # noqa: E402
+from rrm.models.gfm.policy import GFMPolicy  # noqa: E402
 from rrm.models.policy import SHIFT_THRESHOLD, Policy, make_policy  # noqa: E402
 from rrm.sim.scenarios.rayleigh_ic import RayleighICConfig, generate_rayleigh_ic  # noqa: E402
 from rrm.xapp.guards import DecisionContext, GuardConfig, check_decision  # noqa: E402
@@ -78,9 +82,12 @@ def main() -> None:
     p.add_argument("--n-test", type=int, default=5000, help="D16-D20 test snapshots per entry")
     p.add_argument("--n-ric", type=int, default=500, help="Rayleigh snapshots per (K, SNR)")
     p.add_argument("--n-ref", type=int, default=20, help="snapshots scored against WMMSE-Best")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="sum checkpoint of the gfm policy (default: the shipped one)")
+    p.add_argument("--stem", default="shift_guard")
     args = p.parse_args()
     torch.set_num_threads(1)
-    policy = make_policy("gfm")
+    policy = GFMPolicy(args.checkpoint) if args.checkpoint else make_policy("gfm")
     rows: list[dict[str, object]] = []
     for entry in ("D16", "D17", "D18", "D19", "D20"):
         state = test_state(entry, args.n_test)
@@ -96,7 +103,7 @@ def main() -> None:
             rows.append({"family": "rayleigh-ic", "K": k, "snr_db": snr,
                          **guard_rates(policy, state), **quality(policy, state, args.n_ref)})
             print(rows[-1], file=sys.stderr)
-    save_results("shift_guard", report(rows, args), rows)
+    save_results(args.stem, report(rows, args), rows)
 
 
 def report(rows: list[dict[str, object]], args: argparse.Namespace) -> list[str]:
@@ -106,9 +113,12 @@ def report(rows: list[dict[str, object]], args: argparse.Namespace) -> list[str]
         int(r["n"]) for r in d2d)  # type: ignore[call-overload]
     ric_rate = sum(float(r["shift_trip_rate"]) * int(r["n"]) for r in ric) / sum(  # type: ignore[arg-type]
         int(r["n"]) for r in ric)  # type: ignore[call-overload]
+    extra = (f" --checkpoint {args.checkpoint} --stem {args.stem}" if args.checkpoint
+             else "")
     lines = ["# Shift guard: trip rates", "", machine_line(), "",
              f"Command: `OMP_NUM_THREADS=1 python bench/bench_shift.py --n-test {args.n_test} "
-             f"--n-ric {args.n_ric} --n-ref {args.n_ref}`. Policy `gfm` (gfm-small-sum), "
+             f"--n-ric {args.n_ric} --n-ref {args.n_ref}{extra}`. Policy `gfm` "
+             f"({args.checkpoint or 'gfm-small-sum'}), "
              f"guards at their defaults (shift_threshold {SHIFT_THRESHOLD:g}, utility margin "
              "5 %). `shift` = share of snapshots where distribution_shift trips; `any` = "
              "any guard (the first that trips wins). Ratios: mean sum rate relative to "
