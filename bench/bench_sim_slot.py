@@ -2,11 +2,13 @@
 
 ``inproc``: what one ``rrm sim serve`` does for every slot, without sockets: open the
 slot on every node and queue its indication (:meth:`Simulator._publish_slot`),
-hand each subscriber its copy as the servers send it (a
-``SubscriptionEvent`` serialised), parse and apply one control per node and
-encode its ack, close the slot. The xApp's share (building the controls) is
-done outside the timed region. 8 nodes x K = 50, one subscription (and a
-second with ``--subscribers 2``). Thread CPU time of that one thread.
+hand each subscriber its copy as the servers send it (a serialized
+``SubscriptionEvent``: the feed's ``get_event`` where the tree has it), parse,
+decode and apply one control per node and serialize its ack (with the tree's
+node-side wire functions where it has them, as its servers do), close the slot.
+The xApp's share (building the controls) is done outside the timed region.
+8 nodes x K = 50, one subscription (and a second with ``--subscribers 2``).
+Thread CPU time of that one thread.
 
 ``grpc`` / ``zmq``: a real node (``Simulator`` in lockstep behind
 ``create_grpc_server`` / ``create_zmq_server`` on loopback) served to one
@@ -59,21 +61,20 @@ def child(nodes: int, k: int, slots: int, subscribers: int) -> dict[str, float]:
                      for i in range(nodes)], 1.0, lockstep=True)
     feeds = [sim.subscribe(SubscribeMsg("bench", transaction_id=f"t{s}")).feed  # type: ignore
              for s in range(subscribers)]
+    events, decode, ack_wire = _server_path(decode_control, encode_ack)
     power = PowerAllocation(np.full(k, 0.5e-3))
     per_slot: list[float] = []
     for _ in range(slots):
         t0 = time.thread_time()
         sim._publish_slot()
-        sent = [[pb.SubscriptionEvent(indication=ind).SerializeToString()
-                 for ind in iter(lambda f=f: f.get(0.0), None)] for f in feeds]  # type: ignore
+        sent = [events(f) for f in feeds]
         t1 = time.thread_time()
         controls = [encode_control(ControlMsg(header_from_pb(
             pb.SubscriptionEvent.FromString(w).indication.header), power, "bench", "v"))
             .SerializeToString() for w in sent[0]]
         t2 = time.thread_time()
         for wire in controls:
-            encode_ack(sim.control(decode_control(parse(pb.ControlRequest, wire)))
-                       ).SerializeToString()
+            ack_wire(sim.control(decode(parse(pb.ControlRequest, wire))))
         for node in sim.nodes.values():
             node.close_slot()
         sim.slots_run += 1
@@ -81,6 +82,27 @@ def child(nodes: int, k: int, slots: int, subscribers: int) -> dict[str, float]:
     ms = np.asarray(per_slot[5:])
     return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
             "mean_ms": float(ms.mean())}
+
+
+def _server_path(decode_control: Any, encode_ack: Any) -> tuple[Any, Any, Any]:
+    """What this tree's servers do per message: take a feed's events as sent, decode a
+    control, serialize its ack (the node-side wire functions where the tree has them)."""
+    from rrm.core.wire import e2_pb2 as pb
+
+    def events(feed: Any) -> list[bytes]:
+        if hasattr(feed, "get_event"):  # the servers send the feed's serialized events
+            return list(iter(lambda: feed.get_event(0.0), None))
+        return [pb.SubscriptionEvent(indication=ind).SerializeToString()
+                for ind in iter(lambda: feed.get(0.0), None)]
+
+    try:
+        from rrm.core.wire.node_wire import (  # type: ignore[import-not-found,unused-ignore]
+            ack_bytes,
+            decode_control_lean,
+        )
+    except ImportError:  # trees before it: the codec and protobuf's serializer
+        return events, decode_control, lambda ack: encode_ack(ack).SerializeToString()
+    return events, decode_control_lean, ack_bytes
 
 
 def served(transport: str, nodes: int, k: int, slots: int) -> dict[str, float]:
