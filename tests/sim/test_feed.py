@@ -66,3 +66,19 @@ def test_a_doorbell_rung_after_close_does_nothing() -> None:
     bell.close()
     bell.ring()
     assert bell.closed
+
+
+def test_an_indication_queued_as_bytes_reads_as_its_message() -> None:
+    ind = slot_indication()
+    wire = ind.SerializeToString()
+    shared = SharedIndication(wire)
+    assert shared.size == len(wire) and shared.body() == wire
+    event = shared.event_bytes()
+    assert event == pb.SubscriptionEvent(indication=ind).SerializeToString()
+    assert shared.body() == wire  # cut from the event once the event holds the bytes
+    assert shared.ind == ind
+    feed = QueueFeed(frozenset({"node-0"}))
+    feed.put(shared, "c" * 16)
+    got = feed.get_wire(0)
+    assert got is not None and got[0].header.channel_id == "c" * 16
+    assert got[0].d2d == ind.d2d and pb.Indication.FromString(got[1]) == got[0]
