@@ -113,14 +113,14 @@ def _node_path(nodes: list[Any], encode_indication: Any, decode_control: Any,
                encode_ack: Any) -> tuple[Any, Any, Any, Any]:
     """This tree's node-side path: (encode an indication for a channel, queue the encoded
     ones and take them as a server sends them -> their indications, decode a control,
-    serialize an ack). Trees with ``rrm.core.wire.node_wire`` write the bytes directly
-    and queue them (its servers send the feed's events); older ones build the message."""
+    serialize an ack). Trees with ``rrm.core.wire.node_wire`` write the indications'
+    bytes directly and queue them (their servers send the feed's events) and decode
+    controls by its short path; older ones build the message."""
     from rrm.core.wire import e2_pb2 as pb
 
     try:
         from rrm.core.wire.node_wire import (  # type: ignore[import-not-found,unused-ignore]
             IndicationWriter,
-            ack_bytes,
             decode_control_lean,
         )
         from rrm.sim.feed import SharedIndication
@@ -144,7 +144,8 @@ def _node_path(nodes: list[Any], encode_indication: Any, decode_control: Any,
         events = list(iter(lambda: feed.get_event(0.0), None))
         return [pb.SubscriptionEvent.FromString(e).indication for e in events]  # not timed: tiny
 
-    return (lambda i, ind, cid: writers[i](ind, cid)), queue_wire, decode_control_lean, ack_bytes
+    return (lambda i, ind, cid: writers[i](ind, cid)), queue_wire, decode_control_lean, (
+        lambda a: encode_ack(a).SerializeToString())
 
 
 def _fading_draws_ms(slots: int, n: int, k: int) -> float:

@@ -4,8 +4,8 @@
 slot on every node and queue its indication (:meth:`Simulator._publish_slot`),
 hand each subscriber its copy as the servers send it (a serialized
 ``SubscriptionEvent``: the feed's ``get_event`` where the tree has it), parse,
-decode and apply one control per node and serialize its ack (with the tree's
-node-side wire functions where it has them, as its servers do), close the slot.
+decode and apply one control per node (with the tree's node-side decoder where it
+has one, as its servers do) and serialize its ack, close the slot.
 The xApp's share (building the controls) is done outside the timed region.
 8 nodes x K = 50, one subscription (and a second with ``--subscribers 2``).
 Thread CPU time of that one thread.
@@ -95,14 +95,16 @@ def _server_path(decode_control: Any, encode_ack: Any) -> tuple[Any, Any, Any]:
         return [pb.SubscriptionEvent(indication=ind).SerializeToString()
                 for ind in iter(lambda: feed.get(0.0), None)]
 
+    def ack_wire(ack: Any) -> bytes:
+        return bytes(encode_ack(ack).SerializeToString())
+
     try:
         from rrm.core.wire.node_wire import (  # type: ignore[import-not-found,unused-ignore]
-            ack_bytes,
             decode_control_lean,
         )
-    except ImportError:  # trees before it: the codec and protobuf's serializer
-        return events, decode_control, lambda ack: encode_ack(ack).SerializeToString()
-    return events, decode_control_lean, ack_bytes
+    except ImportError:  # trees before it: the codec's decoder
+        return events, decode_control, ack_wire
+    return events, decode_control_lean, ack_wire
 
 
 def served(transport: str, nodes: int, k: int, slots: int) -> dict[str, float]:

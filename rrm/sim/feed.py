@@ -151,16 +151,22 @@ class QueueFeed:
         this queue (default: its serialized size).
         """
         shared = ind if isinstance(ind, SharedIndication) else SharedIndication(ind)
-        size = shared.size if size is None else size
+        self.put_many([(shared, channel_id, shared.size if size is None else size)])
+
+    def put_many(self, items: list[tuple[SharedIndication, str | None, int]]) -> None:
+        """Queue several indications as :meth:`put` would one by one (``(indication,
+        channel id, size)`` each), waking the reader once: a slot's indications reach
+        a server in one wake-up, not one per node."""
         with self._cond:
             if self._closed:
                 return
-            self._q.append((shared, size, channel_id))
-            self._bytes += size
-            while len(self._q) > 1 and (len(self._q) > self.capacity
-                                        or self._bytes > self.max_bytes):
-                self._bytes -= self._q.popleft()[1]
-                self.dropped += 1
+            for shared, channel_id, size in items:
+                self._q.append((shared, size, channel_id))
+                self._bytes += size
+                while len(self._q) > 1 and (len(self._q) > self.capacity
+                                            or self._bytes > self.max_bytes):
+                    self._bytes -= self._q.popleft()[1]
+                    self.dropped += 1
             self._cond.notify()
         if self._wake is not None:
             self._wake()

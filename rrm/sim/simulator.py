@@ -217,31 +217,32 @@ class Simulator:
     def _publish_slot(self) -> None:
         """Open the slot on every node, then queue each indication for its readers.
 
-        Every indication is serialized once, before any is queued: a server woken
-        by the first one then finds the whole slot (one wake-up per slot, not one
-        per node). With one reader (the usual case) the bytes carry its channel
-        id; with several, one shared copy is stamped per reader when read.
+        Every indication is serialized once, and each subscription gets the
+        slot's indications in one batch (its server wakes once per slot, not
+        once per node). With one reader (the usual case) the bytes carry its
+        channel id; with several, one shared copy is stamped per reader when read.
         """
         with self._lock:
             self._prune()
             channels = list(self._channels.values())
             self._pending = set(self.nodes)
-        queued: list[tuple[list[_Channel], SharedIndication]] = []
+        queued: dict[str, list[tuple[SharedIndication, str | None, int]]] = {}
         for node_id, node in self.nodes.items():
             readers = [c for c in channels if node_id in c.node_ids]
             if not readers:  # the slot opens all the same; nobody reads its indication
                 node.open_slot()
                 continue
             own = readers[0].channel_id if len(readers) == 1 else None
-            wire = self._writers[node_id](node.open_slot(), own)  # once per slot, for all
-            queued.append((readers, SharedIndication(wire)))
-        for readers, shared in queued:
-            if len(readers) == 1:  # the usual case: its only reader's stamp, no copy per read
-                readers[0].feed.put(shared)
+            shared = SharedIndication(self._writers[node_id](node.open_slot(), own))
+            if own is not None:  # the usual case: its only reader's stamp, no copy per read
+                queued.setdefault(own, []).append((shared, None, shared.size))
                 continue
             size = shared.size + STAMP_BYTES  # + the channel id each reader's copy carries
             for chan in readers:
-                chan.feed.put(shared, chan.channel_id, size)
+                queued.setdefault(chan.channel_id, []).append((shared, chan.channel_id, size))
+        for chan in channels:
+            if chan.channel_id in queued:
+                chan.feed.put_many(queued[chan.channel_id])
 
     def _wait_slot_end(self, deadline: float) -> None:
         with self._lock:

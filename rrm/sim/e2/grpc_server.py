@@ -58,7 +58,7 @@ from rrm.core.wire.messages import (
     SubscriptionFailed,
     version_refusal,
 )
-from rrm.core.wire.node_wire import ack_bytes, decode_control_lean
+from rrm.core.wire.node_wire import decode_control_lean
 from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
 from rrm.sim.e2.service import IndicationFeed, NodeService, WakingFeed
 
@@ -144,9 +144,8 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
                 ctx.cancel()  # wakes a worker blocked on a client that stopped reading
 
     def Control(self, request: pb.ControlRequest,  # noqa: N802 - generated name
-                context: grpc.ServicerContext) -> pb.ControlAck | bytes:
-        """Decode, apply through the service, acknowledge (an accepted control's ack is
-        handed over serialized: :func:`rrm.core.wire.node_wire.ack_bytes`)."""
+                context: grpc.ServicerContext) -> pb.ControlAck:
+        """Decode, apply through the service, acknowledge."""
         try:
             msg = decode_control_lean(request)
         except InvalidInput as err:
@@ -155,7 +154,7 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
             log.warning("control_malformed", detail=detail)
             return encode_ack(AckMsg(header_from_pb(request.header), Outcome.REJECTED,
                                      Cause.INVALID_MESSAGE, detail))
-        return ack_bytes(self.service.control(msg))
+        return encode_ack(self.service.control(msg))
 
 
 def create_grpc_server(service: NodeService, address: str = "127.0.0.1:0",
@@ -217,21 +216,15 @@ def _event_wire(event: pb.SubscriptionEvent | bytes) -> bytes:
     return event if isinstance(event, bytes) else event.SerializeToString()
 
 
-def _ack_wire(ack: pb.ControlAck | bytes) -> bytes:
-    """A control's ack as sent: serialized by the node, or a message (refusals)."""
-    return ack if isinstance(ack, bytes) else ack.SerializeToString()
-
-
 def _add_servicer(servicer: E2NodeServicer, server: grpc.Server) -> None:
-    """The generated registration, but Subscribe's events and Control's acks may be
-    pre-serialized bytes."""
+    """The generated registration, but Subscribe's events may be pre-serialized bytes."""
     handlers = {
         "Subscribe": grpc.unary_stream_rpc_method_handler(
             servicer.Subscribe, request_deserializer=pb.SubscriptionRequest.FromString,
             response_serializer=_event_wire),
         "Control": grpc.unary_unary_rpc_method_handler(
             servicer.Control, request_deserializer=pb.ControlRequest.FromString,
-            response_serializer=_ack_wire),
+            response_serializer=pb.ControlAck.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME,
                                                                          handlers),))

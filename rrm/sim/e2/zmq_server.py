@@ -81,7 +81,7 @@ from rrm.core.wire.credentials import (
     load_curve_keypair,
 )
 from rrm.core.wire.messages import AckMsg, Cause, Outcome, SubscriptionFailed, version_refusal
-from rrm.core.wire.node_wire import ack_bytes, decode_control_lean
+from rrm.core.wire.node_wire import decode_control_lean
 from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
 from rrm.sim.e2.doorbell import Doorbell
 from rrm.sim.e2.listeners import TopicListeners
@@ -354,7 +354,7 @@ class ZmqE2Server:
             msg = decode_control_lean(wire)
         except InvalidInput as err:  # echo the header it did carry
             return self._refuse(wire, str(err)).SerializeToString()
-        return ack_bytes(self.service.control(msg))
+        return encode_ack(self.service.control(msg)).SerializeToString()
 
     def _reply(self, identity: bytes, kind: bytes, message: Message | bytes) -> None:
         """``[identity, b"", kind, payload]``: four sends with plain int flags (pyzmq's
