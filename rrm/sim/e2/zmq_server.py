@@ -97,6 +97,7 @@ FEED_BURST = 4  # indications one feed may publish per turn
 PUB_HWM = 16  # indications queued per SUB connection: a reader that stops costs 16, not 1000
 _SNDMORE = int(zmq.SNDMORE)  # plain ints: IntFlag arithmetic per frame costs more than the send
 _POLLIN = int(zmq.POLLIN)
+_NOBLOCK = int(zmq.NOBLOCK)
 
 
 class ZmqE2Server:
@@ -211,7 +212,7 @@ class ZmqE2Server:
             if not int(router.getsockopt(zmq.EVENTS)) & _POLLIN:  # drained: no exception to raise
                 return
             try:
-                frames = router.recv_multipart(zmq.NOBLOCK)
+                frames = _recv_frames(router)
             except zmq.Again:
                 return
             self._handle_safely(frames)
@@ -365,6 +366,18 @@ class ZmqE2Server:
         send(b"", _SNDMORE)
         send(kind, _SNDMORE)
         send(payload)
+
+
+def _recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
+    """``sock.recv_multipart(zmq.NOBLOCK)``: the same frames, each frame's "more" flag read
+    from the frame instead of a ``getsockopt(RCVMORE)`` per frame (an enum conversion each
+    in pyzmq: half the cost of a 4-frame request)."""
+    frame = sock.recv(_NOBLOCK, copy=False)
+    frames = [frame.bytes]
+    while frame.more:
+        frame = sock.recv(_NOBLOCK, copy=False)
+        frames.append(frame.bytes)
+    return frames
 
 
 def _serialized(ind: pb.Indication | None) -> bytes | None:
