@@ -109,7 +109,7 @@ class IndicationWriter:
     """
 
     def __init__(self) -> None:
-        self._tails: dict[tuple[bytes, float, float, float], bytes] = {}
+        self._tails: dict[tuple[bytes, bytes, bytes, bytes], bytes] = {}
 
     def __call__(self, ind: IndicationMsg, channel_id: str | None = None) -> bytes:
         """``encode_indication(ind).SerializeToString()``, with ``channel_id`` stamped when given.
@@ -130,25 +130,27 @@ class IndicationWriter:
                 and pmax.shape == gains.shape[:1] and isinstance(noise_w, float)):
             return self._generic(ind, channel_id)
         pmax_data = pmax.tobytes()  # C order, whatever the array's layout
-        key = (pmax_data, noise_w, ind.qos.r_min, ind.qos.alpha)
+        # by bits, not by value: -0.0 == 0.0 but only +0.0 is left out; NaN != NaN
+        key = (pmax_data, _DOUBLE.pack(noise_w), _DOUBLE.pack(ind.qos.r_min),
+               _DOUBLE.pack(ind.qos.alpha))
         tail = self._tails.get(key)
         if tail is None:
-            tail = self._tail(pmax, pmax_data, noise_w, ind.qos.r_min, ind.qos.alpha)
+            tail = self._tail(key, pmax, noise_w, ind.qos.r_min, ind.qos.alpha)
         tensor = _tensor_field(b"\x0a", _float64_tensor(gains.shape, gains.tobytes()))
         header = header_bytes(ind.header, channel_id)
         csi_size = sum(map(len, tensor)) + len(tail)
         return b"".join([b"\x0a", _varint(len(header)), header, b"\x12", _varint(csi_size),
                          *tensor, tail])
 
-    def _tail(self, pmax: np.ndarray, pmax_data: bytes, noise_w: float, r_min: float,
-              alpha: float) -> bytes:
+    def _tail(self, key: tuple[bytes, bytes, bytes, bytes], pmax: np.ndarray, noise_w: float,
+              r_min: float, alpha: float) -> bytes:
         """D2DCsi fields 2-7 after the gains: noise, budgets, QoS (no mask, no weights)."""
-        budgets = b"".join(_tensor_field(b"\x1a", _float64_tensor(pmax.shape, pmax_data)))
+        budgets = b"".join(_tensor_field(b"\x1a", _float64_tensor(pmax.shape, key[0])))
         tail = (_double(b"\x11", noise_w) + budgets
                 + _double(b"\x31", r_min) + _double(b"\x39", alpha))
         if len(self._tails) >= TAILS_KEPT:
             self._tails.clear()
-        self._tails[(pmax_data, noise_w, r_min, alpha)] = tail
+        self._tails[key] = tail
         return tail
 
     @staticmethod

@@ -61,6 +61,13 @@ def test_d2d_edge_values_are_the_codecs_bytes(k: int, qos: QosParams) -> None:
     assert write(fortran) == encode_indication(fortran).SerializeToString()
 
 
+def test_a_remembered_tail_tells_minus_zero_from_zero() -> None:
+    write = IndicationWriter()
+    for qos in (QosParams(0.0, 0.0), QosParams(-0.0, -0.0), QosParams(0.0, 0.0)):
+        ind = d2d(4, qos)
+        assert write(ind) == encode_indication(ind).SerializeToString()
+
+
 def same_control(a: ControlMsg, b: ControlMsg) -> None:
     assert dataclasses.replace(a, decision=None) == dataclasses.replace(b, decision=None)
     if isinstance(a.decision, PowerAllocation):
