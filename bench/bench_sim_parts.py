@@ -63,9 +63,11 @@ def child(slots: int, exponential: bool) -> dict[str, float]:
     k, n = 50, 8
     sim = Simulator([build_node(NodeSpec(num_links=k), f"node-{i}", i, 1.0) for i in range(n)],
                     1.0, lockstep=True)
-    feed = sim.subscribe(SubscribeMsg("bench", transaction_id="t0")).feed  # type: ignore[union-attr]
+    sim.subscribe(SubscribeMsg("bench", transaction_id="t0"))
     power = PowerAllocation(np.full(k, 0.5e-3))
     nodes = list(sim.nodes.values())
+    encode, queue, decode, ack_wire = _node_path(nodes, encode_indication, decode_control,
+                                                 encode_ack)
     acc = dict.fromkeys(PARTS, 0.0)
     clock = time.thread_time
     for slot in range(slots + 5):
@@ -76,24 +78,21 @@ def child(slots: int, exponential: bool) -> dict[str, float]:
             sim._pending = set(sim.nodes)
         inds = [node.open_slot() for node in nodes]
         marks.append(clock())
-        encoded = [encode_indication(ind) for ind in inds]
+        encoded = [encode(i, ind, channel.channel_id) for i, ind in enumerate(inds)]
         marks.append(clock())
-        for e in encoded:
-            e.header.channel_id = channel.channel_id
-            channel.feed.put(e)
-        got = list(iter(lambda: feed.get(0.0), None))
+        got = queue(channel.feed, encoded)
         marks.append(clock())
         wires = [encode_control(ControlMsg(header_from_pb(ind.header), power, "bench", "v"))
                  .SerializeToString() for ind in got]  # the xApp's share: not timed
         marks.append(clock())
         msgs = [parse(pb.ControlRequest, w) for w in wires]
         marks.append(clock())
-        controls = [decode_control(m) for m in msgs]
+        controls = [decode(m) for m in msgs]
         marks.append(clock())
         acks = [sim.control(c) for c in controls]
         marks.append(clock())
         for a in acks:
-            encode_ack(a).SerializeToString()
+            ack_wire(a)
         marks.append(clock())
         for node in nodes:
             node.close_slot()
@@ -108,6 +107,45 @@ def child(slots: int, exponential: bool) -> dict[str, float]:
     out["total"] = sum(out.values())
     out["fading draws"] = _fading_draws_ms(slots, n, k)
     return out
+
+
+def _node_path(nodes: list[Any], encode_indication: Any, decode_control: Any,
+               encode_ack: Any) -> tuple[Any, Any, Any, Any]:
+    """This tree's node-side path: (encode an indication for a channel, queue the encoded
+    ones and take them as a server sends them -> their indications, decode a control,
+    serialize an ack). Trees with ``rrm.core.wire.node_wire`` write the indications'
+    bytes directly and queue them (their servers send the feed's events) and decode
+    controls by its short path; older ones build the message."""
+    from rrm.core.wire import e2_pb2 as pb
+
+    try:
+        from rrm.core.wire.node_wire import (  # type: ignore[import-not-found,unused-ignore]
+            IndicationWriter,
+            decode_control_lean,
+        )
+        from rrm.sim.feed import SharedIndication
+    except ImportError:
+        def encode(i: int, ind: Any, channel_id: str) -> Any:
+            e = encode_indication(ind)
+            e.header.channel_id = channel_id
+            return e
+
+        def queue(feed: Any, encoded: list[Any]) -> list[Any]:
+            for e in encoded:
+                feed.put(e)
+            return list(iter(lambda: feed.get(0.0), None))
+
+        return encode, queue, decode_control, lambda a: encode_ack(a).SerializeToString()
+    writers = [IndicationWriter() for _ in nodes]
+
+    def queue_wire(feed: Any, encoded: list[bytes]) -> list[Any]:
+        for e in encoded:
+            feed.put(SharedIndication(e))
+        events = list(iter(lambda: feed.get_event(0.0), None))
+        return [pb.SubscriptionEvent.FromString(e).indication for e in events]  # not timed: tiny
+
+    return (lambda i, ind, cid: writers[i](ind, cid)), queue_wire, decode_control_lean, (
+        lambda a: encode_ack(a).SerializeToString())
 
 
 def _fading_draws_ms(slots: int, n: int, k: int) -> float:

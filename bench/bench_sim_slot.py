@@ -2,17 +2,21 @@
 
 ``inproc``: what one ``rrm sim serve`` does for every slot, without sockets: open the
 slot on every node and queue its indication (:meth:`Simulator._publish_slot`),
-hand each subscriber its copy as the servers send it (a
-``SubscriptionEvent`` serialised), parse and apply one control per node and
-encode its ack, close the slot. The xApp's share (building the controls) is
-done outside the timed region. 8 nodes x K = 50, one subscription (and a
-second with ``--subscribers 2``). Thread CPU time of that one thread.
+hand each subscriber its copy as the servers send it (a serialized
+``SubscriptionEvent``: the feed's ``get_event`` where the tree has it), parse,
+decode and apply one control per node (with the tree's node-side decoder where it
+has one, as its servers do) and serialize its ack, close the slot.
+The xApp's share (building the controls) is done outside the timed region.
+8 nodes x K = 50, one subscription (and a second with ``--subscribers 2``).
+Thread CPU time of that one thread.
 
 ``grpc`` / ``zmq``: a real node (``Simulator`` in lockstep behind
 ``create_grpc_server`` / ``create_zmq_server`` on loopback) served to one
 subscriber in another process (``rrm.xapp.transport.connect``, a fixed
 power control per indication); the node process's CPU time (every thread:
-slot clock, server, sockets) over the measured slots, per slot.
+slot clock, server, sockets) over the measured slots, per slot, and the
+busiest threads' share of it (from ``/proc``: gRPC's polling thread and
+workers, the ZeroMQ server and I/O threads, the slot clock).
 
 Every tree runs in a child process (``--child``) whose PYTHONPATH picks it,
 alternating, so the base tree and this one are compared in one run.
@@ -59,21 +63,20 @@ def child(nodes: int, k: int, slots: int, subscribers: int) -> dict[str, float]:
                      for i in range(nodes)], 1.0, lockstep=True)
     feeds = [sim.subscribe(SubscribeMsg("bench", transaction_id=f"t{s}")).feed  # type: ignore
              for s in range(subscribers)]
+    events, decode, ack_wire = _server_path(decode_control, encode_ack)
     power = PowerAllocation(np.full(k, 0.5e-3))
     per_slot: list[float] = []
     for _ in range(slots):
         t0 = time.thread_time()
         sim._publish_slot()
-        sent = [[pb.SubscriptionEvent(indication=ind).SerializeToString()
-                 for ind in iter(lambda f=f: f.get(0.0), None)] for f in feeds]  # type: ignore
+        sent = [events(f) for f in feeds]
         t1 = time.thread_time()
         controls = [encode_control(ControlMsg(header_from_pb(
             pb.SubscriptionEvent.FromString(w).indication.header), power, "bench", "v"))
             .SerializeToString() for w in sent[0]]
         t2 = time.thread_time()
         for wire in controls:
-            encode_ack(sim.control(decode_control(parse(pb.ControlRequest, wire)))
-                       ).SerializeToString()
+            ack_wire(sim.control(decode(parse(pb.ControlRequest, wire))))
         for node in sim.nodes.values():
             node.close_slot()
         sim.slots_run += 1
@@ -81,6 +84,29 @@ def child(nodes: int, k: int, slots: int, subscribers: int) -> dict[str, float]:
     ms = np.asarray(per_slot[5:])
     return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
             "mean_ms": float(ms.mean())}
+
+
+def _server_path(decode_control: Any, encode_ack: Any) -> tuple[Any, Any, Any]:
+    """What this tree's servers do per message: take a feed's events as sent, decode a
+    control, serialize its ack (the node-side wire functions where the tree has them)."""
+    from rrm.core.wire import e2_pb2 as pb
+
+    def events(feed: Any) -> list[bytes]:
+        if hasattr(feed, "get_event"):  # the servers send the feed's serialized events
+            return list(iter(lambda: feed.get_event(0.0), None))
+        return [pb.SubscriptionEvent(indication=ind).SerializeToString()
+                for ind in iter(lambda: feed.get(0.0), None)]
+
+    def ack_wire(ack: Any) -> bytes:
+        return bytes(encode_ack(ack).SerializeToString())
+
+    try:
+        from rrm.core.wire.node_wire import (  # type: ignore[import-not-found,unused-ignore]
+            decode_control_lean,
+        )
+    except ImportError:  # trees before it: the codec's decoder
+        return events, decode_control, ack_wire
+    return events, decode_control_lean, ack_wire
 
 
 def served(transport: str, nodes: int, k: int, slots: int) -> dict[str, float]:
@@ -110,16 +136,55 @@ def served(transport: str, nodes: int, k: int, slots: int) -> dict[str, float]:
     while sim.slots_run < warmup and not sim.finished.is_set():
         _time.sleep(0.002)  # a poll every 2 ms: a few us of this process's CPU
     t0, wall0, first = os.times(), _time.perf_counter(), sim.slots_run
-    sim.finished.wait(600)
+    threads0 = _thread_cpu()
+    last = warmup + slots - 3  # stop counting a few slots early: the clock thread still lives
+    while sim.slots_run < last and not sim.finished.is_set():
+        _time.sleep(0.005)  # ~0.05 ms of this process's CPU per slot, both trees alike
+    threads1 = _thread_cpu()
     t1, wall, done = os.times(), _time.perf_counter() - wall0, sim.slots_run
     user, system = t1.user - t0.user, t1.system - t0.system
     cpu = user + system
+    sim.finished.wait(600)
     stop()
     sim.stop()
     client.wait(30)
     n = max(done - first, 1)
+    by_thread: dict[str, float] = {}
+    for tid, (name, ticks) in threads1.items():
+        name, before = threads0.get(tid, (name, 0))  # named while every thread lived
+        spent = ticks - before
+        by_thread[name] = by_thread.get(name, 0.0) + 1e3 * spent / os.sysconf("SC_CLK_TCK") / n
     return {"mean_ms": 1e3 * cpu / n, "user_ms": 1e3 * user / n, "sys_ms": 1e3 * system / n,
-            "wall_ms": 1e3 * wall / n, "slots": float(n)}
+            "wall_ms": 1e3 * wall / n, "slots": float(n),
+            "threads_ms": {k: round(v, 2) for k, v in sorted(by_thread.items(),
+                                                             key=lambda kv: -kv[1]) if v > 0}}
+
+
+def _thread_cpu() -> dict[str, tuple[str, int]]:
+    """This process's threads: id -> (name, user + system clock ticks so far). Python
+    threads by their name (a trailing ``_N`` pool index dropped: a pool is one row),
+    others (gRPC's, ZeroMQ's) by the kernel's; Linux only (empty elsewhere)."""
+    import re
+    import threading
+
+    names = {str(t.native_id): re.sub(r"_\d+$", "", t.name) for t in threading.enumerate()}
+    names[str(os.getpid())] = "main"
+    out: dict[str, tuple[str, int]] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/self/task/{tid}/comm") as fh:
+                comm = fh.read().strip()
+        except OSError:  # the thread ended
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        out[tid] = (names.get(tid, comm), int(fields[11]) + int(fields[12]))
+    return out
 
 
 def client(transport: str, address: str, k: int) -> None:
@@ -189,18 +254,23 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[str]:
              f"{args.nodes} nodes x K = {args.k}, {args.slots} slots per run, before and after "
              "alternating. inproc: one thread's CPU time, first 5 slots discarded, "
              f"{args.subscribers} subscriber(s); grpc/zmq: the node process's CPU time (all "
-             "threads), one subscriber in another process, after 20 warm-up slots. Load: "
+             "threads; the busiest threads apart), one subscriber in another process, after 20 "
+             "warm-up slots. Load: "
              "1-minute load average when the run started (2 cores, shared). Command: "
              f"`python bench/bench_sim_slot.py {' '.join(sys.argv[1:])}`.", "",
              "| transport | round | version | load | p50 ms/slot | p90 ms/slot | mean ms/slot "
-             "| user / sys ms/slot | wall ms/slot |", "|---|---|---|---|---|---|---|---|---|"]
+             "| user / sys ms/slot | wall ms/slot | busiest threads, ms/slot |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     nan = float("nan")
     for r in rows:
         cells = [f"{r[key]:.2f}" if key in r else "-" for key in ("p50_ms", "p90_ms", "mean_ms")]
         split = f"{r['user_ms']:.2f} / {r['sys_ms']:.2f}" if "user_ms" in r else "-"
         wall = f"{r['wall_ms']:.2f}" if "wall_ms" in r else "-"
+        threads = ", ".join(f"{name} {ms:.2f}" for name, ms in
+                            list(r.get("threads_ms", {}).items())[:4]) or "-"
         lines.append(f"| {r['transport']} | {r['round']} | {r['version']} | "
-                     f"{r['load_1min']:.1f} | {' | '.join(cells)} | {split} | {wall} |")
+                     f"{r['load_1min']:.1f} | {' | '.join(cells)} | {split} | {wall} "
+                     f"| {threads} |")
     lines += ["", "| transport | before mean ms/slot | after mean ms/slot | after / before |",
               "|---|---|---|---|"]
     for t in args.transports:

@@ -37,33 +37,56 @@ INDICATION_TAG = b"\x1a"  # SubscriptionEvent.indication: field 3, length-delimi
 class SharedIndication:
     """One slot's encoded indication, queued in every feed that covers its node.
 
+    Built from the message or from its serialized bytes (the slot clock writes
+    those directly: :class:`rrm.core.wire.node_wire.IndicationWriter`); the
+    message is then parsed from them only when a reader asks for it (an
+    in-process reader), never for a server that sends bytes.
+
     Attributes:
-        ind: the indication (never changed once shared).
         size: its serialized size, bytes.
     """
 
-    __slots__ = ("_body", "_event", "_lock", "ind", "size")
+    __slots__ = ("_body", "_event", "_ind", "_lock", "size")
 
-    def __init__(self, ind: pb.Indication) -> None:
-        self.ind = ind
-        # serialized once here: upb's ByteSize() serializes anyway, and the bytes are
-        # what a server sends (event_bytes), so the size costs nothing extra
-        self._body: bytes | None = ind.SerializeToString()
+    def __init__(self, ind: pb.Indication | bytes) -> None:
+        self._ind: pb.Indication | None = None
+        if isinstance(ind, bytes):
+            self._body: bytes | None = ind
+        else:
+            self._ind = ind
+            # serialized once here: upb's ByteSize() serializes anyway, and the bytes are
+            # what a server sends (event_bytes), so the size costs nothing extra
+            self._body = ind.SerializeToString()
         self.size = len(self._body)
         self._event: bytes | None = None
         self._lock = threading.Lock()
 
-    def body(self) -> bytes:
-        """The indication serialized (the bytes computed when it was queued, while no
-        server has asked for its event yet)."""
+    @property
+    def ind(self) -> pb.Indication:
+        """The indication (never changed once shared; parsed on first use when built
+        from bytes)."""
         with self._lock:
-            return self._body if self._body is not None else self.ind.SerializeToString()
+            if self._ind is None:
+                self._ind = pb.Indication.FromString(self._serialized())
+            return self._ind
+
+    def _serialized(self) -> bytes:
+        """The indication's bytes (caller holds the lock): kept, or cut from the event."""
+        if self._body is not None:
+            return self._body
+        assert self._event is not None  # one of the two is always held
+        return self._event[len(self._event) - self.size:]
+
+    def body(self) -> bytes:
+        """The indication serialized (the bytes computed when it was queued)."""
+        with self._lock:
+            return self._serialized()
 
     def event_bytes(self) -> bytes:
         """``SubscriptionEvent(indication=ind)`` serialized; computed once, on first use."""
         with self._lock:
             if self._event is None:
-                body = self._body if self._body is not None else self.ind.SerializeToString()
+                body = self._serialized()
                 self._event = INDICATION_TAG + _varint(len(body)) + body
                 self._body = None  # the event holds it now
             return self._event
@@ -128,16 +151,22 @@ class QueueFeed:
         this queue (default: its serialized size).
         """
         shared = ind if isinstance(ind, SharedIndication) else SharedIndication(ind)
-        size = shared.size if size is None else size
+        self.put_many([(shared, channel_id, shared.size if size is None else size)])
+
+    def put_many(self, items: list[tuple[SharedIndication, str | None, int]]) -> None:
+        """Queue several indications as :meth:`put` would one by one (``(indication,
+        channel id, size)`` each), waking the reader once: a slot's indications reach
+        a server in one wake-up, not one per node."""
         with self._cond:
             if self._closed:
                 return
-            self._q.append((shared, size, channel_id))
-            self._bytes += size
-            while len(self._q) > 1 and (len(self._q) > self.capacity
-                                        or self._bytes > self.max_bytes):
-                self._bytes -= self._q.popleft()[1]
-                self.dropped += 1
+            for shared, channel_id, size in items:
+                self._q.append((shared, size, channel_id))
+                self._bytes += size
+                while len(self._q) > 1 and (len(self._q) > self.capacity
+                                            or self._bytes > self.max_bytes):
+                    self._bytes -= self._q.popleft()[1]
+                    self.dropped += 1
             self._cond.notify()
         if self._wake is not None:
             self._wake()

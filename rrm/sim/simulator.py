@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import structlog
 
 from rrm.core.errors import clip
-from rrm.core.wire.codec import encode_indication
 from rrm.core.wire.messages import (
     AckMsg,
     Cause,
@@ -29,6 +28,7 @@ from rrm.core.wire.messages import (
     SubscriptionFailed,
     version_refusal,
 )
+from rrm.core.wire.node_wire import IndicationWriter
 from rrm.sim.e2.service import Subscription
 from rrm.sim.feed import STAMP_BYTES, QueueFeed, SharedIndication
 from rrm.sim.node import SimNode
@@ -88,6 +88,7 @@ class Simulator:
         self._pending: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writers = {node_id: IndicationWriter() for node_id in self.nodes}
 
     # -- NodeService -------------------------------------------------------
     def subscribe(self, request: SubscribeMsg) -> Subscription | SubscriptionFailed:
@@ -214,21 +215,34 @@ class Simulator:
         return any(n.env.exhausted for n in self.nodes.values())
 
     def _publish_slot(self) -> None:
+        """Open the slot on every node, then queue each indication for its readers.
+
+        Every indication is serialized once, and each subscription gets the
+        slot's indications in one batch (its server wakes once per slot, not
+        once per node). With one reader (the usual case) the bytes carry its
+        channel id; with several, one shared copy is stamped per reader when read.
+        """
         with self._lock:
             self._prune()
             channels = list(self._channels.values())
             self._pending = set(self.nodes)
+        queued: dict[str, list[tuple[SharedIndication, str | None, int]]] = {}
         for node_id, node in self.nodes.items():
             readers = [c for c in channels if node_id in c.node_ids]
-            encoded = encode_indication(node.open_slot())  # once per slot, for every reader
-            if len(readers) == 1:  # the usual case: its only reader's stamp, no copy per read
-                encoded.header.channel_id = readers[0].channel_id
-                readers[0].feed.put(encoded)
+            if not readers:  # the slot opens all the same; nobody reads its indication
+                node.open_slot()
                 continue
-            shared = SharedIndication(encoded)  # serialized at most once, for all readers
+            own = readers[0].channel_id if len(readers) == 1 else None
+            shared = SharedIndication(self._writers[node_id](node.open_slot(), own))
+            if own is not None:  # the usual case: its only reader's stamp, no copy per read
+                queued.setdefault(own, []).append((shared, None, shared.size))
+                continue
             size = shared.size + STAMP_BYTES  # + the channel id each reader's copy carries
             for chan in readers:
-                chan.feed.put(shared, chan.channel_id, size)
+                queued.setdefault(chan.channel_id, []).append((shared, chan.channel_id, size))
+        for chan in channels:
+            if chan.channel_id in queued:
+                chan.feed.put_many(queued[chan.channel_id])
 
     def _wait_slot_end(self, deadline: float) -> None:
         with self._lock:

@@ -66,3 +66,33 @@ def test_a_doorbell_rung_after_close_does_nothing() -> None:
     bell.close()
     bell.ring()
     assert bell.closed
+
+
+def test_an_indication_queued_as_bytes_reads_as_its_message() -> None:
+    ind = slot_indication()
+    wire = ind.SerializeToString()
+    shared = SharedIndication(wire)
+    assert shared.size == len(wire) and shared.body() == wire
+    event = shared.event_bytes()
+    assert event == pb.SubscriptionEvent(indication=ind).SerializeToString()
+    assert shared.body() == wire  # cut from the event once the event holds the bytes
+    assert shared.ind == ind
+    feed = QueueFeed(frozenset({"node-0"}))
+    feed.put(shared, "c" * 16)
+    got = feed.get_wire(0)
+    assert got is not None and got[0].header.channel_id == "c" * 16
+    assert got[0].d2d == ind.d2d and pb.Indication.FromString(got[1]) == got[0]
+
+
+def test_put_many_queues_and_evicts_as_puts_one_by_one_and_rings_once() -> None:
+    items = [(SharedIndication(slot_indication()), None, 100) for _ in range(7)]
+    one_by_one, batched = (QueueFeed(frozenset({"node-0"}), capacity=4, max_bytes=350)
+                           for _ in range(2))
+    rings: list[int] = []
+    batched.on_ready(lambda: rings.append(1))
+    for shared, channel_id, size in items:
+        one_by_one.put(shared, channel_id, size)
+    batched.put_many(items)
+    assert rings == [1]
+    assert (batched.dropped, batched.queued_bytes) == (one_by_one.dropped, one_by_one.queued_bytes)
+    assert [batched.get_event(0) for _ in range(4)] == [one_by_one.get_event(0) for _ in range(4)]

@@ -44,7 +44,6 @@ from rrm.core.errors import ConfigError, InvalidInput, clip
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire import e2_pb2_grpc
 from rrm.core.wire.codec import (
-    decode_control,
     decode_subscribe,
     encode_ack,
     encode_subscription_event,
@@ -59,6 +58,7 @@ from rrm.core.wire.messages import (
     SubscriptionFailed,
     version_refusal,
 )
+from rrm.core.wire.node_wire import decode_control_lean
 from rrm.sim.e2.admission import SubscriptionGate, SubscriptionLimits
 from rrm.sim.e2.service import IndicationFeed, NodeService, WakingFeed
 
@@ -147,7 +147,7 @@ class E2NodeServicer(e2_pb2_grpc.E2NodeServicer):
                 context: grpc.ServicerContext) -> pb.ControlAck:
         """Decode, apply through the service, acknowledge."""
         try:
-            msg = decode_control(request)
+            msg = decode_control_lean(request)
         except InvalidInput as err:
             detail = clip(err)
             self.service.malformed_control(detail)
