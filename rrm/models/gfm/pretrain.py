@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rrm.models.gfm.backbone import BackboneConfig, GFMBackbone, mlp
+from rrm.models.gfm.edge_loss import fused_masked_edge_loss
 from rrm.models.gfm.features import GraphBatch
 
 
@@ -100,19 +101,22 @@ def masked_edge_loss(decoder: EdgeDecoder, z: Tensor, target: Tensor, masked: Te
     ``z (B, K, d)``, ``target (B, K, K, 2)``, ``masked (B, K, K)`` bool. On a
     GPU every pair is decoded and the masked ones averaged (no ``nonzero``,
     so no host synchronisation); on the CPU only the masked pairs are
-    decoded (about ``rho`` of the work). Both are the same mean.
+    decoded (about ``rho`` of the work), fused in cache-sized chunks with
+    its gradients (:mod:`rrm.models.gfm.edge_loss`). Both are the same mean.
     """
     if z.is_cuda:
         weight = masked.unsqueeze(-1).to(z.dtype)  # (B, K, K, 1)
         err = (decoder.dense(z).float() - target.float()) ** 2 * weight
         return err.sum() / (2 * weight.sum()).clamp_min(1.0)
-    edges = masked.nonzero()  # (M, 3)
-    if not len(edges):
+    flat = masked.flatten().nonzero().squeeze(1)  # (M,): (b K + k) K + j
+    if not len(flat):
         return z.sum() * 0.0
-    pred = decoder(z, edges)
     k = masked.shape[-1]
-    flat = (edges[:, 0] * k + edges[:, 1]) * k + edges[:, 2]  # (M,)
-    return F.mse_loss(pred, target.reshape(-1, target.shape[-1]).index_select(0, flat))
+    rows = target.reshape(-1, target.shape[-1]).index_select(0, flat)  # (M, 2)
+    rx, tx = flat // k, flat // (k * k) * k + flat % k  # (M,): rows b K + k, b K + j
+    first, out = cast(nn.Linear, decoder.net[0]), cast(nn.Linear, decoder.net[2])
+    return fused_masked_edge_loss(z.reshape(-1, z.shape[-1]), first.weight, first.bias,
+                                  out.weight, out.bias, rows, rx, tx)
 
 
 class HybridPretrainer(nn.Module):

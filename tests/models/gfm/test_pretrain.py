@@ -99,3 +99,22 @@ def test_hybrid_losses_and_gradients_equal_the_published_formulas():
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
     for a, b in zip(fast_grads, ref_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_fused_masked_edge_loss_equals_the_unfused_form_across_chunks(monkeypatch):
+    from rrm.models.gfm import edge_loss
+    from rrm.models.gfm.pretrain import EdgeDecoder, masked_edge_loss
+
+    monkeypatch.setattr(edge_loss, "CHUNK", 7)  # several chunks and a ragged last one
+    dec, z = EdgeDecoder(8), torch.randn(3, 6, 8, requires_grad=True)
+    target = torch.randn(3, 6, 6, 2)
+    masked = sample_edge_mask(torch.ones(3, 6, 6, dtype=torch.bool), 0.4,
+                              torch.Generator().manual_seed(2))
+    edges = masked.nonzero()
+    ref = F.mse_loss(dec(z, edges), target[edges[:, 0], edges[:, 1], edges[:, 2]])
+    fused = masked_edge_loss(dec, z, target, masked)
+    torch.testing.assert_close(fused, ref)
+    inputs = [z, *dec.parameters()]
+    for a, b in zip(torch.autograd.grad(3.0 * fused, inputs),
+                    torch.autograd.grad(3.0 * ref, inputs), strict=True):
+        torch.testing.assert_close(a, b)
