@@ -84,8 +84,9 @@ class EdgeValues(NamedTuple):
     :class:`BiasAttention`).
 
     Attributes:
-        hidden: ``(B K, K, b_h)`` (a strided view of channels-first storage): ``u`` of
-            edge (k, j) of snapshot b at ``[b K + k, j]``.
+        hidden: ``(B K, K, b_h)``: ``u`` of edge (k, j) of snapshot b at ``[b K + k, j]``
+            (a strided view of channels-first storage in inference, contiguous in
+            training: :mod:`rrm.models.gfm.edge_projector`).
         weight: ``(H, e, b_h)`` ``W_v``, the projector's edge-value output rows per head.
         bias: ``(H, e)`` ``b_v``.
     """
@@ -222,10 +223,22 @@ class GFMBackbone(nn.Module):
         return torch.where(hidden.unsqueeze(-1), self.mask_token.to(g.edge.dtype), g.edge)
 
     def forward(self, g: GraphBatch, masked: Tensor | None = None) -> Tensor:
-        """Node embeddings ``(B, K, d)``; ``masked (B, K, K)`` hides extra edges."""
-        edge = self.edge_input(g, masked)  # (B, K, K, 2)
+        """Node embeddings ``(B, K, d)``; ``masked (B, K, K)`` hides extra edges.
+
+        Training on the CPU (gradients on, the mask token trainable) takes the
+        edge terms from :func:`~rrm.models.gfm.edge_projector.training_edge_terms`
+        (the same function, laid out for the backward pass); inference and
+        frozen graphs take :meth:`edge_terms`.
+        """
+        if (torch.is_grad_enabled() and self.mask_token.requires_grad
+                and g.edge.device.type == "cpu"):
+            from rrm.models.gfm.edge_projector import training_edge_terms  # imports us
+
+            terms = training_edge_terms(self, g, masked)
+        else:
+            terms = self.edge_terms(self.edge_input(g, masked))
         z = self.node_enc(g.node)  # (B, K, d)
-        for layer, (bias, value) in zip(self.layers, self.edge_terms(edge), strict=True):
+        for layer, (bias, value) in zip(self.layers, terms, strict=True):
             z = layer(z, bias, value)
         return self.norm(z)
 

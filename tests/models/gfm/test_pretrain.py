@@ -40,9 +40,11 @@ def reference_backbone(bb: GFMBackbone, g: GraphBatch, masked: torch.Tensor | No
         att = (q @ key.transpose(-1, -2) / att_mod.head_dim**0.5
                + out[..., :h].permute(0, 3, 1, 2)).softmax(-1)  # (B, H, K, K)
         y = att_mod.out((att @ v).transpose(1, 2).reshape(b, k, -1))
-        value = out[..., h:].reshape(b, k, k, h, e).permute(0, 3, 1, 2, 4)  # (B, H, K, K, e)
-        agg = (att.unsqueeze(-1) * value).sum(dim=3)  # (B, H, K, e): sum_j A_kj phi_V(e_kj)
-        z = z + y + att_mod.edge_out(agg.transpose(1, 2).reshape(b, k, -1))
+        if e:
+            value = out[..., h:].reshape(b, k, k, h, e).permute(0, 3, 1, 2, 4)  # (B,H,K,K,e)
+            agg = (att.unsqueeze(-1) * value).sum(dim=3)  # (B, H, K, e): sum_j A_kj phi_V
+            y = y + att_mod.edge_out(agg.transpose(1, 2).reshape(b, k, -1))
+        z = z + y
         z = z + layer.ffn(layer.norm2(z))
     return bb.norm(z)
 
@@ -78,8 +80,10 @@ def test_batched_bias_projector_equals_each_layers_projector():
         torch.testing.assert_close(dense, out[..., 2:].reshape(3, 6, 6, 2, 3))
 
 
-def test_hybrid_losses_and_gradients_equal_the_published_formulas():
-    model = HybridPretrainer(CFG, PretrainConfig())
+@pytest.mark.parametrize("edge_value_dim", [3, 0])
+def test_hybrid_losses_and_gradients_equal_the_published_formulas(edge_value_dim):
+    cfg = BackboneConfig(layers=2, dim=16, heads=2, bias_hidden=8, edge_value_dim=edge_value_dim)
+    model = HybridPretrainer(cfg, PretrainConfig())
     with torch.no_grad():  # a teacher unlike its student, as after some EMA steps
         for p in model.teacher_backbone.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -99,3 +103,37 @@ def test_hybrid_losses_and_gradients_equal_the_published_formulas():
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
     for a, b in zip(fast_grads, ref_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_fused_masked_edge_loss_equals_the_unfused_form_across_chunks(monkeypatch):
+    from rrm.models.gfm import edge_loss
+    from rrm.models.gfm.pretrain import EdgeDecoder, masked_edge_loss
+
+    monkeypatch.setattr(edge_loss, "CHUNK", 7)  # several chunks and a ragged last one
+    dec, z = EdgeDecoder(8), torch.randn(3, 6, 8, requires_grad=True)
+    target = torch.randn(3, 6, 6, 2)
+    masked = sample_edge_mask(torch.ones(3, 6, 6, dtype=torch.bool), 0.4,
+                              torch.Generator().manual_seed(2))
+    edges = masked.nonzero()
+    ref = F.mse_loss(dec(z, edges), target[edges[:, 0], edges[:, 1], edges[:, 2]])
+    fused = masked_edge_loss(dec, z, target, masked)
+    torch.testing.assert_close(fused, ref)
+    inputs = [z, *dec.parameters()]
+    for a, b in zip(torch.autograd.grad(3.0 * fused, inputs),
+                    torch.autograd.grad(3.0 * ref, inputs), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_gradients_accumulated_over_slices_equal_the_whole_batch():
+    model = HybridPretrainer(CFG, PretrainConfig())
+    g = graph_batch(gains(b=5), 1e-13, 0.01)
+    masked = sample_edge_mask(g.known, 0.3, torch.Generator().manual_seed(3))
+    params = [p for n, p in model.named_parameters() if not n.startswith("teacher_")]
+    whole = model(g, masked)
+    (whole[0] + 0.1 * whole[1]).backward()
+    expected = [p.grad.clone() for p in params]
+    model.zero_grad(set_to_none=True)
+    sliced = model.accumulate_gradients(g, masked, edges_per_pass=2 * 9 * 9)  # 2, 2, 1
+    torch.testing.assert_close(sliced, whole.detach())
+    for p, e in zip(params, expected, strict=True):
+        torch.testing.assert_close(p.grad, e, rtol=1e-4, atol=1e-6)
