@@ -18,6 +18,7 @@ from rrm.core.trace import RecordKind, read_trace
 from rrm.core.wire import e2_pb2 as pb
 from rrm.core.wire.codec import parse
 from rrm.core.wire.messages import Outcome
+from rrm.xapp.transport.inflight import MAX_INFLIGHT_CONTROLS
 
 RRM = [sys.executable, "-m", "rrm"]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -148,9 +149,11 @@ def test_a_sigkilled_xapp_restarts_without_torn_or_lost_accepted_records(tmp_pat
     print(f"\nnode: {result['slots']} slots, accepted {counters['accepted']}, defaults "
           f"{counters.get('defaults', 0)}; trace: {accepted_acks(after.records)} accepted acks, "
           f"torn tail at kill {killed.torn_tail_bytes} B")
-    # every control the node accepted is in the trace, except at most the one whose
-    # ack was in flight when the process died
-    assert 0 <= counters["accepted"] - accepted_acks(after.records) <= 1
+    # every control the node accepted is in the trace, except those whose acks were
+    # in flight when the process died: controls are pipelined, at most
+    # MAX_INFLIGHT_CONTROLS per node await their acks (a loaded host delays acks, so
+    # more than one can be out at the kill: 34 accepted vs 32 recorded seen at load 6)
+    assert 0 <= counters["accepted"] - accepted_acks(after.records) <= MAX_INFLIGHT_CONTROLS
     assert counters.get("defaults", 0) > 0  # default allocation while no xApp answered
     assert json.loads(out.strip().splitlines()[-1])["slots"] == 30
     assert result["slots"] > 30 + len(killed.records) // 3  # the node never stopped
