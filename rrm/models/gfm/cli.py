@@ -26,6 +26,7 @@ from rrm.models.gfm.device import DEVICES, resolve_device
 from rrm.models.gfm.evaluate import quick_metrics
 from rrm.models.gfm.head import PROMPTS, GFMPowerModel
 from rrm.models.gfm.pretrain import HybridPretrainer, PretrainConfig
+from rrm.models.gfm.schedule import LR_SCHEDULES
 from rrm.models.gfm.store import load_power_model, save_backbone, save_power_model
 from rrm.models.gfm.train import FinetuneConfig, finetune, init_distributed, pretrain
 
@@ -99,6 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--csi-drop", type=float, default=0.0,
                    help="hide a share U(0, X) of cross links per minibatch (robustness to "
                         "missing CSI; our extension)")
+    f.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                   help="main-stage rates: constant (the paper) or cosine, decaying both "
+                        "groups per minibatch to --lr-floor x their base rate at the last step")
+    f.add_argument("--lr-floor", type=float, default=FinetuneConfig.lr_floor,
+                   help="with --lr-schedule cosine: final rate as a share of the base rate")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--device", default="auto", choices=DEVICES,
@@ -183,6 +189,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         raise InvalidInput("--batch-size and --min-steps-per-epoch must be at least 1")
     if not 0 <= args.csi_drop <= 1:
         raise InvalidInput("--csi-drop must lie in [0, 1]")
+    if not 0 < args.lr_floor <= 1:
+        raise InvalidInput("--lr-floor must lie in (0, 1]")
     torch.manual_seed(args.seed)
     if args.from_trace:
         return run_site_finetune(args)
@@ -193,7 +201,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     cfg = FinetuneConfig("sum" if switch else args.objective, args.warmup_epochs, args.epochs,
                          batch_size=args.batch_size,
                          min_steps_per_epoch=args.min_steps_per_epoch,
-                         csi_drop=args.csi_drop)
+                         csi_drop=args.csi_drop, lr_schedule=args.lr_schedule,
+                         lr_floor=args.lr_floor)
     start = time.perf_counter()
     total = args.warmup_epochs + args.epochs
     with tqdm(total=total, desc="fine-tuning", unit="epoch", file=sys.stderr) as bar:
@@ -246,7 +255,8 @@ def run_site_finetune(args: argparse.Namespace) -> int:
     before = held_out_utility(model, held, args.objective)
     cfg = FinetuneConfig(args.objective, args.warmup_epochs, args.epochs,
                          batch_size=args.batch_size, min_steps_per_epoch=args.min_steps_per_epoch,
-                         csi_drop=args.csi_drop)
+                         csi_drop=args.csi_drop, lr_schedule=args.lr_schedule,
+                         lr_floor=args.lr_floor)
     start = time.perf_counter()
     with tqdm(total=args.warmup_epochs + args.epochs, desc="site fine-tuning", unit="epoch",
               file=sys.stderr) as bar:

@@ -26,6 +26,7 @@ from rrm.models.gfm.features import GraphBatch, graph_batch
 from rrm.models.gfm.head import GFMPowerModel
 from rrm.models.gfm.pretrain import HybridPretrainer, sample_edge_mask
 from rrm.models.gfm.resume import restore_pretrain_state, save_pretrain_state
+from rrm.models.gfm.schedule import make_scheduler
 
 Progress = Callable[[dict[str, float]], None]
 # Edges per forward/backward slice of a CPU pre-training batch: the slice's
@@ -211,6 +212,10 @@ class FinetuneConfig:
     # [0, csi_drop], of its cross links behind the mask token; the loss still
     # scores the powers on the true channels (robustness to missing CSI).
     csi_drop: float = 0.0
+    # Our extension: the main stage's rate schedule (rrm.models.gfm.schedule):
+    # "constant" (the paper) or "cosine" down to lr_floor x each base rate.
+    lr_schedule: str = "constant"
+    lr_floor: float = 0.01
 
     def as_dict(self) -> dict[str, object]:
         """JSON-serialisable form."""
@@ -252,6 +257,9 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
              device: torch.device | None = None) -> list[dict[str, float]]:
     """Stage 1: head only; stage 2: all, backbone lr 1e-4 / head lr 1e-3.
 
+    Stage 2 follows ``cfg.lr_schedule`` per minibatch (``constant``: no
+    scheduler at all, the paper's loop unchanged). Each row of the history
+    carries the head's rate after its epoch (``lr``).
     ``objectives`` (switchable model): each minibatch draws one of them.
     ``device`` (default: the CPU) holds the model and the minibatches; the
     loss is read once per epoch. The model is left on the CPU.
@@ -269,6 +277,8 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
         if full:
             groups.append({"params": model.backbone.parameters(), "lr": cfg.backbone_lr})
         opt = torch.optim.Adam(groups)
+        sched = make_scheduler(opt, cfg.lr_schedule if full else "constant",
+                               epochs * _steps_per_epoch(sets, batch_size), cfg.lr_floor)
         for _ in range(epochs):
             total, steps = torch.zeros((), dtype=torch.float64, device=device), 0
             for s, gains in minibatches(sets, batch_size, rng):
@@ -280,12 +290,19 @@ def finetune(model: GFMPowerModel, sets: list[GraphSet], cfg: FinetuneConfig, se
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
                 total, steps = total + loss.detach(), steps + 1
             row = {"stage": stage, "epoch": len(history) + 1,
-                   "loss": total.item() / max(steps, 1)}
+                   "loss": total.item() / max(steps, 1), "lr": opt.param_groups[0]["lr"]}
             history.append(row)  # type: ignore[arg-type]
             if progress:
                 progress(row)  # type: ignore[arg-type]
     model.backbone.requires_grad_(True)
     model.to("cpu")
     return history
+
+
+def _steps_per_epoch(sets: list[GraphSet], batch_size: int) -> int:
+    """Minibatches in one epoch of :func:`rrm.models.gfm.data.minibatches`."""
+    return sum(-(-len(s.gains) // batch_size) for s in sets)
