@@ -20,7 +20,7 @@ from rrm.core.types import InterferenceState
 from rrm.models.gfm.backbone import BiasAttention, GFMBackbone
 from rrm.models.gfm.features import graph_batch
 from rrm.models.gfm.head import GFMPowerModel
-from rrm.models.gfm.policy import CHECKPOINTS, DEFAULT_CHECKPOINTS
+from rrm.models.gfm.policy import CHECKPOINTS, DEFAULT_CHECKPOINTS, DEFAULT_SUM_CHECKPOINT
 from rrm.models.gfm.store import load_power_model
 
 
@@ -40,7 +40,7 @@ class LayerAttention:
 def load_for_probe(checkpoint: str | Path | None, objective: str) -> GFMPowerModel | None:
     """The model a ``gfm`` policy would use (None when it is not an attention backbone)."""
     path = Path(checkpoint) if checkpoint else CHECKPOINTS / DEFAULT_CHECKPOINTS.get(
-        objective, "gfm-small-sum")
+        objective, DEFAULT_SUM_CHECKPOINT)
     model, _ = load_power_model(path)
     return model.eval() if isinstance(model.backbone, GFMBackbone) else None
 
