@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 
 from rrm.core.wire import e2_pb2 as pb
+from rrm.core.wire.node_wire import varint
 
 FEED_CAPACITY = 64  # indications buffered per subscription before the oldest is dropped
 FEED_MAX_BYTES = 8 << 20  # 8 MiB per subscription: a few K = 400 slots, fresh CSI only
@@ -87,7 +88,7 @@ class SharedIndication:
         with self._lock:
             if self._event is None:
                 body = self._serialized()
-                self._event = INDICATION_TAG + _varint(len(body)) + body
+                self._event = INDICATION_TAG + varint(len(body)) + body
                 self._body = None  # the event holds it now
             return self._event
 
@@ -98,14 +99,6 @@ def channel_stamp(channel_id: str) -> bytes:
     return pb.SubscriptionEvent(indication=pb.Indication(header=header)).SerializeToString()
 
 
-def _varint(value: int) -> bytes:
-    """Protobuf base-128 varint of a non-negative int."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 class QueueFeed:

@@ -42,7 +42,7 @@ _FLOAT64 = pb.DTYPE_FLOAT64
 TAILS_KEPT = 64  # d2d tails remembered (one per topology and QoS a node has served lately)
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     """Protobuf base-128 varint; a negative int32/int64 as its 64-bit two's complement."""
     if 0 <= value < 0x80:
         return _ONE_BYTE[value]
@@ -64,7 +64,7 @@ _ONE_BYTE = tuple(bytes((i,)) for i in range(0x80))
 
 def _field(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: tag, length, payload."""
-    return tag + _varint(len(payload)) + payload
+    return tag + varint(len(payload)) + payload
 
 
 def _double(tag: bytes, value: float) -> bytes:
@@ -78,17 +78,17 @@ def _float64_tensor(shape: tuple[int, ...], data: bytes) -> list[bytes]:
     pieces to join: the payload is copied once, where the whole message is joined."""
     head = _TENSOR_HEADS.get(shape)
     if head is None:
-        dims = b"".join(_varint(d) for d in shape)
-        head = (_field(b"\x0a", dims) if shape else b"") + b"\x10" + _varint(_FLOAT64)
+        dims = b"".join(varint(d) for d in shape)
+        head = (_field(b"\x0a", dims) if shape else b"") + b"\x10" + varint(_FLOAT64)
         if len(_TENSOR_HEADS) >= TAILS_KEPT:
             _TENSOR_HEADS.clear()
         _TENSOR_HEADS[shape] = head
-    return [head, b"\x1a", _varint(len(data)), data] if data else [head]
+    return [head, b"\x1a", varint(len(data)), data] if data else [head]
 
 
 def _tensor_field(tag: bytes, pieces: list[bytes]) -> list[bytes]:
     """A tensor field's pieces: tag, length, the tensor's pieces."""
-    return [tag, _varint(sum(map(len, pieces))), *pieces]
+    return [tag, varint(sum(map(len, pieces))), *pieces]
 
 
 _TENSOR_HEADS: dict[tuple[int, ...], bytes] = {}  # shape -> a float64 tensor's shape and dtype
@@ -139,7 +139,7 @@ class IndicationWriter:
         tensor = _tensor_field(b"\x0a", _float64_tensor(gains.shape, gains.tobytes()))
         header = header_bytes(ind.header, channel_id)
         csi_size = sum(map(len, tensor)) + len(tail)
-        return b"".join([b"\x0a", _varint(len(header)), header, b"\x12", _varint(csi_size),
+        return b"".join([b"\x0a", varint(len(header)), header, b"\x12", varint(csi_size),
                          *tensor, tail])
 
     def _tail(self, key: tuple[bytes, bytes, bytes, bytes], pmax: np.ndarray, noise_w: float,

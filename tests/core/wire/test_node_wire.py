@@ -68,7 +68,7 @@ def test_a_remembered_tail_tells_minus_zero_from_zero() -> None:
         assert write(ind) == encode_indication(ind).SerializeToString()
 
 
-def same_control(a: ControlMsg, b: ControlMsg) -> None:
+def assert_same_control(a: ControlMsg, b: ControlMsg) -> None:
     assert dataclasses.replace(a, decision=None) == dataclasses.replace(b, decision=None)
     if isinstance(a.decision, PowerAllocation):
         assert isinstance(b.decision, PowerAllocation)
@@ -86,7 +86,7 @@ def same_control(a: ControlMsg, b: ControlMsg) -> None:
 def test_controls_decode_as_in_the_codec(decision: PowerAllocation | Refusal) -> None:
     m = pb.ControlRequest.FromString(encode_control(ControlMsg(
         HEADER, decision, "gfm", "abc", "guard", 123)).SerializeToString())
-    same_control(decode_control_lean(m), decode_control(m))
+    assert_same_control(decode_control_lean(m), decode_control(m))
 
 
 def malformed() -> list[pb.ControlRequest]:
@@ -111,4 +111,4 @@ def test_malformed_controls_get_the_codecs_answer(m: pb.ControlRequest) -> None:
             decode_control_lean(m)
         assert type(got.value) is type(err) and str(got.value) == str(err)
     else:
-        same_control(decode_control_lean(m), want)
+        assert_same_control(decode_control_lean(m), want)
