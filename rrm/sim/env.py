@@ -134,11 +134,11 @@ class InterferenceEnv:
         the direct gains are a view taken once per slot and the noise and the
         1 of ``log2(1 + SINR)`` are arrays, so no call takes a scalar operand.
         """
-        gains = self.observe().true_state.gains  # (K, K)
+        true_state = self.observe().true_state
+        gains = true_state.gains  # (K, K)
         power = np.asarray(allocation.power_w, dtype=np.float64)
         if power.shape != self._one.shape or gains.shape != (power.size, power.size):
-            s = self.observe().true_state
-            rates = physics.rates(s.gains, power, s.noise_w)
+            rates = physics.rates(gains, power, true_state.noise_w)
         else:
             signal = np.multiply(self._direct, power)  # (K,) G_kk p_k
             total = np.einsum("kj,j->k", gains, power)  # (K,) signal + interference

@@ -99,8 +99,6 @@ def channel_stamp(channel_id: str) -> bytes:
     return pb.SubscriptionEvent(indication=pb.Indication(header=header)).SerializeToString()
 
 
-
-
 class QueueFeed:
     """A subscription's bounded indication queue; drops the oldest when full.
 

@@ -268,8 +268,9 @@ class Decider:
             log.warning("prefetch_failed", error=f"{type(err).__name__}: {err}"[:200])
             return
         unscored = [i for i, score in zip(inds, scores, strict=True) if score is None]
+        # scores come back only when the guard reads them (_decide_batch)
         self._scores = {i.header: score for i, score in zip(inds, scores, strict=True)
-                        if score is not None} if self.guards.shift_threshold >= 0 else {}
+                        if score is not None}
         self._scores.update(self._batch_shift_scores(unscored))
         share = (time.perf_counter() - t0) / len(inds)
         self._prefetched = {i.header: (a, share) for i, a in zip(inds, answers, strict=True)}
